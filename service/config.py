@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,11 +49,23 @@ class EngineSettings(BaseModel):
     teacher: TeacherKind = TeacherKind.EMA
     teacher_ema_rate: Annotated[float, Field(gt=0, le=1)] = 0.01
     top_k: Annotated[int | None, Field(ge=1)] = 20
+    add_tail: bool = Field(default=True, description="top-K plus a tail bucket, else renormalize")
     alpha: Annotated[float, Field(ge=0, le=1)] = 1.0
     clip_advantage: Annotated[float | None, Field(gt=0)] = 5.0
     is_clip: Annotated[float | None, Field(gt=0)] = 2.0
     micro_batch_size: Annotated[int, Field(ge=1)] = 4
     gradient_checkpointing: bool = False
+    loss_chunk_tokens: Annotated[int | None, Field(ge=1)] = Field(
+        default=256,
+        description="response tokens per output-head chunk in the top-K loss; None = full "
+        "logits of the response positions (`logits_to_keep`)",
+    )
+    bf16_autocast: bool | None = Field(
+        default=None, description="bf16 autocast in the learner; None = on CUDA only"
+    )
+    model_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="base weights; `auto` = float32 on CPU, bfloat16 on CUDA"
+    )
     max_loras: Annotated[int, Field(ge=1)] = 4
     max_model_len: Annotated[int, Field(ge=256)] = 4096
     vllm_gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.5

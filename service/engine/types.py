@@ -6,6 +6,7 @@ so unit tests use one-page fakes and integration tests the real transformers / v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -54,6 +55,80 @@ class StepMetrics:
     seconds: float
     tokens: int
     extras: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DistillationExample:
+    """One attempt to learn from: the student prompt, its teacher prompt and the exact response.
+
+    `teacher_prompt_ids=None` marks an attempt without feedback: it contributes nothing but
+    still counts in the batch's sequence mean (research/sdpo.md §1.7). `sampler_logprobs`
+    (one per response token) enable the truncated importance weight; None means weight 1.
+    """
+
+    prompt_ids: tuple[int, ...]
+    teacher_prompt_ids: tuple[int, ...] | None
+    response_ids: tuple[int, ...]
+    sampler_logprobs: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prompt_ids or (self.teacher_prompt_ids is not None and not self.teacher_prompt_ids):
+            raise ValueError("prompt_ids and teacher_prompt_ids must not be empty")
+        if self.sampler_logprobs is not None and len(self.sampler_logprobs) != len(
+            self.response_ids
+        ):
+            raise ValueError(
+                f"sampler_logprobs has {len(self.sampler_logprobs)} values for "
+                f"{len(self.response_ids)} response tokens"
+            )
+
+    @classmethod
+    def from_sample(
+        cls, prompt_ids: Sequence[int], teacher_prompt_ids: Sequence[int] | None, sample: Sample
+    ) -> DistillationExample:
+        """The example for a sampled attempt, with the sampler's own token ids and log-probs."""
+        return cls(
+            prompt_ids=tuple(prompt_ids),
+            teacher_prompt_ids=None if teacher_prompt_ids is None else tuple(teacher_prompt_ids),
+            response_ids=sample.token_ids,
+            sampler_logprobs=sample.logprobs,
+        )
+
+
+@dataclass(frozen=True)
+class DistillationBatch:
+    """The attempts of one SDPO step, sampled at `temperature` (the logits are scaled by it)."""
+
+    examples: tuple[DistillationExample, ...]
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0.0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+
+
+class Learner(Protocol):
+    """Owns one LoRA adapter per job and takes SDPO steps on it."""
+
+    def create(self, job_id: str, *, seed: int) -> None:
+        """Start a job's adapter from a seeded initialisation (the base model's behaviour)."""
+        ...
+
+    def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
+        """One optimizer step of SDPO on the job's adapter."""
+        ...
+
+    def checkpoint(self, job_id: str) -> AdapterRef:
+        """Write the job's adapter, teacher and optimizer state; return a fresh, unique ref."""
+        ...
+
+    def restore(self, ref: AdapterRef) -> None:
+        """Load a job from its checkpoint so that it continues exactly where it left off."""
+        ...
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job's adapter, teacher and optimizer."""
+        ...
 
 
 class Sampler(Protocol):

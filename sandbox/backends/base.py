@@ -1,0 +1,45 @@
+"""What every backend does: run the harness on a request inside some box, and report back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sandbox.judge import HarnessOptions
+from sandbox.limits import Limits
+
+HARNESS_SOURCE = (Path(__file__).parent.parent / "harness.py").read_text()
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed; the program is never blamed for this."""
+
+
+@dataclass(frozen=True)
+class HarnessRun:
+    """The raw outcome of one harness execution."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+    timed_out: bool
+    wall_s: float
+
+
+class Backend(Protocol):
+    """A place to run the harness: a Docker container pool, or bubblewrap on the host."""
+
+    name: str
+
+    def options(self) -> HarnessOptions:
+        """Where the harness runs: uid to drop to, dirs to scrub, working directory."""
+        ...
+
+    def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
+        """Run the harness on `request`; raise SandboxError when the box itself failed."""
+        ...
+
+    def close(self) -> None:
+        """Release every container or process this backend holds."""
+        ...

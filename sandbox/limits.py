@@ -1,0 +1,50 @@
+"""Every sandbox limit has a name, a unit and a default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sandbox.problem import Problem
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits of one attempt. Time and memory are per case; the rest hold for the attempt."""
+
+    time_limit_s: float = 2.0
+    memory_limit_mb: int = 256
+    wall_factor: float = 3.0
+    output_limit_bytes: int = 1 * MB
+    stderr_limit_bytes: int = 64 * 1024
+    file_size_limit_bytes: int = 8 * MB
+    tmpfs_mb: int = 16
+    process_limit: int = 64
+    cpus: float = 1.0
+    suite_wall_limit_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s <= 0 or self.memory_limit_mb < 16:
+            raise ValueError(
+                f"limits too small: time_limit_s={self.time_limit_s}, "
+                f"memory_limit_mb={self.memory_limit_mb}"
+            )
+
+    @property
+    def case_wall_limit_s(self) -> float:
+        """Wall time a case may take: CPU time decides verdicts, wall time catches sleepers."""
+        return self.time_limit_s * self.wall_factor + 1.0
+
+    def attempt_wall_limit_s(self, n_cases: int) -> float:
+        """The outer deadline of one attempt, after which the whole sandbox is killed."""
+        return min(self.case_wall_limit_s * n_cases, self.suite_wall_limit_s) + 10.0
+
+    @classmethod
+    def for_problem(cls, problem: Problem, base: Limits | None = None) -> Limits:
+        """The problem's own time and memory limits on top of `base`."""
+        return replace(
+            base or cls(),
+            time_limit_s=problem.time_limit_s,
+            memory_limit_mb=problem.memory_limit_mb,
+        )

