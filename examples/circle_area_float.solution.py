@@ -1,5 +1,5 @@
 import math
 import sys
 
-for token in sys.stdin.read().split()[1:]:
-    print(f"{math.pi * float(token) ** 2:.9f}")
+radii = [float(token) for token in sys.stdin.read().split()[1:]]
+sys.stdout.write("".join(f"{math.pi * r * r:.9f}\n" for r in radii))

@@ -8,7 +8,7 @@ def main() -> None:
     seen: dict[int, int] = {}
     for j, value in enumerate(nums):
         if target - value in seen:
-            print(seen[target - value], j)
+            sys.stdout.write(f"{seen[target - value]} {j}\n")
             return
         seen[value] = j
 

@@ -154,7 +154,7 @@ def from_mbpp(record: Mapping[str, Any], *, public_fraction: float = 0.5) -> Imp
 
 
 def mbpp_entry_point(test: str, code: str | None) -> str:
-    """The function an MBPP test calls: the first one the reference defines, else the first call."""
+    """The function an MBPP test calls: one the reference defines, else the first non-builtin."""
     calls = _called_names(test)
     defined = _defined_names(code or "")
     for name in calls:
@@ -198,27 +198,31 @@ def from_livecodebench(record: Mapping[str, Any]) -> ImportedProblem:
         public, hidden = hidden[:1], hidden[1:]
     if not public:
         raise ImportFormatError(f"{rec.question_title!r}: no test cases")
-    kinds = {test.testtype for test in public + hidden}
-    if kinds == {"stdin"}:
-        tests: StdioTests | FunctionalTests = StdioTests(
-            public=[_stdio_case(t) for t in public], hidden=[_stdio_case(t) for t in hidden]
-        )
-    elif kinds == {"functional"}:
-        tests = FunctionalTests(
-            public=[_functional_case(t) for t in public],
-            hidden=[_functional_case(t) for t in hidden],
-            entry_point=_lcb_entry_point(rec),
-        )
-    else:
-        raise ImportFormatError(f"{rec.question_title!r}: mixed test types {sorted(kinds)}")
     problem = Problem(
         title=_title(rec.question_title),
         statement=rec.question_content,
         starter_code=rec.starter_code or None,
-        tests=tests,
+        tests=_lcb_suite(rec, public, hidden),
     )
     source_id = str(rec.question_id) if rec.question_id is not None else rec.question_title
     return ImportedProblem(problem, None, source_id)
+
+
+def _lcb_suite(
+    rec: LiveCodeBenchRecord, public: list[LiveCodeBenchTest], hidden: list[LiveCodeBenchTest]
+) -> StdioTests | FunctionalTests:
+    kinds = {test.testtype for test in public + hidden}
+    if kinds == {"stdin"}:
+        return StdioTests(
+            public=[_stdio_case(t) for t in public], hidden=[_stdio_case(t) for t in hidden]
+        )
+    if kinds == {"functional"}:
+        return FunctionalTests(
+            public=[_functional_case(t) for t in public],
+            hidden=[_functional_case(t) for t in hidden],
+            entry_point=_lcb_entry_point(rec),
+        )
+    raise ImportFormatError(f"{rec.question_title!r}: mixed test types {sorted(kinds)}")
 
 
 def decode_lcb_tests(payload: str) -> list[LiveCodeBenchTest]:
@@ -228,7 +232,7 @@ def decode_lcb_tests(payload: str) -> list[LiveCodeBenchTest]:
     try:
         data = json.loads(payload)
     except json.JSONDecodeError:
-        data = json.loads(_inflate(payload))
+        data = _inflated_json(payload)
     if not isinstance(data, list):
         raise ImportFormatError("test cases must be a JSON list")
     return [LiveCodeBenchTest.model_validate(item) for item in data]
@@ -236,6 +240,13 @@ def decode_lcb_tests(payload: str) -> list[LiveCodeBenchTest]:
 
 def _lcb_tests(payload: str | list[LiveCodeBenchTest]) -> list[LiveCodeBenchTest]:
     return payload if isinstance(payload, list) else decode_lcb_tests(payload)
+
+
+def _inflated_json(payload: str) -> Any:
+    try:
+        return json.loads(_inflate(payload))
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"compressed test cases are not JSON: {exc}") from exc
 
 
 def _inflate(payload: str) -> str:

@@ -16,7 +16,7 @@ TOKENS = Compare(mode=CompareMode.TOKENS)
 FLOAT = Compare(mode=CompareMode.FLOAT)
 MODES = [EXACT, TOKENS, FLOAT]
 
-printable = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+printable = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
 number_token = st.one_of(
     st.integers().map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),

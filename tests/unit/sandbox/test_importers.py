@@ -28,14 +28,14 @@ from sandbox.problem import AssertTests, FunctionalTests, Problem, StdioTests
 MBPP_SANITIZED = Path("/work/shared/data/mbpp-sanitized.json")
 MBPP_SANITIZED_COUNT = 427
 
-HUMANEVAL = {
+HUMANEVAL: dict[str, Any] = {
     "task_id": "HumanEval/0",
     "prompt": 'def add(a: int, b: int) -> int:\n    """Add two numbers."""\n',
     "entry_point": "add",
     "canonical_solution": "    return a + b\n",
     "test": "METADATA = {}\n\ndef check(candidate):\n    assert candidate(1, 2) == 3\n",
 }
-MBPP = {
+MBPP: dict[str, Any] = {
     "task_id": 82,
     "prompt": "Write a function to find the volume of a sphere.",
     "code": "import math\ndef volume_sphere(r):\n  return (4/3)*math.pi*r*r*r",
@@ -210,7 +210,9 @@ def test_lcb_pickled_private_tests_are_refused_not_unpickled() -> None:
         decode_lcb_tests(payload)
 
 
-@pytest.mark.parametrize("payload", ["not json at all", compressed(b"\xff\xfe"), "{}"])
+@pytest.mark.parametrize(
+    "payload", ["not json at all", compressed(b"\xff\xfe"), compressed(b"nope"), "{}"]
+)
 def test_lcb_bad_payloads_are_import_errors(payload: str) -> None:
     with pytest.raises(ImportFormatError):
         decode_lcb_tests(payload)
