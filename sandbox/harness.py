@@ -306,17 +306,18 @@ class CaseRun:
         self.err = bytearray()
         self.report = bytearray()
         self.status = "exited"
+        self.pid = 0
 
     def run(self) -> JsonDict:
         pipes = _Pipes.open()
         started = time.monotonic()
-        pid = os.fork()
+        pid = self.pid = os.fork()
         if pid == 0:
             self._become_child(pipes)
         pipes.close_child_ends()
         wall_limit_s = self.header["time_limit_s"] * self.header["wall_factor"] + 1.0
         self._watch(pid, pipes, started + wall_limit_s)
-        kill_program_processes(self.header)
+        kill_program_processes(self.header, group=pid)
         _, wait_status, usage = os.wait4(pid, 0)
         pipes.close_parent_ends()
         return self._record(wait_status, usage, time.monotonic() - started)
@@ -378,7 +379,7 @@ class CaseRun:
             events = selector.select(min(remaining, 0.2) if exited else remaining)
             if exited and not events:
                 # The program exited, but leftovers of it still hold its output pipes open.
-                kill_program_processes(self.header)
+                kill_program_processes(self.header, group=self.pid)
             for key, _ in events:
                 if key.data == "exit":
                     exited = True
@@ -545,26 +546,40 @@ def drop_privileges(header: JsonDict) -> None:
     os.setuid(uid)
 
 
-def kill_program_processes(header: JsonDict) -> None:
-    """SIGKILL every process the program may have left, until none is left."""
-    uid = header.get("drop_uid")
-    if uid is None or os.getuid() != 0:
-        _kill_all_but_self()
-        return
+def kill_program_processes(header: JsonDict, group: int | None = None) -> None:
+    """SIGKILL what the program may have left, in the scope the backend names.
+
+    `uid`: every process of the program's uid (Docker: the harness is root and alone with it).
+    `namespace`: kill(-1), exact only inside a private pid namespace (bubblewrap).
+    `group`: the case's own process group only; anything that left it survives (unsandboxed
+    baselines, where kill(-1) would kill the host's processes).
+    """
+    scope = header.get("kill_scope", "group")
+    if scope == "uid" and header.get("drop_uid") is not None and os.getuid() == 0:
+        _kill_uid(header["drop_uid"])
+    elif scope == "namespace" and _in_private_pid_namespace():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+    elif group is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _in_private_pid_namespace() -> bool:
+    # In bubblewrap's fresh pid namespace the harness is pid 2 (its init is 1); on a host a
+    # process never has so small a pid, so kill(-1) can never reach the host's processes.
+    return 1 < os.getpid() <= 3
+
+
+def _kill_uid(uid: int) -> None:
     for _ in range(100):
-        victims = list(_pids_of_uid(uid))
+        victims = _pids_of_uid(uid)
         if not victims:
             return
         for pid in victims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.001)
-
-
-def _kill_all_but_self() -> None:
-    # Unprivileged (bubblewrap): the pid namespace holds only this attempt, so kill(-1) is exact.
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(-1, signal.SIGKILL)
 
 
 def _pids_of_uid(uid: int) -> list[int]:
@@ -633,8 +648,22 @@ def _compile_program(source: str) -> types.CodeType | JsonDict:
 
 
 def run(stdin_fd: int) -> None:
-    """Read the request, run every case in order, print one record each and a closing one."""
-    header = read_frame(stdin_fd)
+    """Read one request, run every case in order, print one record each and a closing one."""
+    run_attempt(read_frame(stdin_fd), stdin_fd)
+
+
+def serve(stdin_fd: int) -> None:
+    """Judge requests one after another until stdin closes (a warm container's main process)."""
+    while True:
+        try:
+            header = read_frame(stdin_fd)
+        except EOFError:
+            return
+        run_attempt(header, stdin_fd)
+
+
+def run_attempt(header: JsonDict, stdin_fd: int) -> None:
+    """Run the cases that follow `header` on stdin."""
     started = time.monotonic()
     left_clean = scrub_scratch_dirs(header)
     code = _compile_program(header["program"])
@@ -659,6 +688,8 @@ def read_frame(fd: int) -> JsonDict:
     """
     digits = b""
     while (byte := os.read(fd, 1)) != b"\n":
+        if not byte and not digits:
+            raise EOFError("no more frames")
         if not byte or len(digits) > 12:
             raise ValueError("malformed frame header")
         digits += byte
@@ -677,8 +708,11 @@ def read_frame(fd: int) -> JsonDict:
 
 
 def main() -> None:
-    """Entry point inside the sandbox."""
-    run(0)
+    """Entry point inside the sandbox: one request, or a stream of them with `--serve`."""
+    if "--serve" in sys.argv[1:]:
+        serve(0)
+    else:
+        run(0)
 
 
 if __name__ == "__main__":

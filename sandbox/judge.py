@@ -42,6 +42,7 @@ class HarnessOptions:
     drop_uid: int | None
     scrub_dirs: tuple[str, ...]
     workdir: str
+    kill_scope: str = "group"  # "uid", "namespace" or "group": see harness.kill_program_processes
 
 
 def frame(payload: dict[str, Any]) -> bytes:
@@ -71,6 +72,7 @@ def build_request(
         "process_limit": limits.process_limit,
         "suite_wall_limit_s": limits.suite_wall_limit_s,
         "drop_uid": options.drop_uid,
+        "kill_scope": options.kill_scope,
         "scrub_dirs": list(options.scrub_dirs),
         "workdir": options.workdir,
         "n_cases": len(cases),

@@ -1,4 +1,8 @@
-"""The Docker backend: a warm pool of hardened containers, reused with `exec`.
+"""The Docker backend: a warm pool of hardened containers, each serving attempts in turn.
+
+A container's main process is the harness in `--serve` mode: the pool keeps its attached
+stdin/stdout open and sends one request per attempt, so an attempt costs no `docker exec`
+(no runc exec, no interpreter start) once the container is warm.
 
 Each container: no network, read-only root, a small noexec tmpfs /tmp, no capabilities but
 the three the harness needs to drop to the program's uid and kill what the program leaves
@@ -9,6 +13,7 @@ A container is recycled after `max_uses` attempts or after any fault.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -38,6 +43,7 @@ READ_CHUNK_BYTES = 1 << 16
 @dataclass
 class _Slot:
     container: Any
+    session: _Session
     memory_mb: int
     uses: int = 0
 
@@ -80,7 +86,9 @@ class DockerBackend:
 
     def options(self) -> HarnessOptions:
         """The harness runs as root in the container and drops to the program's uid per case."""
-        return HarnessOptions(drop_uid=PROGRAM_UID, scrub_dirs=("/tmp", "/dev/shm"), workdir="/tmp")
+        return HarnessOptions(
+            drop_uid=PROGRAM_UID, scrub_dirs=("/tmp", "/dev/shm"), workdir="/tmp", kill_scope="uid"
+        )
 
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
         """Run one attempt in a warm container; recycle the container on any fault."""
@@ -88,7 +96,7 @@ class DockerBackend:
             slot = self._acquire(limits)
             healthy = False
             try:
-                run = _exec_harness(self.client.api, slot.container.id, request, limits, n_cases)
+                run = slot.session.run(request, limits.attempt_wall_limit_s(n_cases) + 5.0)
                 healthy = _looks_healthy(run)
                 return run
             finally:
@@ -100,6 +108,7 @@ class DockerBackend:
             self._closed = True
             idle, self._idle = self._idle, []
         for slot in idle:
+            slot.session.close()
             _remove(slot.container)
         self.client.close()
 
@@ -110,7 +119,13 @@ class DockerBackend:
                 if slot.memory_mb == memory_mb:
                     self._idle.remove(slot)
                     return slot
-        return _Slot(self._start_container(limits, memory_mb), memory_mb)
+        container = self._start_container(limits, memory_mb)
+        try:
+            session = _Session.attach(self.client.api, container.id)
+        except (DockerException, OSError) as exc:
+            _remove(container)
+            raise SandboxError(f"could not attach to a sandbox container: {exc}") from exc
+        return _Slot(container, session, memory_mb)
 
     def _release(self, slot: _Slot, healthy: bool) -> None:
         slot.uses += 1
@@ -119,16 +134,17 @@ class DockerBackend:
             if keep:
                 self._idle.append(slot)
         if not keep:
+            slot.session.close()
             threading.Thread(target=_remove, args=(slot.container,), daemon=True).start()
 
     def _start_container(self, limits: Limits, memory_mb: int) -> Any:
         try:
-            return self.client.containers.run(
+            container = self.client.containers.create(
                 self.image,
-                ["sleep", "infinity"],
-                detach=True,
+                ["python3", "-I", "-c", HARNESS_SOURCE, "--serve"],
+                stdin_open=True,
                 init=True,
-                user="0:0",  # exec as root gets the three capabilities only this way
+                user="0:0",  # the harness; each case drops to PROGRAM_UID
                 network_mode="none",
                 read_only=True,
                 tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmpfs_mb}m,mode=1777"},
@@ -145,8 +161,10 @@ class DockerBackend:
                 labels={POOL_LABEL: "1", OWNER_LABEL: owner_tag()},
                 runtime=self.runtime,
             )
+            container.start()
         except DockerException as exc:
             raise SandboxError(f"could not start a sandbox container: {exc}") from exc
+        return container
 
 
 def _looks_healthy(run: HarnessRun) -> bool:
@@ -188,57 +206,61 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _exec_harness(
-    api: Any, container_id: str, request: bytes, limits: Limits, n_cases: int
-) -> HarnessRun:
-    deadline_s = limits.attempt_wall_limit_s(n_cases)
-    # `timeout -s KILL` inside: a client-side timeout would leave the process running in there.
-    command = ["timeout", "-s", "KILL", str(int(deadline_s)), "python3", "-I", "-c", HARNESS_SOURCE]
-    started = time.monotonic()
-    try:
-        exec_id = api.exec_create(container_id, command, stdin=True, user="0", workdir="/tmp")["Id"]
-        sock = api.exec_start(exec_id, socket=True)
-    except DockerException as exc:
-        raise SandboxError(f"could not exec in the sandbox container: {exc}") from exc
-    raw = sock._sock
-    sender = threading.Thread(target=_send_all, args=(raw, request), daemon=True)
-    sender.start()
-    limit_bytes = n_cases * (limits.output_limit_bytes * 2 + limits.stderr_limit_bytes * 2) + (
-        8 << 20
-    )
-    stdout, stderr, timed_out = _read_demuxed(raw, started + deadline_s + 5.0, limit_bytes)
-    raw.close()
-    exit_code = None if timed_out else api.exec_inspect(exec_id).get("ExitCode")
-    return HarnessRun(stdout, stderr, exit_code, timed_out, time.monotonic() - started)
+class _Session:
+    """The attached stdin/stdout of a container's serving harness."""
+
+    def __init__(self, raw: socket.socket) -> None:
+        self.raw = raw
+        self.buffer = bytearray()
+
+    @classmethod
+    def attach(cls, api: Any, container_id: str) -> _Session:
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        sock = api.attach_socket(container_id, params=params)
+        return cls(sock._sock)
+
+    def run(self, request: bytes, deadline_s: float) -> HarnessRun:
+        """Send one request; read records until the closing one, EOF, or the deadline."""
+        started = time.monotonic()
+        sender = threading.Thread(target=self._send, args=(request,), daemon=True)
+        sender.start()
+        streams: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        outcome = self._read_until_done(streams, started + deadline_s)
+        wall_s = time.monotonic() - started
+        exit_code = 0 if outcome == "done" else None
+        return HarnessRun(
+            bytes(streams[1]), bytes(streams[2]), exit_code, outcome == "timeout", wall_s
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.raw.close()
+
+    def _send(self, request: bytes) -> None:
+        with contextlib.suppress(OSError):  # the harness is gone; the reader reports it
+            self.raw.sendall(request)
+
+    def _read_until_done(self, streams: dict[int, bytearray], deadline: float) -> str:
+        while not streams[1].endswith(b"\n") or b'"done": true' not in _last_line(streams[1]):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            self.raw.settimeout(remaining)
+            try:
+                chunk = self.raw.recv(READ_CHUNK_BYTES)
+            except TimeoutError:
+                continue
+            except OSError:
+                return "eof"
+            if not chunk:
+                return "eof"
+            self.buffer.extend(chunk)
+            _take_frames(self.buffer, streams)
+        return "done"
 
 
-def _send_all(raw: socket.socket, request: bytes) -> None:
-    try:
-        raw.sendall(request)
-        raw.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass  # the harness is gone; the reader reports what came back
-
-
-def _read_demuxed(
-    raw: socket.socket, deadline: float, limit_bytes: int
-) -> tuple[bytes, bytes, bool]:
-    """Split Docker's multiplexed exec stream into stdout and stderr, until EOF or the deadline."""
-    buffer = bytearray()
-    streams = {1: bytearray(), 2: bytearray()}
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or len(buffer) + len(streams[1]) > limit_bytes:
-            return bytes(streams[1]), bytes(streams[2]), True
-        raw.settimeout(remaining)
-        try:
-            chunk = raw.recv(READ_CHUNK_BYTES)
-        except TimeoutError:
-            continue
-        if not chunk:
-            return bytes(streams[1]), bytes(streams[2]), False
-        buffer.extend(chunk)
-        _take_frames(buffer, streams)
+def _last_line(data: bytearray) -> bytes:
+    return bytes(data[data.rfind(b"\n", 0, len(data) - 1) + 1 :])
 
 
 def _take_frames(buffer: bytearray, streams: dict[int, bytearray]) -> None:

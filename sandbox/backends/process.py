@@ -51,7 +51,9 @@ class ProcessBackend:
 
     def options(self) -> HarnessOptions:
         """The harness cannot change uid here; /tmp is the sandbox's own tmpfs."""
-        return HarnessOptions(drop_uid=None, scrub_dirs=("/tmp",), workdir="/tmp")
+        return HarnessOptions(
+            drop_uid=None, scrub_dirs=("/tmp",), workdir="/tmp", kill_scope="namespace"
+        )
 
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
         """Run the harness in a fresh bubblewrap; kill it all at the attempt's deadline."""
