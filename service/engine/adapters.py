@@ -48,6 +48,16 @@ def job_key(job_id: str) -> str:
     return "h" + hashlib.sha256(job_id.encode()).hexdigest()[:24]
 
 
+def live_adapter_name(job_id: str) -> str:
+    """The job's adapter inside the shared model (a peft adapter name: no dots)."""
+    return f"job_{job_key(job_id)}"
+
+
+def teacher_adapter_name(job_id: str) -> str:
+    """The job's EMA teacher adapter inside the shared model."""
+    return f"job_{job_key(job_id)}_ema"
+
+
 def fresh_adapter_name(job_id: str, version: int) -> str:
     """`<job>-v<version>-<random>`: unique even across workers and restarts."""
     return f"{job_key(job_id)}-v{version}-{secrets.token_hex(4)}"
@@ -118,7 +128,9 @@ def optimizer_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) 
 def save_optimizer(state: dict[str, Any], path: Path) -> None:
     """Write an optimizer `state_dict()` as safetensors (no pickle)."""
     tensors, metadata = optimizer_tensors(state)
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(path), metadata)
+    save_file(
+        {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(path), metadata
+    )
 
 
 def load_optimizer(path: Path) -> dict[str, Any]:

@@ -89,7 +89,9 @@ def _chunk(
         return values - log_norm, indices, token_logp.squeeze(-1), entropy
 
     # Non-reentrant checkpointing keeps only `rows`; the [N, V] logits are rebuilt in backward.
-    topk_logp, indices, student_token, entropy = checkpoint(student_side, student, use_reentrant=False)
+    topk_logp, indices, student_token, entropy = checkpoint(
+        student_side, student, use_reentrant=False
+    )
     with torch.no_grad():
         logits = head(teacher)
         log_norm = torch.logsumexp(logits, dim=-1, keepdim=True)

@@ -41,12 +41,14 @@ def lora_config(settings: EngineSettings) -> LoraConfig:
     targets: str | list[str] = list(settings.lora_target_modules)
     if settings.lora_target_modules == ("all-linear",):
         targets = "all-linear"
+    # peft types lora_alpha as int but uses it as a float (scaling = alpha / r).
+    options: dict[str, Any] = {"lora_alpha": settings.lora_alpha}
     return LoraConfig(
         r=settings.lora_rank,
-        lora_alpha=settings.lora_alpha,
         lora_dropout=0.0,
         target_modules=targets,
         task_type="CAUSAL_LM",
+        **options,
     )
 
 
@@ -57,6 +59,9 @@ class ModelHost:
         self.tokenizer = tokenizer
         self.config = config
         self.lock = threading.RLock()
+        # peft injects the LoRA layers into `model` in place; forwards call it directly, since
+        # PeftModel's own forward and generate insist on an active adapter.
+        self.causal_lm: Any = model
         # peft needs one adapter to wrap a model; the placeholder is dropped at once.
         self.peft: PeftModel = get_peft_model(model, config, adapter_name=_PLACEHOLDER)
         self.peft.delete_adapter(_PLACEHOLDER)
@@ -69,22 +74,21 @@ class ModelHost:
 
         path = resolve_model(settings.model, cache_dir)
         device = pick_device(settings.device)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             path, dtype=pick_dtype(settings.model_dtype, device)
-        ).to(device)
+        )
+        model.to(device)
         if settings.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
         return cls(model, AutoTokenizer.from_pretrained(path), lora_config(settings))
-
-    @property
-    def causal_lm(self) -> Any:
-        """The transformers model with the LoRA layers injected (forwards bypass PeftModel)."""
-        return self.peft.get_base_model()
 
     @property
     def device(self) -> torch.device:
         """Where the weights live."""
-        return next(self.causal_lm.parameters()).device
+        device: torch.device = next(self.causal_lm.parameters()).device
+        return device
 
     def has_adapter(self, name: str) -> bool:
         """Whether an adapter of that name is loaded."""
@@ -102,8 +106,9 @@ class ModelHost:
         with self.lock:
             self.peft.add_adapter(name, self.config)
             result = set_peft_model_state_dict(self.peft, weights, adapter_name=name)
-            if result.unexpected_keys:
-                raise ValueError(f"adapter weights with unknown keys: {result.unexpected_keys[:3]}")
+            unexpected = list(getattr(result, "unexpected_keys", []))
+            if unexpected:
+                raise ValueError(f"adapter weights with unknown keys: {unexpected[:3]}")
 
     def delete_adapter(self, name: str) -> None:
         """Drop an adapter (no-op if absent)."""
@@ -121,14 +126,22 @@ class ModelHost:
         }
 
     @contextmanager
-    def active(self, name: str | None) -> Iterator[Any]:
-        """Run forwards with adapter `name`, or with every adapter disabled (None); yields the model."""
+    def active(self, name: str | None, *, trainable: bool = False) -> Iterator[Any]:
+        """Run forwards with adapter `name`, or the bare base model (None); yields the model.
+
+        Only a `trainable` activation leaves the adapter's parameters requiring grad.
+        """
         with self.lock:
             if name is None:
-                with self.peft.disable_adapter():
+                # PeftModel.disable_adapter() fails when no adapter is loaded; LoraModel's doesn't.
+                lora: Any = self.peft.base_model
+                lora.disable_adapter_layers()
+                try:
                     yield self.causal_lm
+                finally:
+                    lora.enable_adapter_layers()
                 return
             if not self.has_adapter(name):
                 raise KeyError(f"no adapter named {name!r} is loaded")
-            self.peft.set_adapter(name)
+            self.peft.set_adapter(name, inference_mode=not trainable)
             yield self.causal_lm

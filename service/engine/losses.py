@@ -247,7 +247,11 @@ def distillation_loss(
         student_logits, teacher_logits, dummy_ids, top_k=top_k, add_tail=add_tail
     )
     return loss_from_terms(
-        terms, response_mask, alpha=alpha, clip_advantage=clip_advantage, token_weights=token_weights
+        terms,
+        response_mask,
+        alpha=alpha,
+        clip_advantage=clip_advantage,
+        token_weights=token_weights,
     )
 
 
@@ -269,7 +273,9 @@ def sampled_token_loss(
     _check_shape("teacher_token_logp", teacher_token_logp, student_token_logp)
     _check_shape("response_mask", response_mask, student_token_logp)
     log_ratio = (student_token_logp - teacher_token_logp).detach()
-    advantage = log_ratio if clip_advantage is None else log_ratio.clamp(-clip_advantage, clip_advantage)
+    advantage = (
+        log_ratio if clip_advantage is None else log_ratio.clamp(-clip_advantage, clip_advantage)
+    )
     surrogate = advantage * student_token_logp
     per_token = log_ratio + (surrogate - surrogate.detach())
     if token_weights is not None:

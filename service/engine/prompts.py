@@ -103,8 +103,10 @@ def teacher_prompt_ids(
         return ids
     fits = _longest_fitting(
         len(feedback),
-        lambda n: len(chat_ids(tokenizer, teacher_text(problem, feedback[:n]), system=system))
-        <= max_tokens,
+        lambda n: (
+            len(chat_ids(tokenizer, teacher_text(problem, feedback[:n]), system=system))
+            <= max_tokens
+        ),
     )
     if fits is None:
         raise ValueError(f"the problem alone exceeds the teacher budget of {max_tokens} tokens")

@@ -35,7 +35,10 @@ class Sample:
 
 @dataclass(frozen=True)
 class AdapterRef:
-    """A published adapter version. `name` and `int_id` are never reused (vLLM keys caches on them)."""
+    """A published adapter version.
+
+    `name` and `int_id` are never reused: vLLM keys its caches on them.
+    """
 
     job_id: str
     version: int
@@ -72,7 +75,9 @@ class DistillationExample:
     sampler_logprobs: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not self.prompt_ids or (self.teacher_prompt_ids is not None and not self.teacher_prompt_ids):
+        if not self.prompt_ids or (
+            self.teacher_prompt_ids is not None and not self.teacher_prompt_ids
+        ):
             raise ValueError("prompt_ids and teacher_prompt_ids must not be empty")
         if self.sampler_logprobs is not None and len(self.sampler_logprobs) != len(
             self.response_ids

@@ -26,6 +26,7 @@ from service.engine.prompts import (
 )
 
 ATTEMPT = "```python\ndef add(a, b):\n    return a - b  # ATTEMPT-MARKER\n```"
+CASE = {"args": [1, 2], "expected": 3}
 FEEDBACK = "Test Case 1: Wrong Answer\nInput\nadd(1, 2)\nOutput\n-1\nExpected\n3"
 
 
@@ -43,8 +44,8 @@ def tokenizer():
 def make_problem(kind: str = "functional", **overrides) -> Problem:
     tests = {
         "stdio": {"kind": "stdio", "public": [{"input": "1 2\n", "output": "3\n"}]},
-        "functional": {"kind": "functional", "entry_point": "add", "public": [{"args": [1, 2], "expected": 3}]},
-        "method": {"kind": "functional", "entry_point": "Solution.add", "public": [{"args": [1, 2], "expected": 3}]},
+        "functional": {"kind": "functional", "entry_point": "add", "public": [CASE]},
+        "method": {"kind": "functional", "entry_point": "Solution.add", "public": [CASE]},
         "assert": {"kind": "assert", "public": [{"code": "assert add(1, 2) == 3"}]},
     }[kind]  # fmt: skip
     fields = {"title": "add", "statement": "Return the sum of a and b.", "tests": tests}

@@ -1,0 +1,298 @@
+"""The peft learner: one LoRA adapter per job over the worker's shared base model (DESIGN §4.1).
+
+Per job it keeps the student adapter, its AdamW state and, with `teacher=ema`, a second
+adapter holding the teacher. One step = teacher and student forwards per micro-batch with
+gradient accumulation, the top-K reverse-KL SDPO loss, grad-norm clipping, AdamW, then the
+EMA update.
+
+EMA choice: the teacher is a LoRA adapter whose A and B are each an fp32 EMA of the student's
+A and B (as TRL's PEFTAdapterEMACallback does, but initialised as a copy of the student, so
+both start as the base model). Its delta B̄Ā is not exactly the EMA of the delta BA; an exact
+EMA of BA needs a full-rank delta per layer (the size of the model per job). While A moves
+little, as at rate 0.01 over tens of steps, the two agree to first order.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from peft import get_peft_model_state_dict
+
+from service.config import EngineSettings, Settings, TeacherKind
+from service.engine import adapters
+from service.engine.batch import collate, scored_rows
+from service.engine.distill import (
+    MicroStep,
+    StepTotals,
+    autocast_for,
+    response_outputs,
+    run_micro_batch,
+)
+from service.engine.host import ModelHost
+from service.engine.types import AdapterRef, DistillationBatch, DistillationExample, StepMetrics
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownJobError(KeyError):
+    """The learner holds no adapter for this job."""
+
+
+@dataclass
+class _Job:
+    job_id: str
+    adapter: str
+    teacher: str | None
+    optimizer: torch.optim.AdamW
+    ema_pairs: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]
+    version: int = 0
+    steps: int = 0
+
+
+class PeftLearner:
+    """The `Learner` of DESIGN §4.1 on torch + peft (CPU or one GPU)."""
+
+    def __init__(self, host: ModelHost, settings: EngineSettings, adapters_dir: Path) -> None:
+        self.host = host
+        self.settings = settings
+        self.adapters_dir = adapters_dir
+        self._jobs: dict[str, _Job] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PeftLearner:
+        """Load the configured model and keep checkpoints under the data dir."""
+        host = ModelHost.load(settings.engine, settings.model_cache_dir)
+        return cls(host, settings.engine, settings.adapters_dir)
+
+    def adapter_name(self, job_id: str) -> str:
+        """The job's live adapter inside the shared model (what the HF sampler activates)."""
+        self._job(job_id)
+        return adapters.live_adapter_name(job_id)
+
+    def has_job(self, job_id: str) -> bool:
+        """Whether the job's adapter is loaded here."""
+        return job_id in self._jobs
+
+    def create(self, job_id: str, *, seed: int) -> None:
+        """Start a job from a seeded LoRA init (B = 0: the base model's behaviour)."""
+        self.delete(job_id)
+        self.host.add_adapter(adapters.live_adapter_name(job_id), seed=seed)
+        self._jobs[job_id] = self._assemble(job_id)
+
+    def restore(self, ref: AdapterRef) -> None:
+        """Load a checkpoint written by `checkpoint`; the next step equals the uninterrupted one."""
+        manifest = adapters.Manifest.read(ref.path)
+        if manifest.job_id != ref.job_id:
+            raise ValueError(f"{ref.path} belongs to job {manifest.job_id!r}, not {ref.job_id!r}")
+        weights = adapters.load_tensors(
+            ref.path / adapters.ADAPTER_FILE, expected_sha256=ref.sha256
+        )
+        self.delete(ref.job_id)
+        self.host.load_adapter(adapters.live_adapter_name(ref.job_id), weights)
+        teacher_file = ref.path / adapters.TEACHER_FILE
+        teacher = adapters.load_tensors(teacher_file) if manifest.has_teacher else None
+        job = self._assemble(ref.job_id, teacher_weights=teacher)
+        job.optimizer.load_state_dict(adapters.load_optimizer(ref.path / adapters.OPTIMIZER_FILE))
+        job.version, job.steps = ref.version, manifest.steps
+        self._jobs[ref.job_id] = job
+
+    def delete(self, job_id: str) -> None:
+        """Forget the job's adapters and optimizer (no-op for an unknown job)."""
+        self._jobs.pop(job_id, None)
+        self.host.delete_adapter(adapters.live_adapter_name(job_id))
+        self.host.delete_adapter(adapters.teacher_adapter_name(job_id))
+
+    def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
+        """One optimizer step on the job's adapter; attempts without feedback only count."""
+        job = self._job(job_id)
+        start = time.perf_counter()
+        usable = [e for e in batch.examples if e.teacher_prompt_ids is not None and e.response_ids]
+        totals = StepTotals()
+        if not usable:
+            return _metrics(totals, 0.0, time.perf_counter() - start, batch, usable)
+        micro_step = MicroStep(
+            host=self.host,
+            settings=self.settings,
+            student=job.adapter,
+            teacher=job.teacher,
+            temperature=batch.temperature,
+            sequences_in_step=len(batch.examples),
+        )
+        params = [p for group in job.optimizer.param_groups for p in group["params"]]
+        job.optimizer.zero_grad(set_to_none=True)
+        with self.host.lock:
+            for first in range(0, len(usable), self.settings.micro_batch_size):
+                chunk = usable[first : first + self.settings.micro_batch_size]
+                micro = collate(chunk, pad_id=self._pad_id, device=self.host.device)
+                run_micro_batch(micro_step, micro, totals)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip))
+            job.optimizer.step()
+            job.optimizer.zero_grad(set_to_none=True)
+            self._update_teacher(job)
+        job.steps += 1
+        return _metrics(totals, grad_norm, time.perf_counter() - start, batch, usable)
+
+    def checkpoint(self, job_id: str) -> AdapterRef:
+        """Write adapter, teacher, optimizer and manifest under a fresh, never-reused name."""
+        job = self._job(job_id)
+        version = job.version + 1
+        name = adapters.fresh_adapter_name(job_id, version)
+        parent = self.adapters_dir / adapters.job_key(job_id)
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+        try:
+            sha256 = self._write_checkpoint(job, staging, version)
+            staging.rename(parent / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        job.version = version
+        return AdapterRef(
+            job_id=job_id,
+            version=version,
+            name=name,
+            int_id=adapters.next_int_id(),
+            path=parent / name,
+            sha256=sha256,
+        )
+
+    def response_logits(
+        self,
+        job_id: str | None,
+        prompt_ids: list[int],
+        response_ids: list[int],
+        *,
+        teacher: bool = False,
+    ) -> torch.Tensor:
+        """Logits `[T, V]` (fp32, no grad) predicting each response token, for scoring and checks.
+
+        job_id=None scores with the base model; teacher=True with the job's teacher.
+        """
+        name = None
+        if job_id is not None:
+            job = self._job(job_id)
+            name = job.teacher if teacher else job.adapter
+        rows = scored_rows(
+            [prompt_ids], [response_ids], pad_id=self._pad_id, device=self.host.device
+        )
+        autocast = autocast_for(self.host.device, self.settings.bf16_autocast)
+        with torch.no_grad(), self.host.active(name) as model, autocast:
+            logits = response_outputs(model, rows, len(response_ids), hidden=False)
+        return logits[0].float()
+
+    def adapter_state(self, job_id: str, *, teacher: bool = False) -> dict[str, torch.Tensor]:
+        """A detached copy of the student's (or teacher's) LoRA weights, peft key format."""
+        job = self._job(job_id)
+        name = job.teacher if teacher else job.adapter
+        if name is None:
+            raise ValueError(
+                f"job {job_id!r} has a frozen-base teacher, with no weights of its own"
+            )
+        state = get_peft_model_state_dict(self.host.peft, adapter_name=name)
+        return {key: value.detach().clone() for key, value in state.items()}
+
+    @property
+    def _pad_id(self) -> int:
+        tokenizer = self.host.tokenizer
+        pad = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
+        return int(pad)
+
+    def _job(self, job_id: str) -> _Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise UnknownJobError(job_id) from None
+
+    def _assemble(
+        self, job_id: str, *, teacher_weights: dict[str, torch.Tensor] | None = None
+    ) -> _Job:
+        """Optimizer and teacher for a freshly added student adapter."""
+        student = self.host.parameters_of(adapters.live_adapter_name(job_id))
+        ordered = [student[key] for key in sorted(student)]
+        for param in ordered:
+            param.requires_grad_(True)
+        optimizer = torch.optim.AdamW(
+            ordered, lr=self.settings.learning_rate, weight_decay=self.settings.weight_decay
+        )
+        if self.settings.teacher is TeacherKind.FROZEN:
+            return _Job(job_id, adapters.live_adapter_name(job_id), None, optimizer, [])
+        pairs = self._add_teacher(job_id, student, teacher_weights)
+        return _Job(
+            job_id,
+            adapters.live_adapter_name(job_id),
+            adapters.teacher_adapter_name(job_id),
+            optimizer,
+            pairs,
+        )
+
+    def _add_teacher(
+        self,
+        job_id: str,
+        student: dict[str, torch.nn.Parameter],
+        weights: dict[str, torch.Tensor] | None,
+    ) -> list[tuple[torch.nn.Parameter, torch.nn.Parameter]]:
+        name = adapters.teacher_adapter_name(job_id)
+        if weights is None:
+            self.host.add_adapter(name, seed=0)  # its init is overwritten by the student's below
+        else:
+            self.host.load_adapter(name, weights)
+        teacher = self.host.parameters_of(name)
+        pairs = [(teacher[key], student[key]) for key in sorted(student)]
+        with torch.no_grad():
+            for target, source in pairs:
+                target.requires_grad_(False)
+                if weights is None:
+                    target.copy_(source.float())
+        return pairs
+
+    def _update_teacher(self, job: _Job) -> None:
+        rate = self.settings.teacher_ema_rate
+        with torch.no_grad():
+            for target, source in job.ema_pairs:
+                target.lerp_(source.to(target.dtype), rate)
+
+    def _write_checkpoint(self, job: _Job, directory: Path, version: int) -> str:
+        peft_model = self.host.peft
+        weights = get_peft_model_state_dict(peft_model, adapter_name=job.adapter)
+        adapters.save_tensors(weights, directory / adapters.ADAPTER_FILE)
+        self.host.config.save_pretrained(str(directory))
+        if job.teacher is not None:
+            teacher = get_peft_model_state_dict(peft_model, adapter_name=job.teacher)
+            adapters.save_tensors(teacher, directory / adapters.TEACHER_FILE)
+        adapters.save_optimizer(job.optimizer.state_dict(), directory / adapters.OPTIMIZER_FILE)
+        sha256 = adapters.sha256_file(directory / adapters.ADAPTER_FILE)
+        adapters.Manifest(
+            job_id=job.job_id,
+            version=version,
+            steps=job.steps,
+            has_teacher=job.teacher is not None,
+            adapter_sha256=sha256,
+        ).write(directory)
+        return sha256
+
+
+def _metrics(
+    totals: StepTotals,
+    grad_norm: float,
+    seconds: float,
+    batch: DistillationBatch,
+    usable: list[DistillationExample],
+) -> StepMetrics:
+    extras = totals.token_means()
+    extras["sequences"] = float(len(batch.examples))
+    extras["masked_sequences"] = float(len(batch.examples) - len(usable))
+    return StepMetrics(
+        loss=totals.loss,
+        kl=totals.kl,
+        grad_norm=grad_norm,
+        seconds=seconds,
+        tokens=totals.tokens,
+        extras=extras,
+    )

@@ -1,0 +1,220 @@
+"""The peft learner on the real default model (CPU): it learns, restores exactly, isolates jobs.
+
+Short sequences and tiny batches keep the module near a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sandbox.problem import Problem
+from service.config import EngineSettings, TeacherKind
+from service.engine import adapters
+from service.engine.hf_sampler import HfSampler
+from service.engine.host import ModelHost
+from service.engine.learner import PeftLearner, UnknownJobError
+from service.engine.prompts import student_prompt_ids, teacher_prompt_ids
+from service.engine.types import DistillationBatch, DistillationExample, SamplingParams
+from tests.integration.service.engine.hf_support import load_host
+
+pytestmark = pytest.mark.model
+
+SETTINGS = EngineSettings(device="cpu", learning_rate=1e-3, micro_batch_size=2)
+CASE = {"args": [1, 2], "expected": 3}
+PROBLEM = Problem.model_validate(
+    {
+        "title": "add",
+        "statement": "Write a function add(a, b) that returns the sum of the integers a and b.",
+        "tests": {"kind": "functional", "entry_point": "add", "public": [CASE]},
+    }
+)  # fmt: skip
+FEEDBACK = (
+    "Test Case 1: Wrong Answer\nInput\nadd(1, 2)\nOutput\n-1\nExpected\n3\n"
+    "The function must return a + b, not a - b."
+)
+
+
+@pytest.fixture(scope="module")
+def host() -> ModelHost:
+    return load_host(SETTINGS)
+
+
+@pytest.fixture
+def learner(host, tmp_path):
+    learner = PeftLearner(host, SETTINGS, tmp_path / "adapters")
+    yield learner
+    for job_id in list(learner._jobs):
+        learner.delete(job_id)
+
+
+def synthetic_batch(seed: int, n: int = 3) -> DistillationBatch:
+    """Random token ids of a few lengths: enough to exercise padding and micro-batches."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def ids(length: int) -> tuple[int, ...]:
+        return tuple(torch.randint(3, 49_000, (length,), generator=gen).tolist())
+
+    examples = tuple(
+        DistillationExample(
+            prompt_ids=ids(6 + i),
+            teacher_prompt_ids=ids(12 + 3 * i),
+            response_ids=(response := ids(5 + 2 * i)),
+            sampler_logprobs=tuple(-2.0 for _ in response),
+        )
+        for i in range(n)
+    )
+    return DistillationBatch(examples)
+
+
+def probe_logits(learner, job_id: str | None) -> torch.Tensor:
+    return learner.response_logits(job_id, [1, 4093, 198, 6004], [2683, 359, 253, 5356])
+
+
+def test_sdpo_steps_move_the_student_toward_the_teacher(host, learner):
+    learner.create("learn", seed=0)
+    tokenizer = host.tokenizer
+    prompt = student_prompt_ids(tokenizer, PROBLEM)
+    teacher_prompt = teacher_prompt_ids(tokenizer, PROBLEM, FEEDBACK)
+    params = SamplingParams(max_new_tokens=48, seed=7)
+    ref = learner.checkpoint("learn")
+    samples = HfSampler(host).sample(prompt, 4, params, ref)
+    batch = DistillationBatch(
+        tuple(DistillationExample.from_sample(prompt, teacher_prompt, s) for s in samples)
+    )
+
+    def preferred_logprob() -> float:
+        """Mean student log-prob of the initial teacher's argmax tokens along each attempt."""
+        total = 0.0
+        for sample in samples:
+            response = list(sample.token_ids)
+            preferred = learner.response_logits(None, teacher_prompt, response).argmax(-1)
+            student = learner.response_logits("learn", prompt, response).log_softmax(-1)
+            total += student.gather(-1, preferred.unsqueeze(-1)).mean().item()
+        return total / len(samples)
+
+    before = preferred_logprob()
+    metrics = [learner.step("learn", batch) for _ in range(3)]
+    after = preferred_logprob()
+
+    assert after > before + 0.02, (before, after)
+    assert metrics[-1].kl < metrics[0].kl
+    first = metrics[0]
+    assert first.tokens == sum(len(s.token_ids) for s in samples)
+    assert first.grad_norm > 0
+    assert 0.0 < first.extras["is_weight_mean"] <= SETTINGS.is_clip
+    assert 0.0 <= first.extras["is_clip_fraction"] <= 1.0
+    assert first.extras["entropy"] > 0
+    assert 0.0 < first.extras["top_k_mass"] <= 1.0
+    # On-policy, with the sampler and learner on the same weights, the IS weight is ~1.
+    assert first.extras["is_weight_mean"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_checkpoint_restores_exactly_into_a_fresh_learner(learner, tmp_path):
+    batch = synthetic_batch(1)
+    learner.create("ckpt", seed=3)
+    learner.step("ckpt", batch)
+    ref = learner.checkpoint("ckpt")
+    assert ref.sha256 == adapters.sha256_file(ref.path / adapters.ADAPTER_FILE)
+    assert (ref.path / "adapter_config.json").is_file()
+
+    fresh = PeftLearner(load_host(SETTINGS), SETTINGS, tmp_path / "adapters")
+    fresh.restore(ref)
+    assert torch.equal(probe_logits(fresh, "ckpt"), probe_logits(learner, "ckpt"))
+
+    next_batch = synthetic_batch(2)
+    original, restored = learner.step("ckpt", next_batch), fresh.step("ckpt", next_batch)
+    assert (restored.loss, restored.kl, restored.grad_norm) == (
+        original.loss, original.kl, original.grad_norm,
+    )  # fmt: skip
+    assert torch.equal(probe_logits(fresh, "ckpt"), probe_logits(learner, "ckpt"))
+    fresh_teacher = fresh.adapter_state("ckpt", teacher=True)
+    teacher = learner.adapter_state("ckpt", teacher=True)
+    assert all(torch.equal(fresh_teacher[key], value) for key, value in teacher.items())
+
+
+def test_checkpoint_names_are_fresh_and_tampering_is_caught(learner):
+    learner.create("names", seed=0)
+    first, second = learner.checkpoint("names"), learner.checkpoint("names")
+    assert (first.version, second.version) == (1, 2)
+    assert first.name != second.name and first.int_id != second.int_id
+    data = (second.path / adapters.ADAPTER_FILE).read_bytes()
+    (second.path / adapters.ADAPTER_FILE).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(adapters.AdapterChecksumError):
+        learner.restore(second)
+
+
+def test_two_jobs_do_not_interfere(learner):
+    learner.create("job-a", seed=1)
+    learner.create("job-b", seed=2)
+    b_before = probe_logits(learner, "job-b")
+    a_before = probe_logits(learner, "job-a")
+    learner.step("job-a", synthetic_batch(3))
+    assert torch.equal(probe_logits(learner, "job-b"), b_before)
+    assert not torch.allclose(probe_logits(learner, "job-a"), a_before)
+    assert torch.equal(probe_logits(learner, None), probe_logits(learner, "job-b")), (
+        "an unstepped adapter (B = 0) is the base model"
+    )
+    learner.delete("job-a")
+    with pytest.raises(UnknownJobError):
+        learner.step("job-a", synthetic_batch(3))
+
+
+def test_ema_teacher_moves_by_rate_times_delta(learner):
+    learner.create("ema", seed=4)
+    teacher_before = learner.adapter_state("ema", teacher=True)
+    assert all(
+        torch.equal(teacher_before[k], v) for k, v in learner.adapter_state("ema").items()
+    ), "the teacher starts as a copy of the student"
+    learner.step("ema", synthetic_batch(4))
+    student_after = learner.adapter_state("ema")
+    teacher_after = learner.adapter_state("ema", teacher=True)
+    rate = SETTINGS.teacher_ema_rate
+    moved = 0
+    for key, before in teacher_before.items():
+        expected = before + rate * (student_after[key] - before)
+        assert torch.allclose(teacher_after[key], expected, atol=1e-8, rtol=0), key
+        moved += int(not torch.equal(teacher_after[key], before))
+    assert moved > 0
+    assert teacher_after[key].dtype == torch.float32
+
+
+def test_frozen_teacher_and_masked_sequences(host, tmp_path):
+    settings = SETTINGS.model_copy(update={"teacher": TeacherKind.FROZEN, "micro_batch_size": 1})
+    learner = PeftLearner(host, settings, tmp_path / "frozen")
+    batch = synthetic_batch(5, n=1)
+    masked = DistillationExample(batch.examples[0].prompt_ids, None, batch.examples[0].response_ids)
+    try:
+        learner.create("one", seed=5)
+        learner.create("two", seed=5)
+        alone = learner.step("one", batch)
+        with_masked = learner.step("two", DistillationBatch((*batch.examples, masked)))
+        assert with_masked.extras["masked_sequences"] == 1.0
+        assert with_masked.loss == pytest.approx(alone.loss / 2, rel=1e-5)
+        assert with_masked.grad_norm == pytest.approx(alone.grad_norm / 2, rel=1e-4)
+        with pytest.raises(ValueError, match="frozen-base teacher"):
+            learner.adapter_state("one", teacher=True)
+    finally:
+        learner.delete("one")
+        learner.delete("two")
+
+
+def test_chunked_and_full_logit_paths_agree_across_micro_batches(host, tmp_path):
+    batch = synthetic_batch(6)
+    results = []
+    for chunk_tokens, micro in ((4, 2), (None, 1)):
+        settings = SETTINGS.model_copy(
+            update={"loss_chunk_tokens": chunk_tokens, "micro_batch_size": micro}
+        )
+        learner = PeftLearner(host, settings, tmp_path / str(chunk_tokens))
+        learner.create("paths", seed=6)
+        try:
+            learner.step("paths", batch)  # the second step has a non-zero adapter
+            results.append(learner.step("paths", batch))
+        finally:
+            learner.delete("paths")
+    chunked, full = results
+    assert chunked.loss == pytest.approx(full.loss, rel=1e-4)
+    assert chunked.kl == pytest.approx(full.kl, rel=1e-4)
+    assert chunked.grad_norm == pytest.approx(full.grad_norm, rel=1e-3)
+    assert chunked.extras["entropy"] == pytest.approx(full.extras["entropy"], rel=1e-4)
