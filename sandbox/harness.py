@@ -1,9 +1,10 @@
-"""The in-sandbox runner: stdlib only, executed as `python3 -I -c <this source>`.
+"""The in-sandbox runner: stdlib only, executed as `python3 -I -c <this source> [--serve]`.
 
-Protocol. stdin carries one JSON header line, then one JSON line per case. stdout carries one
-JSON record per case, then a closing record. Expected outputs never enter the sandbox: the host
-compares. Only assert cases carry their test code, and it reaches the program's process only
-after the program itself has run.
+Protocol. stdin carries length-prefixed JSON frames (`<bytes>\\n<json>`): a header, then one
+frame per case; with `--serve` (a warm container's main process) requests follow one another
+until stdin closes. stdout carries one JSON record per case, then a closing record. Expected
+outputs never enter the sandbox: the host compares. Only assert cases carry their test code,
+and it reaches the program's process only after the program itself has run.
 
 Each case runs in a forked child that drops to an unprivileged uid (when the harness runs as
 root: then the program cannot signal, trace or read the harness), gets its own session, rlimits

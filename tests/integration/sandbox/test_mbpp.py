@@ -1,8 +1,9 @@
-"""Every MBPP reference solution passes through the Docker sandbox; a mutant of each fails."""
+"""Every MBPP reference solution passes through each backend; a mutant of each fails."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import pytest
 
 from sandbox import Sandbox, Verdict
 from sandbox.backends.docker import DockerBackend
+from sandbox.backends.process import ProcessBackend, bwrap_available
 from sandbox.importers import ImportedProblem, load_with_references
 from tests.integration.sandbox.conftest import docker_ready
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.bwrap]
 
 MBPP_PATH = Path(__file__).parents[4] / "shared" / "data" / "mbpp-sanitized.json"
 EXCEPTIONS_PATH = Path(__file__).with_name("mbpp_exceptions.json")
@@ -54,12 +56,19 @@ def mbpp() -> list[ImportedProblem]:
     return load_with_references(MBPP_PATH)
 
 
-@pytest.fixture(scope="module")
-def pool_sandbox() -> Sandbox:
-    reason = docker_ready()
-    if reason:
-        pytest.skip(reason)
-    return Sandbox(DockerBackend(concurrency=CONCURRENCY))
+@pytest.fixture(params=["docker", "process"])
+def pool_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    if request.param == "docker":
+        reason = docker_ready()
+        if reason:
+            pytest.skip(reason)
+        sandbox = Sandbox(DockerBackend(concurrency=CONCURRENCY))
+    else:
+        if not bwrap_available():
+            pytest.skip("bubblewrap or /usr/bin/python3 missing")
+        sandbox = Sandbox(ProcessBackend(concurrency=CONCURRENCY))
+    yield sandbox
+    sandbox.close()
 
 
 def _exceptions() -> dict[str, str]:
@@ -93,7 +102,6 @@ def test_every_reference_is_accepted_and_every_mutant_rejected(
     fooled = sorted(k for k, v in verdicts.items() if v is Verdict.ACCEPTED)
     assert not fooled, f"mutants accepted: {fooled}"
     assert Verdict.SANDBOX_ERROR not in verdicts.values()
-    pool_sandbox.close()
 
 
 def test_exceptions_have_reasons() -> None:

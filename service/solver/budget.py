@@ -1,0 +1,112 @@
+"""How much a job may spend: the `Budget` a user POSTs, and the running `BudgetUse` of a job.
+
+Attempts are the unit that strategies are compared on (discovery@k, DESIGN §4.2); the wall-clock
+limit only guards the service. Elapsed time comes from an injected monotonic clock so that tests
+never sleep and a resumed job can carry the seconds it spent before a crash.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+MAX_ATTEMPTS = 10_000  # the paper's runs use 2750 generations per question
+MAX_ATTEMPTS_PER_ROUND = 256
+MAX_SECONDS = 7 * 24 * 3600.0
+ATTEMPTS_PER_ROUND_CPU = 8
+ATTEMPTS_PER_ROUND_GPU = 16
+
+Clock = Callable[[], float]
+
+
+class Budget(BaseModel):
+    """A job's limits: attempts in all, attempts per round (the SDPO batch), and seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)] = 64
+    attempts_per_round: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_PER_ROUND)] = (
+        ATTEMPTS_PER_ROUND_CPU
+    )
+    max_seconds: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = 3600.0
+
+    @field_validator("attempts_per_round")
+    @classmethod
+    def _round_fits(cls, value: int, info: ValidationInfo) -> int:
+        # Checked here, not in a model validator, so the error names this field.
+        max_attempts = info.data.get("max_attempts")
+        if max_attempts is not None and value > max_attempts:
+            raise ValueError(f"must be at most max_attempts ({max_attempts}), got {value}")
+        return value
+
+
+def default_attempts_per_round(*, gpu: bool) -> int:
+    """DESIGN §4.1's round size: 16 attempts on a GPU host, 8 on a CPU host."""
+    return ATTEMPTS_PER_ROUND_GPU if gpu else ATTEMPTS_PER_ROUND_CPU
+
+
+@dataclass(frozen=True)
+class BudgetLeft:
+    """What remains of a budget: every event carries it."""
+
+    attempts: int
+    seconds: float
+
+
+@dataclass
+class BudgetUse:
+    """A job's spending so far; `prior_seconds` is time spent before a resume."""
+
+    budget: Budget
+    clock: Clock = time.monotonic
+    attempts_used: int = 0
+    rounds: int = 0
+    prior_seconds: float = 0.0
+    _started_at: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.attempts_used <= self.budget.max_attempts:
+            raise ValueError(
+                f"attempts_used must lie in [0, {self.budget.max_attempts}], "
+                f"got {self.attempts_used}"
+            )
+        self._started_at = self.clock()
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Seconds spent on the job, across resumes."""
+        return self.prior_seconds + self.clock() - self._started_at
+
+    @property
+    def attempts_left(self) -> int:
+        """Attempts that may still be sampled."""
+        return self.budget.max_attempts - self.attempts_used
+
+    def left(self) -> BudgetLeft:
+        """Attempts and seconds remaining (seconds never below zero)."""
+        seconds = max(self.budget.max_seconds - self.elapsed_seconds, 0.0)
+        return BudgetLeft(attempts=self.attempts_left, seconds=seconds)
+
+    def exhausted(self) -> bool:
+        """No attempt or no second left."""
+        left = self.left()
+        return left.attempts <= 0 or left.seconds <= 0.0
+
+    def next_round_size(self) -> int:
+        """A full round, or what is left of the attempts for the last, partial one."""
+        return min(self.budget.attempts_per_round, self.attempts_left)
+
+    def start_round(self) -> int:
+        """Count a new round; returns its index (rounds count from 0, like attempts)."""
+        self.rounds += 1
+        return self.rounds - 1
+
+    def spend(self, attempts: int) -> None:
+        """Count attempts as used; a round that ends early (a success) spends fewer."""
+        if not 0 <= attempts <= self.attempts_left:
+            raise ValueError(f"cannot spend {attempts} attempts with {self.attempts_left} left")
+        self.attempts_used += attempts

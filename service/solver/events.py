@@ -1,0 +1,154 @@
+"""The events a job streams (DESIGN §3.4), as the solver emits them.
+
+Every event carries `attempts_used` and `budget_left`; the store adds `job_id`, `seq` and `at`
+when it appends the event. The models are pydantic because they cross the edge as JSON (SSE,
+WebSocket, the events table); `EVENT_ADAPTER` parses any of them back by its `type`.
+Rounds and attempts are numbered from 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Protocol, TypedDict, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from sandbox.results import Verdict
+from service.solver.budget import BudgetLeft
+
+TERMINAL_TYPES = frozenset({"job.succeeded", "job.exhausted", "job.cancelled", "job.failed"})
+
+
+class Stamp(TypedDict):
+    """The fields every event carries from the solver."""
+
+    attempts_used: int
+    budget_left: BudgetLeft
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts_used: Annotated[int, Field(ge=0)]
+    budget_left: BudgetLeft
+
+
+class JobQueued(_Event):
+    """The job was accepted (emitted by the API, not by the solver)."""
+
+    type: Literal["job.queued"] = "job.queued"
+
+
+class JobStarted(_Event):
+    """A worker began (or resumed) the job."""
+
+    type: Literal["job.started"] = "job.started"
+    strategy: str
+    resumed: bool = False
+
+
+class RoundStarted(_Event):
+    """A round of `attempts` samples begins."""
+
+    type: Literal["round.started"] = "round.started"
+    round: Annotated[int, Field(ge=0)]
+    attempts: Annotated[int, Field(ge=1)]
+
+
+class AttemptFinished(_Event):
+    """One attempt was judged; `verdict` is final (hidden tests and the re-run included)."""
+
+    type: Literal["attempt.finished"] = "attempt.finished"
+    index: Annotated[int, Field(ge=0)]
+    verdict: Verdict
+    passed: Annotated[int, Field(ge=0)]
+    total: Annotated[int, Field(ge=0)]
+
+
+class LearnerStep(_Event):
+    """One SDPO optimizer step on the job's adapter."""
+
+    type: Literal["learner.step"] = "learner.step"
+    round: Annotated[int, Field(ge=0)]
+    loss: float
+    kl: float
+    grad_norm: float
+    seconds: float
+
+
+class AdapterPublished(_Event):
+    """A new adapter version is live for sampling."""
+
+    type: Literal["adapter.published"] = "adapter.published"
+    version: Annotated[int, Field(ge=1)]
+
+
+class JobSucceeded(_Event):
+    """An attempt passed the public and hidden tests, twice; `solution` is its program."""
+
+    type: Literal["job.succeeded"] = "job.succeeded"
+    attempt: Annotated[int, Field(ge=0)]
+    solution: str
+
+
+class JobExhausted(_Event):
+    """The budget ran out without a confirmed pass."""
+
+    type: Literal["job.exhausted"] = "job.exhausted"
+
+
+class JobCancelled(_Event):
+    """The job stopped at a cancel request, between two phases."""
+
+    type: Literal["job.cancelled"] = "job.cancelled"
+
+
+class JobFailed(_Event):
+    """The job stopped on an error of ours (never a program's failure)."""
+
+    type: Literal["job.failed"] = "job.failed"
+    reason: str
+
+
+Event = Annotated[
+    JobQueued
+    | JobStarted
+    | RoundStarted
+    | AttemptFinished
+    | LearnerStep
+    | AdapterPublished
+    | JobSucceeded
+    | JobExhausted
+    | JobCancelled
+    | JobFailed,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EventT = TypeVar("EventT", bound=_Event)
+
+
+class EventSink(Protocol):
+    """Receives a job's events in order."""
+
+    def emit(self, event: Event) -> None:
+        """Record or forward one event."""
+        ...
+
+
+@dataclass
+class ListEventSink:
+    """Keeps events in a list (tests, benchmarks)."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        """Append the event."""
+        self.events.append(event)
+
+    def of(self, kind: type[EventT]) -> list[EventT]:
+        """The events of one kind, in order."""
+        return [event for event in self.events if isinstance(event, kind)]
+
+    def types(self) -> list[str]:
+        """The events' types, in order."""
+        return [event.type for event in self.events]

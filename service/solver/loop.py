@@ -1,0 +1,332 @@
+"""The controller loop (DESIGN §4, research/sdpo.md §7.7): rounds until a confirmed pass,
+the end of the budget, a cancel request, or an error of ours.
+
+One round: sample → judge the public tests (concurrently, order kept) → confirm a public pass
+on the hidden tests and re-run it → record each attempt in index order → let the strategy
+learn. Attempt indices count from 0 across rounds; the discovery index is the index of the
+first confirmed pass, and attempts after it in the same round are discarded unrecorded (the
+paper's k = G·step + position). Cancellation is looked at before sampling, judging and
+learning. A round that spends the last attempt is not learned from: no round would sample
+the new adapter. The loop persists nothing itself: attempts go to an `AttemptSink` and events
+to an `EventSink`, both before the next phase starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from sandbox.problem import Problem
+from service.engine.prompts import ChatTokenizer
+from service.engine.types import AdapterRef, Learner, Sample, Sampler, SamplingParams
+from service.solver.attempts import Attempt, AttemptRecord, AttemptSink, Judge, judge_public
+from service.solver.attempts import settle as settle_attempt
+from service.solver.budget import Budget, BudgetUse, Clock
+from service.solver.events import (
+    AdapterPublished,
+    AttemptFinished,
+    Event,
+    EventSink,
+    JobCancelled,
+    JobExhausted,
+    JobFailed,
+    JobStarted,
+    JobSucceeded,
+    LearnerStep,
+    RoundStarted,
+    Stamp,
+)
+from service.solver.phases import PhaseSeconds, PhaseTimer
+from service.solver.strategies import (
+    Learned,
+    Resume,
+    StrategyContext,
+    StrategyName,
+    make_strategy,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class CancelToken:
+    """A thread-safe cancel flag; calling it says whether cancel was requested."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the loop to stop at its next phase boundary."""
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+
+def never_cancelled() -> bool:
+    """The default cancel check."""
+    return False
+
+
+class OutcomeStatus(StrEnum):
+    """How a solve ended; the job's terminal status."""
+
+    SUCCEEDED = "succeeded"
+    EXHAUSTED = "exhausted"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SolveSpec:
+    """One job's problem and settings.
+
+    `seed` seeds the adapter's init and, through `round_seed`, each round's sampling (it
+    replaces `sampling.seed`). `prompt_max_tokens` bounds the multi-turn prompt.
+    """
+
+    job_id: str
+    problem: Problem
+    strategy: StrategyName = "sdpo"
+    budget: Budget = field(default_factory=Budget)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    seed: int = 0
+    judge_workers: int = 4
+    prompt_max_tokens: int = 3584
+    teacher_max_tokens: int = 10240
+    system_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class SolverParts:
+    """The engine and sandbox a solve runs on; `learner` is needed by `sdpo` only."""
+
+    sampler: Sampler
+    judge: Judge
+    tokenizer: ChatTokenizer
+    learner: Learner | None = None
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """How a solve ended."""
+
+    status: OutcomeStatus
+    attempts_used: int
+    rounds: int
+    discovery_index: int | None
+    solution: str | None
+    adapter: AdapterRef | None
+    seconds: PhaseSeconds
+    reason: str | None = None
+
+
+class _Cancelled(Exception):
+    """Raised at a phase boundary once cancel was requested."""
+
+
+def solve(
+    spec: SolveSpec,
+    parts: SolverParts,
+    *,
+    events: EventSink,
+    attempts: AttemptSink | None = None,
+    cancelled: Callable[[], bool] = never_cancelled,
+    resume: Resume | None = None,
+    clock: Clock = time.monotonic,
+) -> SolveOutcome:
+    """Run one job to its end and emit its events; never raises for the job's own errors."""
+    return _Run(spec, parts, events, attempts, cancelled, resume or Resume(), clock).run()
+
+
+def round_seed(seed: int, round_index: int) -> int:
+    """A distinct, reproducible sampling seed per round (a fixed seed would repeat rounds)."""
+    return (seed * 1_000_003 + round_index) % 2**31
+
+
+class _Run:
+    """The state of one solve; each method is one phase."""
+
+    def __init__(
+        self,
+        spec: SolveSpec,
+        parts: SolverParts,
+        events: EventSink,
+        attempts: AttemptSink | None,
+        cancelled: Callable[[], bool],
+        resume: Resume,
+        clock: Clock,
+    ) -> None:
+        self.spec, self.parts, self.events, self.attempts = spec, parts, events, attempts
+        self.cancelled, self.resume = cancelled, resume
+        self.timer = PhaseTimer(clock)
+        self.use = BudgetUse(
+            spec.budget,
+            clock,
+            attempts_used=resume.start_attempt,
+            rounds=resume.start_round,
+            prior_seconds=resume.elapsed_seconds,
+        )
+        self.adapter = resume.adapter
+        context = StrategyContext(
+            job_id=spec.job_id,
+            problem=spec.problem,
+            tokenizer=parts.tokenizer,
+            sampler=parts.sampler,
+            seed=spec.seed,
+            prompt_max_tokens=spec.prompt_max_tokens,
+            teacher_max_tokens=spec.teacher_max_tokens,
+            # Greedy sampling has no distribution to distill at; T=1 is SDPO's default.
+            temperature=spec.sampling.temperature if spec.sampling.temperature > 0 else 1.0,
+            system_prompt=spec.system_prompt,
+        )
+        self.strategy = make_strategy(spec.strategy, context, parts.learner)
+
+    def run(self) -> SolveOutcome:
+        try:
+            with ThreadPoolExecutor(max(self.spec.judge_workers, 1)) as pool:
+                return self._rounds(pool)
+        except _Cancelled:
+            return self._end(OutcomeStatus.CANCELLED)
+        except Exception as exc:
+            logger.exception("job %s failed", self.spec.job_id, extra={"job_id": self.spec.job_id})
+            return self._end(OutcomeStatus.FAILED, reason=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._close()
+
+    def _rounds(self, pool: Executor) -> SolveOutcome:
+        resumed = self.resume.start_attempt > 0 or self.resume.adapter is not None
+        self._emit(JobStarted(**self._stamp(), strategy=self.spec.strategy, resumed=resumed))
+        with self.timer.phase("learning"):
+            self.strategy.start(self.resume)
+        while not self.use.exhausted():
+            success = self._round(pool)
+            if success is not None:
+                return self._end(OutcomeStatus.SUCCEEDED, success=success)
+        return self._end(OutcomeStatus.EXHAUSTED)
+
+    def _round(self, pool: Executor) -> AttemptRecord | None:
+        self._check_cancel()
+        round_index = self.use.start_round()
+        size = self.use.next_round_size()
+        self._emit(RoundStarted(**self._stamp(), round=round_index, attempts=size))
+        samples = self._sample(round_index, size)
+        self._check_cancel()
+        with self.timer.phase("sandbox"):
+            public = judge_public(self.parts.judge, self.spec.problem, samples, pool)
+        first = self.use.attempts_used
+        judged = [
+            Attempt(first + i, round_index, sample, result)
+            for i, (sample, result) in enumerate(zip(samples, public, strict=True))
+        ]
+        records = self._settle(judged)
+        if records[-1].succeeded:
+            return records[-1]
+        if not self.use.exhausted():
+            self._check_cancel()
+            self._learn(round_index, samples, records)
+        return None
+
+    def _sample(self, round_index: int, size: int) -> list[Sample]:
+        params = replace(self.spec.sampling, seed=round_seed(self.spec.seed, round_index))
+        prompt = self.strategy.prompt_ids()
+        with self.timer.phase("sampling"):
+            samples = self.parts.sampler.sample(prompt, size, params, self.strategy.adapter())
+        if len(samples) != size:
+            raise RuntimeError(f"the sampler returned {len(samples)} samples, not {size}")
+        return samples
+
+    def _settle(self, judged: Sequence[Attempt]) -> list[AttemptRecord]:
+        """Records in index order, up to and including the first confirmed pass."""
+        records: list[AttemptRecord] = []
+        for attempt in judged:
+            with self.timer.phase("sandbox"):
+                record = settle_attempt(self.parts.judge, self.spec.problem, attempt)
+            self.use.spend(1)
+            if self.attempts is not None:
+                self.attempts.record(record)
+            self._emit(
+                AttemptFinished(
+                    **self._stamp(),
+                    index=record.index,
+                    verdict=record.verdict,
+                    passed=record.passed,
+                    total=record.total,
+                )
+            )
+            records.append(record)
+            if record.succeeded:
+                break
+        return records
+
+    def _learn(
+        self, round_index: int, samples: Sequence[Sample], records: Sequence[AttemptRecord]
+    ) -> None:
+        with self.timer.phase("learning"):
+            learned = self.strategy.after_round(round_index, samples, records)
+        if learned is not None:
+            self._publish(round_index, learned)
+
+    def _publish(self, round_index: int, learned: Learned) -> None:
+        metrics = learned.metrics
+        self._emit(
+            LearnerStep(
+                **self._stamp(),
+                round=round_index,
+                loss=metrics.loss,
+                kl=metrics.kl,
+                grad_norm=metrics.grad_norm,
+                seconds=metrics.seconds,
+            )
+        )
+        self.adapter = learned.adapter
+        self._emit(AdapterPublished(**self._stamp(), version=learned.adapter.version))
+
+    def _check_cancel(self) -> None:
+        if self.cancelled():
+            raise _Cancelled
+
+    def _end(
+        self,
+        status: OutcomeStatus,
+        *,
+        success: AttemptRecord | None = None,
+        reason: str | None = None,
+    ) -> SolveOutcome:
+        solution = None
+        if success is not None:
+            solution = success.code or success.response
+            self._emit(JobSucceeded(**self._stamp(), attempt=success.index, solution=solution))
+        elif status is OutcomeStatus.FAILED:
+            self._emit(JobFailed(**self._stamp(), reason=reason or "unknown error"))
+        elif status is OutcomeStatus.EXHAUSTED:
+            self._emit(JobExhausted(**self._stamp()))
+        else:
+            self._emit(JobCancelled(**self._stamp()))
+        return SolveOutcome(
+            status=status,
+            attempts_used=self.use.attempts_used,
+            rounds=self.use.rounds,
+            discovery_index=None if success is None else success.index,
+            solution=solution,
+            adapter=self.adapter,
+            seconds=self.timer.split(),
+            reason=reason,
+        )
+
+    def _stamp(self) -> Stamp:
+        return Stamp(attempts_used=self.use.attempts_used, budget_left=self.use.left())
+
+    def _emit(self, event: Event) -> None:
+        self.events.emit(event)
+
+    def _close(self) -> None:
+        try:
+            self.strategy.close()
+        except Exception:
+            # The outcome is already decided; a failed release must not hide it.
+            logger.exception("releasing job %s failed", self.spec.job_id)

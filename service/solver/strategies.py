@@ -1,0 +1,263 @@
+"""The three strategies behind one interface (DESIGN §4.1, §4.2); `loop.solve` drives them.
+
+A strategy decides what each round samples from (prompt and adapter) and what happens after a
+round without a success: `sdpo` takes one SDPO step on the job's adapter and publishes it,
+`best_of_k` does nothing (i.i.d. rounds from the base model), `multi_turn` adds the round's
+feedback to its one growing user message. Budget, judging, events and cancellation live in
+the loop, so the three are compared on exactly the same accounting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from sandbox.problem import Problem
+from service.engine.prompts import (
+    ChatTokenizer,
+    multi_turn_prompt_ids,
+    student_prompt_ids,
+    teacher_prompt_ids,
+)
+from service.engine.types import (
+    AdapterRef,
+    DistillationBatch,
+    DistillationExample,
+    Learner,
+    Sample,
+    Sampler,
+    StepMetrics,
+)
+from service.solver.attempts import AttemptRecord
+
+StrategyName = Literal["sdpo", "best_of_k", "multi_turn"]
+STRATEGIES: tuple[StrategyName, ...] = ("sdpo", "best_of_k", "multi_turn")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a job restarts after a crash: the counts it had reached and its last adapter.
+
+    `feedback_history` is the multi-turn baseline's past feedback, oldest first.
+    """
+
+    start_attempt: int = 0
+    start_round: int = 0
+    adapter: AdapterRef | None = None
+    feedback_history: tuple[str, ...] = ()
+    elapsed_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_round <= self.start_attempt:
+            raise ValueError(
+                "need 0 <= start_round <= start_attempt (a round holds at least one attempt), "
+                f"got start_round={self.start_round}, start_attempt={self.start_attempt}"
+            )
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """What every strategy is built from."""
+
+    job_id: str
+    problem: Problem
+    tokenizer: ChatTokenizer
+    sampler: Sampler
+    seed: int = 0
+    prompt_max_tokens: int = 3584
+    teacher_max_tokens: int = 10240
+    temperature: float = 1.0
+    system_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What a learning round produced: the step's metrics and the adapter now published."""
+
+    metrics: StepMetrics
+    adapter: AdapterRef
+
+
+class Strategy(Protocol):
+    """One way to spend a budget of attempts on a problem."""
+
+    name: StrategyName
+
+    def start(self, resume: Resume) -> None:
+        """Prepare the job (create or restore its adapter, reload past feedback)."""
+        ...
+
+    def prompt_ids(self) -> list[int]:
+        """The prompt the next round samples from."""
+        ...
+
+    def adapter(self) -> AdapterRef | None:
+        """The adapter the next round samples with (None: the base model)."""
+        ...
+
+    def after_round(
+        self, round_index: int, samples: Sequence[Sample], records: Sequence[AttemptRecord]
+    ) -> Learned | None:
+        """React to a round without a success; `Learned` when an adapter was published."""
+        ...
+
+    def close(self) -> None:
+        """Release what the job holds in the engine."""
+        ...
+
+
+@dataclass
+class BestOfK:
+    """i.i.d. rounds from the base model's student prompt; never learns."""
+
+    context: StrategyContext
+    name: StrategyName = "best_of_k"
+    _prompt: list[int] = field(default_factory=list)
+
+    def start(self, resume: Resume) -> None:
+        """Render the student prompt once; a resume needs nothing else."""
+        ctx = self.context
+        self._prompt = student_prompt_ids(ctx.tokenizer, ctx.problem, system=ctx.system_prompt)
+
+    def prompt_ids(self) -> list[int]:
+        """The student prompt."""
+        return self._prompt
+
+    def adapter(self) -> AdapterRef | None:
+        """Always the base model."""
+        return None
+
+    def after_round(
+        self, round_index: int, samples: Sequence[Sample], records: Sequence[AttemptRecord]
+    ) -> Learned | None:
+        """Nothing carries over between rounds."""
+        return None
+
+    def close(self) -> None:
+        """Nothing is held."""
+
+
+@dataclass
+class MultiTurn:
+    """One user message with the problem and all past feedback (never past attempts).
+
+    The oldest feedback is dropped once the prompt would exceed `prompt_max_tokens`.
+    """
+
+    context: StrategyContext
+    name: StrategyName = "multi_turn"
+    feedback: list[str] = field(default_factory=list)
+
+    def start(self, resume: Resume) -> None:
+        """Reload the feedback of the rounds before a resume."""
+        self.feedback = list(resume.feedback_history)
+
+    def prompt_ids(self) -> list[int]:
+        """The problem plus the newest feedback that fits the prompt budget."""
+        ctx = self.context
+        return multi_turn_prompt_ids(
+            ctx.tokenizer,
+            ctx.problem,
+            self.feedback,
+            max_tokens=ctx.prompt_max_tokens,
+            system=ctx.system_prompt,
+        )
+
+    def adapter(self) -> AdapterRef | None:
+        """Always the base model."""
+        return None
+
+    def after_round(
+        self, round_index: int, samples: Sequence[Sample], records: Sequence[AttemptRecord]
+    ) -> Learned | None:
+        """Append the round's feedback in attempt order; empty feedback says nothing."""
+        self.feedback.extend(record.feedback for record in records if record.feedback)
+        return None
+
+    def close(self) -> None:
+        """Nothing is held."""
+
+
+@dataclass
+class Sdpo:
+    """SDPO test-time training on the job's own LoRA adapter (DESIGN §4.1 steps 5-7).
+
+    Until the first step the job's fresh adapter equals the base model (LoRA B = 0), so the
+    first round samples with `adapter=None` and nothing is published before there is
+    something learned. An attempt whose feedback is empty (a public pass that failed the
+    hidden tests, or a sandbox error) gets no teacher prompt: it is masked, still counting in
+    the batch's sequence mean.
+    """
+
+    context: StrategyContext
+    learner: Learner
+    name: StrategyName = "sdpo"
+    _prompt: list[int] = field(default_factory=list)
+    _adapter: AdapterRef | None = None
+
+    def start(self, resume: Resume) -> None:
+        """Create the job's adapter, or restore it from its checkpoint and publish it."""
+        ctx = self.context
+        self._prompt = student_prompt_ids(ctx.tokenizer, ctx.problem, system=ctx.system_prompt)
+        if resume.adapter is None:
+            self.learner.create(ctx.job_id, seed=ctx.seed)
+            return
+        self.learner.restore(resume.adapter)
+        ctx.sampler.publish(resume.adapter)
+        self._adapter = resume.adapter
+
+    def prompt_ids(self) -> list[int]:
+        """The student prompt."""
+        return self._prompt
+
+    def adapter(self) -> AdapterRef | None:
+        """The job's latest published adapter (None before the first step)."""
+        return self._adapter
+
+    def after_round(
+        self, round_index: int, samples: Sequence[Sample], records: Sequence[AttemptRecord]
+    ) -> Learned | None:
+        """One SDPO step on the round's attempts, then checkpoint and publish the adapter."""
+        examples = tuple(self._example(s, r) for s, r in zip(samples, records, strict=True))
+        if all(example.teacher_prompt_ids is None for example in examples):
+            return None  # nothing to learn from: keep the current adapter
+        batch = DistillationBatch(examples, temperature=self.context.temperature)
+        metrics = self.learner.step(self.context.job_id, batch)
+        ref = self.learner.checkpoint(self.context.job_id)
+        self.context.sampler.publish(ref)
+        self._adapter = ref
+        return Learned(metrics=metrics, adapter=ref)
+
+    def close(self) -> None:
+        """Drop the job's adapter from memory; its checkpoints stay on disk."""
+        self.learner.delete(self.context.job_id)
+        self.context.sampler.release(self.context.job_id)
+
+    def _example(self, sample: Sample, record: AttemptRecord) -> DistillationExample:
+        teacher = None
+        if record.feedback:
+            ctx = self.context
+            teacher = teacher_prompt_ids(
+                ctx.tokenizer,
+                ctx.problem,
+                record.feedback,
+                max_tokens=ctx.teacher_max_tokens,
+                system=ctx.system_prompt,
+            )
+        return DistillationExample.from_sample(self._prompt, teacher, sample)
+
+
+def make_strategy(
+    name: StrategyName, context: StrategyContext, learner: Learner | None = None
+) -> Strategy:
+    """The named strategy; `sdpo` needs a learner."""
+    if name == "best_of_k":
+        return BestOfK(context)
+    if name == "multi_turn":
+        return MultiTurn(context)
+    if name == "sdpo":
+        if learner is None:
+            raise ValueError("the sdpo strategy needs a learner")
+        return Sdpo(context, learner)
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")

@@ -1,0 +1,114 @@
+"""A short, real sdpo job: the default model on the CPU (HfSampler + PeftLearner) and Docker.
+
+It checks that the loop runs end to end with real verdicts, a real SDPO step and a published
+adapter; not that the 135M model solves the problem. 2 rounds x 4 attempts of 160 tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import pytest
+import torch
+from docker.errors import DockerException
+
+from sandbox import Sandbox, Verdict
+from sandbox.backends.docker import DockerBackend
+from sandbox.image import DEFAULT_IMAGE, image_exists
+from sandbox.problem import Problem
+from service.config import EngineSettings
+from service.engine import adapters
+from service.engine.hf_sampler import HfSampler
+from service.engine.learner import PeftLearner
+from service.engine.types import SamplingParams
+from service.solver.attempts import AttemptRecord
+from service.solver.budget import Budget
+from service.solver.events import LearnerStep, ListEventSink
+from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from tests.integration.service.engine.hf_support import ROOT, load_host
+
+pytestmark = [pytest.mark.model, pytest.mark.docker]
+
+SETTINGS = EngineSettings(device="cpu", learning_rate=1e-4, micro_batch_size=2)
+JUDGE_SLOTS = 2
+
+
+@dataclass
+class AttemptList:
+    records: list[AttemptRecord] = field(default_factory=list)
+
+    def record(self, attempt: AttemptRecord) -> None:
+        self.records.append(attempt)
+
+
+def docker_missing() -> str | None:
+    """Why the Docker sandbox cannot run here, or None."""
+    try:
+        client = docker.from_env()
+        client.ping()
+        client.close()
+    except DockerException as exc:
+        return f"no Docker daemon answers: {exc}"
+    if not image_exists(DEFAULT_IMAGE):
+        return f"sandbox image {DEFAULT_IMAGE} missing (python -m sandbox build-image)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    reason = docker_missing()
+    if reason:
+        pytest.skip(reason)
+    sandbox = Sandbox(DockerBackend(concurrency=JUDGE_SLOTS))
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core host, two threads that contend with another
+    process stall each other at every barrier (measured here: over 10x slower sampling)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_short_sdpo_job_runs_end_to_end(sandbox, one_torch_thread, tmp_path: Path) -> None:
+    host = load_host(SETTINGS)
+    learner = PeftLearner(host, SETTINGS, tmp_path / "adapters")
+    problem = Problem.model_validate_json((ROOT / "examples" / "sum_evens.json").read_text())
+    spec = SolveSpec(
+        job_id="real-sdpo",
+        problem=problem,
+        budget=Budget(max_attempts=8, attempts_per_round=4),
+        sampling=SamplingParams(max_new_tokens=160),
+        seed=1,
+        judge_workers=JUDGE_SLOTS,
+    )
+    parts = SolverParts(HfSampler(host), sandbox, host.tokenizer, learner)
+    events, attempts = ListEventSink(), AttemptList()
+
+    outcome = solve(spec, parts, events=events, attempts=attempts)
+
+    used = outcome.attempts_used
+    print(f"\nreal sdpo job: {outcome.status} after {used} attempts, {outcome.seconds}")
+    assert outcome.status in {OutcomeStatus.SUCCEEDED, OutcomeStatus.EXHAUSTED}, outcome.reason
+    assert [record.index for record in attempts.records] == list(range(outcome.attempts_used))
+    # Real verdicts from Docker: never the sandbox's fault, every public case counted.
+    assert all(record.verdict is not Verdict.SANDBOX_ERROR for record in attempts.records)
+    assert all(record.total == 3 and record.tokens > 0 for record in attempts.records)
+    types = events.types()
+    assert types[:2] == ["job.started", "round.started"]
+    assert types[-1] == f"job.{outcome.status}"
+    if outcome.discovery_index is None or outcome.discovery_index >= 4:
+        step = events.of(LearnerStep)[0]
+        assert math.isfinite(step.loss) and math.isfinite(step.grad_norm)
+        assert types.index("learner.step") + 1 == types.index("adapter.published")
+        assert (
+            outcome.adapter is not None and (outcome.adapter.path / adapters.ADAPTER_FILE).exists()
+        )
+    assert not learner.has_job("real-sdpo")  # released at the end
