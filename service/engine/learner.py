@@ -56,7 +56,12 @@ class _Job:
 
 
 class PeftLearner:
-    """The `Learner` of DESIGN §4.1 on torch + peft (CPU or one GPU)."""
+    """The `Learner` of DESIGN §4.1 on torch + peft (CPU or one GPU).
+
+    Settings used: lr, weight decay, grad clip, micro_batch_size, teacher (+ EMA rate), top_k,
+    add_tail, alpha, clip_advantage, is_clip (None turns the IS weight off), loss_chunk_tokens,
+    bf16_autocast and gradient_checkpointing (applied to the model by `ModelHost.load`).
+    """
 
     def __init__(self, host: ModelHost, settings: EngineSettings, adapters_dir: Path) -> None:
         self.host = host

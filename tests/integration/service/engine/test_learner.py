@@ -218,3 +218,23 @@ def test_chunked_and_full_logit_paths_agree_across_micro_batches(host, tmp_path)
     assert chunked.kl == pytest.approx(full.kl, rel=1e-4)
     assert chunked.grad_norm == pytest.approx(full.grad_norm, rel=1e-3)
     assert chunked.extras["entropy"] == pytest.approx(full.extras["entropy"], rel=1e-4)
+
+
+def test_gradient_checkpointing_changes_nothing_but_memory(host, tmp_path):
+    batch = synthetic_batch(7, n=2)
+    results = []
+    for checkpointing in (False, True):
+        settings = SETTINGS.model_copy(update={"gradient_checkpointing": checkpointing})
+        learner = PeftLearner(host, settings, tmp_path / str(checkpointing))
+        learner.create("gc", seed=7)
+        if checkpointing:
+            host.causal_lm.gradient_checkpointing_enable({"use_reentrant": False})
+        try:
+            results.append(learner.step("gc", batch))
+        finally:
+            host.causal_lm.gradient_checkpointing_disable()
+            learner.delete("gc")
+    plain, checkpointed = results
+    assert checkpointed.loss == pytest.approx(plain.loss, rel=1e-6)
+    assert checkpointed.grad_norm == pytest.approx(plain.grad_norm, rel=1e-5)
+    assert not host.causal_lm.training
