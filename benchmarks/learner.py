@@ -108,13 +108,34 @@ def random_llama(params: float, device: torch.device, dtype: torch.dtype) -> Any
         return build(config, dtype=dtype)
 
 
+def random_from_config(config_dir: Path, device: torch.device, dtype: torch.dtype) -> Any:
+    """Random weights in the shape of `config_dir`'s model: step time and memory do not depend
+    on the values, and a GPU host cannot be sent the 538 MB converted checkpoint."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    build: Any = AutoModelForCausalLM.from_config
+    with device:
+        return build(AutoConfig.from_pretrained(config_dir), dtype=dtype)
+
+
+def _model_label(args: argparse.Namespace) -> str:
+    if args.random_init_from:
+        return f"random weights shaped as {args.random_init_from}"
+    if args.random_init_params:
+        return f"random ~{args.random_init_params:.2g} params"
+    return str(args.model)
+
+
 def load_host(args: argparse.Namespace, settings: EngineSettings) -> ModelHost:
-    """The configured model, or a random one of `--random-init-params` parameters."""
-    if not args.random_init_params:
+    """The configured model, or random weights (`--random-init-params` / `--random-init-from`)."""
+    if not args.random_init_params and not args.random_init_from:
         return ModelHost.load(settings, DATA_DIR / "models")
     device = pick_device(settings.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    model = random_llama(args.random_init_params, device, dtype)
+    if args.random_init_from:
+        model = random_from_config(args.random_init_from, device, dtype)
+    else:
+        model = random_llama(args.random_init_params, device, dtype)
     return ModelHost(model, _tokenizer_or_stub(), lora_config(settings))
 
 
@@ -124,7 +145,7 @@ def _tokenizer_or_stub() -> Any:
 
     try:
         return AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL, DATA_DIR / "models"))
-    except (ModelNotFoundError, OSError):
+    except (ModelNotFoundError, OSError, ValueError):  # no tokenizer files travelled
         return SimpleNamespace(pad_token_id=2, eos_token_id=2)
 
 
@@ -181,7 +202,13 @@ def peak_memory_mb(device: torch.device) -> float:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run one variant in this process: a warm-up step, then timed steps."""
     torch.set_num_threads(args.threads) if args.threads else None
-    settings = EngineSettings(model=args.model, device=args.device, learning_rate=1e-5)
+    settings = EngineSettings(
+        model=args.model,
+        device=args.device,
+        learning_rate=1e-5,
+        micro_batch_size=args.micro_batch or EngineSettings().micro_batch_size,
+        loss_chunk_tokens=args.chunk_tokens if args.chunk_tokens else None,
+    )
     host = load_host(args, settings)
     device = host.device
     shape = workload(args)
@@ -236,9 +263,7 @@ def report(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     }
     return {
         "workload": asdict(workload(args)),
-        "model": f"random ~{args.random_init_params:.2g} params"
-        if args.random_init_params
-        else args.model,
+        "model": _model_label(args),
         "device": ours["device"],
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
@@ -257,6 +282,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--random-init-params", type=float, default=None)
+    parser.add_argument("--random-init-from", type=Path, default=None)
+    parser.add_argument("--micro-batch", type=int, default=None, help="default: the setting's")
+    parser.add_argument(
+        "--chunk-tokens", type=int, default=256, help="loss chunk; 0 = full logits of the response"
+    )
     parser.add_argument("--steps", type=int, default=2, help="timed steps after the warm-up")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=RESULTS)
