@@ -6,7 +6,7 @@ VLLM_STAMP  := $(VENV)/.vllm-installed
 TORCH_PIN   ?= torch==2.13.0
 SANDBOX_IMAGE ?= retrospect-sandbox:1
 
-.PHONY: install install-vllm image demo test test-unit test-integration lint typecheck serve clean
+.PHONY: install install-vllm image demo test test-unit lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,8 +44,11 @@ test: $(STAMP) $(VLLM_STAMP) image lint typecheck
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
+# Until the HTTP service lands, the demo runs the main job in this process: sample, judge in
+# the Docker sandbox, learn from the feedback with SDPO, print the solution.
 demo: $(STAMP) image
-	$(PY) -m sandbox run --problem examples/two_sum_stdio.json --program examples/two_sum_stdio.solution.py
+	$(PY) -m sandbox run --problem examples/sum_evens.json --program examples/sum_evens.solution.py --split all
+	$(VENV)/bin/retrospect solve examples/sum_evens.json --max-attempts 24 --attempts-per-round 8 --max-new-tokens 192
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

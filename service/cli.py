@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import uuid
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
 
+from sandbox import Problem, Sandbox, SandboxError, make_backend
 from service.config import get_settings
 from service.engine.model import ModelNotFoundError, resolve_model
+from service.engine.types import SamplingParams
+from service.progress import ConsoleEventSink
+from service.solver.budget import Budget
+from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.strategies import StrategyName
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -29,3 +40,84 @@ def prepare_model(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(path)
+
+
+@app.command("solve")
+def solve_command(
+    problem: Annotated[Path, typer.Argument(help="problem JSON (DESIGN §3.1)")],
+    strategy: Annotated[str, typer.Option(help="sdpo, best_of_k or multi_turn")] = "sdpo",
+    max_attempts: Annotated[int, typer.Option(help="attempt budget")] = 32,
+    attempts_per_round: Annotated[int, typer.Option(help="attempts sampled per round")] = 8,
+    max_seconds: Annotated[float, typer.Option(help="wall-clock budget")] = 1800.0,
+    max_new_tokens: Annotated[int, typer.Option(help="tokens per attempt")] = 256,
+    seed: Annotated[int, typer.Option(help="seed of sampling and adapter init")] = 0,
+) -> None:
+    """Solve a problem here, in this process, showing each event as it happens."""
+    logging.basicConfig(level=logging.WARNING)
+    console = Console()
+    spec = SolveSpec(
+        job_id=f"local-{uuid.uuid4().hex[:8]}",
+        problem=_load_problem(problem),
+        strategy=_strategy(strategy),
+        budget=_budget(max_attempts, attempts_per_round, max_seconds),
+        sampling=SamplingParams(max_new_tokens=max_new_tokens),
+        seed=seed,
+    )
+    from service.engine.factory import build_engine  # torch loads only for this command
+
+    engine = build_engine(get_settings())
+    try:
+        sandbox = Sandbox(make_backend())
+    except SandboxError as exc:
+        _fail(str(exc))
+    parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
+    try:
+        outcome = solve(spec, parts, events=ConsoleEventSink(console))
+    finally:
+        sandbox.close()
+    console.print(
+        f"{outcome.status.value} after {outcome.attempts_used} attempts ({outcome.seconds})"
+    )
+    if outcome.status is OutcomeStatus.SUCCEEDED and outcome.solution:
+        console.rule("solution")
+        console.print(outcome.solution, markup=False, highlight=False)
+    elif outcome.status is not OutcomeStatus.EXHAUSTED:
+        raise typer.Exit(1)
+
+
+STRATEGIES: dict[str, StrategyName] = {n: n for n in ("sdpo", "best_of_k", "multi_turn")}
+
+
+def _strategy(name: str) -> StrategyName:
+    if name in STRATEGIES:
+        return STRATEGIES[name]
+    _fail(f"--strategy must be sdpo, best_of_k or multi_turn, not {name!r}")
+
+
+def _budget(max_attempts: int, per_round: int, max_seconds: float) -> Budget:
+    try:
+        return Budget(
+            max_attempts=max_attempts, attempts_per_round=per_round, max_seconds=max_seconds
+        )
+    except ValidationError as exc:
+        _fail(_first_error(exc, "budget"))
+
+
+def _load_problem(path: Path) -> Problem:
+    try:
+        return Problem.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc}")
+    except ValidationError as exc:
+        _fail(f"{path}: {_first_error(exc, 'problem')}")
+
+
+def _first_error(exc: ValidationError, where: str) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or where
+    return f"{field}: {first['msg']}"
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
