@@ -1,0 +1,32 @@
+"""`retrospect solve` end to end: the real default model, the real Docker sandbox, a tiny
+best-of-k budget (it checks the wiring and the live view, not that the model solves it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.config import get_settings
+from tests.integration.service.solver.test_solve_real import docker_missing
+
+pytestmark = [pytest.mark.model, pytest.mark.docker]
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "sum_evens.json"
+
+
+def test_solve_streams_events_and_ends_with_a_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    reason = docker_missing()
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setenv("RETROSPECT_ENGINE__DEVICE", "cpu")
+    get_settings.cache_clear()
+    args = ["--strategy", "best_of_k", "--max-attempts", "2", "--attempts-per-round", "2"]
+    result = CliRunner().invoke(app, ["solve", str(EXAMPLE), *args, "--max-new-tokens", "48"])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "round 0" in result.output
+    assert "attempt 0:" in result.output and "attempt 1:" in result.output
+    assert ("solved" in result.output) or ("exhausted after 2 attempts" in result.output)
