@@ -14,6 +14,11 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
+_ASYNC_DRIVERS = (
+    ("postgresql://", "postgresql+asyncpg://"),
+    ("postgres://", "postgresql+asyncpg://"),
+    ("sqlite://", "sqlite+aiosqlite://"),
+)
 
 
 class SamplerKind(StrEnum):
@@ -92,6 +97,20 @@ class Settings(BaseSettings):
     def adapters_dir(self) -> Path:
         """Per-job adapter checkpoints live here."""
         return self.data_dir / "adapters"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: `database_url`, else a SQLite file in the data dir.
+
+        Plain `postgresql://` and `sqlite:///` URLs get their async driver, so operators can
+        paste the URL their other tools use.
+        """
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'retrospect.db'}"
+        for plain, driver in _ASYNC_DRIVERS:
+            if self.database_url.startswith(plain):
+                return driver + self.database_url.removeprefix(plain)
+        return self.database_url
 
 
 @lru_cache(maxsize=1)

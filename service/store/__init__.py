@@ -1,0 +1,78 @@
+"""The durable store: the database is the source of truth (DESIGN §1).
+
+Repository functions take an `AsyncSession`, flush, and never commit: the caller owns the
+transaction. Tables are in `models`, the lifecycle in `status`, and Alembic drives the schema
+(`migrate.upgrade_to_head`).
+"""
+
+from service.store.claims import claim_next_job, release, renew_lease
+from service.store.db import Base, create_engine, engine_from_settings, make_sessionmaker
+from service.store.errors import (
+    IdempotencyConflict,
+    InvalidCursor,
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    StoreError,
+)
+from service.store.events import append_event, list_events_after, parse_event
+from service.store.jobs import (
+    NewJob,
+    create_job,
+    find_idempotent_job,
+    get_job,
+    list_jobs,
+    request_hash,
+    submit_job,
+)
+from service.store.keys import create_api_key, find_api_key
+from service.store.migrate import upgrade_to_head, upgrade_to_head_async
+from service.store.models import Adapter, ApiKey, Attempt, Event, IdempotencyKey, Job
+from service.store.pagination import Page
+from service.store.records import add_attempt, latest_adapter, list_attempts, record_adapter
+from service.store.status import ALLOWED_TRANSITIONS, JobStatus, transition, utcnow
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "Adapter",
+    "ApiKey",
+    "Attempt",
+    "Base",
+    "Event",
+    "IdempotencyConflict",
+    "IdempotencyKey",
+    "InvalidCursor",
+    "InvalidTransition",
+    "Job",
+    "JobNotFound",
+    "JobStatus",
+    "LeaseLost",
+    "NewJob",
+    "Page",
+    "StoreError",
+    "add_attempt",
+    "append_event",
+    "claim_next_job",
+    "create_api_key",
+    "create_engine",
+    "create_job",
+    "engine_from_settings",
+    "find_api_key",
+    "find_idempotent_job",
+    "get_job",
+    "latest_adapter",
+    "list_attempts",
+    "list_events_after",
+    "list_jobs",
+    "make_sessionmaker",
+    "parse_event",
+    "record_adapter",
+    "release",
+    "renew_lease",
+    "request_hash",
+    "submit_job",
+    "transition",
+    "upgrade_to_head",
+    "upgrade_to_head_async",
+    "utcnow",
+]

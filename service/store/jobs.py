@@ -1,0 +1,158 @@
+"""Creating, finding and listing jobs, and the `Idempotency-Key` rule.
+
+Every function flushes and never commits: the caller owns the transaction, so a job, its
+`job.queued` event and its idempotency key become visible together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sandbox.problem import Problem
+from service.solver.budget import Budget, BudgetLeft
+from service.solver.events import JobQueued
+from service.store.errors import IdempotencyConflict, InvalidCursor, JobNotFound
+from service.store.events import append_event
+from service.store.models import IdempotencyKey, Job
+from service.store.pagination import Page, decode_cursor, make_page, page_size
+from service.store.status import JobStatus
+
+ANONYMOUS_SCOPE = "anonymous"  # the embedded default's callers, who need no key
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What `POST /solve` asks for, validated."""
+
+    problem: Problem
+    budget: Budget = field(default_factory=Budget)
+    strategy: str = "sdpo"
+    sdpo: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    api_key_id: str | None = None
+
+
+def request_hash(body: Mapping[str, Any]) -> str:
+    """SHA-256 of a request body in canonical JSON: equal bodies, equal hashes."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_scope(api_key_id: str | None) -> str:
+    """Keys are per caller: two callers may use the same key for different jobs."""
+    return api_key_id or ANONYMOUS_SCOPE
+
+
+async def create_job(
+    session: AsyncSession, new: NewJob, *, now: datetime, body_hash: str | None = None
+) -> Job:
+    """Insert a queued job and its `job.queued` event (seq 1)."""
+    job = Job(
+        id=str(uuid.uuid4()),
+        api_key_id=new.api_key_id,
+        status=JobStatus.QUEUED,
+        strategy=new.strategy,
+        problem=new.problem.model_dump(mode="json"),
+        budget=new.budget.model_dump(mode="json"),
+        sdpo=dict(new.sdpo),
+        seed=new.seed,
+        metadata_=dict(new.metadata),
+        request_hash=body_hash,
+        created_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    left = BudgetLeft(attempts=new.budget.max_attempts, seconds=new.budget.max_seconds)
+    await append_event(session, job.id, JobQueued(attempts_used=0, budget_left=left), now=now)
+    return job
+
+
+async def find_idempotent_job(
+    session: AsyncSession, api_key_id: str | None, key: str, body_hash: str
+) -> Job | None:
+    """The job an earlier request with this key created, or None; `IdempotencyConflict` if
+    that request had another body."""
+    row = await session.get(IdempotencyKey, (idempotency_scope(api_key_id), key))
+    if row is None:
+        return None
+    if row.request_hash != body_hash:
+        raise IdempotencyConflict(key, row.job_id)
+    return await get_job(session, row.job_id)
+
+
+async def submit_job(
+    session: AsyncSession, new: NewJob, *, now: datetime, key: str, body_hash: str
+) -> tuple[Job, bool]:
+    """The job for `key`: the existing one, or a new one; the flag says whether it is new.
+
+    Two concurrent first requests with one key both insert; the loser's unique violation is
+    rolled back to a savepoint and it answers with the winner's job.
+    """
+    existing = await find_idempotent_job(session, new.api_key_id, key, body_hash)
+    if existing is not None:
+        return existing, False
+    try:
+        async with session.begin_nested():
+            job = await create_job(session, new, now=now, body_hash=body_hash)
+            scope = idempotency_scope(new.api_key_id)
+            session.add(
+                IdempotencyKey(
+                    scope=scope, key=key, request_hash=body_hash, job_id=job.id, created_at=now
+                )
+            )
+    except IntegrityError:
+        winner = await find_idempotent_job(session, new.api_key_id, key, body_hash)
+        if winner is None:
+            raise
+        return winner, False
+    return job, True
+
+
+async def get_job(session: AsyncSession, job_id: str, *, for_update: bool = False) -> Job:
+    """The job, or `JobNotFound`; `for_update` locks its row until the transaction ends."""
+    query = select(Job).where(Job.id == job_id)
+    if for_update:
+        query = query.with_for_update()
+    job = (await session.scalars(query)).one_or_none()
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+async def list_jobs(
+    session: AsyncSession, api_key_id: str | None, *, cursor: str | None = None, limit: int = 50
+) -> Page[Job]:
+    """One caller's jobs, newest first (ties broken by id)."""
+    limit = page_size(limit)
+    owner = Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id
+    query = select(Job).where(owner)
+    if cursor is not None:
+        created_iso, job_id = decode_cursor(cursor, 2)
+        created_at = _parse_time(created_iso, cursor)
+        query = query.where(
+            or_(Job.created_at < created_at, and_(Job.created_at == created_at, Job.id < job_id))
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    rows = (await session.scalars(query)).all()
+    return make_page(rows, limit, lambda job: (job.created_at.isoformat(), job.id))
+
+
+def _parse_time(text: Any, cursor: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(text))
+    except ValueError as exc:
+        raise InvalidCursor(cursor) from exc
+    if parsed.tzinfo is None:
+        raise InvalidCursor(cursor)
+    return parsed

@@ -1,0 +1,63 @@
+"""The job lifecycle as a state machine: the statuses, and the one function that moves a job.
+
+A claim moves `queued → running`; a worker that stops gracefully may hand a running job back
+(`running → queued`); a lapsed lease is claimed again without a status move (it stays
+`running`, only the lease owner changes). Terminal statuses have no way out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from service.store.errors import InvalidTransition
+
+if TYPE_CHECKING:
+    from service.store.models import Job
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life (DESIGN §3.3)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    EXHAUSTED = "exhausted"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+TERMINAL = frozenset(JobStatus) - ACTIVE
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.RUNNING: frozenset(
+        {
+            JobStatus.QUEUED,
+            JobStatus.SUCCEEDED,
+            JobStatus.EXHAUSTED,
+            JobStatus.CANCELLED,
+            JobStatus.FAILED,
+        }
+    ),
+    **{status: frozenset() for status in TERMINAL},
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (what every timestamp column holds)."""
+    return datetime.now(UTC)
+
+
+def transition(job: Job, to: JobStatus, *, now: datetime | None = None) -> None:
+    """Move `job` to `to`, or raise `InvalidTransition`; a terminal move stamps `finished_at`
+    and drops the lease, since nobody works on a finished job."""
+    if to not in ALLOWED_TRANSITIONS[job.status]:
+        raise InvalidTransition(job.id, job.status, to)
+    job.status = to
+    if to in TERMINAL:
+        job.finished_at = now or utcnow()
+    if to in TERMINAL or to is JobStatus.QUEUED:
+        job.lease_owner = None
+        job.lease_expires_at = None
