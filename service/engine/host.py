@@ -8,6 +8,7 @@ runs inside `active(name)`, which holds a re-entrant lock for its duration.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,7 +113,10 @@ class ModelHost:
 
     def delete_adapter(self, name: str) -> None:
         """Drop an adapter (no-op if absent)."""
-        with self.lock:
+        with self.lock, warnings.catch_warnings():
+            # peft warns when the deleted adapter was the active one; every use activates
+            # the adapter it needs explicitly, so which one stays active does not matter.
+            warnings.filterwarnings("ignore", message=r"Adapter .* was active")
             if self.has_adapter(name):
                 self.peft.delete_adapter(name)
 
