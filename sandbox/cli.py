@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from sandbox.backends import BackendName, SandboxError, make_backend
 from sandbox.image import DEFAULT_IMAGE, ImageBuildError, build_image, image_exists
-from sandbox.problem import Problem
+from sandbox.problem import Problem, describe_validation_error
 from sandbox.runner import Sandbox, Split
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -78,11 +78,7 @@ def _load_problem(path: Path) -> Problem:
     try:
         return Problem.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        _fail(
-            f"--problem {path}: {field or 'document'}: {first['msg']} ({exc.error_count()} errors)"
-        )
+        _fail(f"--problem {path}: {describe_validation_error(exc)}")
 
 
 def _read_text(path: Path, flag: str) -> str:

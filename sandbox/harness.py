@@ -43,7 +43,7 @@ CHUNK_BYTES = 65536
 REPORT_LIMIT_BYTES = 8 * 1024 * 1024
 INTERPRETER_HEADROOM_MB = 96
 JsonDict = dict[str, Any]
-EXACT_TYPES = (decimal.Decimal, range, type(None))
+EXACT_TYPES = (decimal.Decimal, range)
 SETUP_FAILED = "retrospect-harness: case setup failed"
 SETUP_FAILED_EXIT = 70
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.compare import outputs_match, values_match
+from sandbox.harness import SETUP_FAILED, SETUP_FAILED_EXIT
 from sandbox.limits import Limits
 from sandbox.problem import AssertCase, Case, FunctionalCase, StdioCase, Tests
 from sandbox.results import (
@@ -142,7 +143,11 @@ def _sandbox_error(judged: JudgedCase, detail: str) -> CaseResult:
 
 def judge_case(record: Record, judged: JudgedCase, tests: Tests, limits: Limits) -> CaseResult:
     """One case's verdict and excerpts from its raw harness record."""
-    verdict = limit_verdict(record, limits) or _outcome_verdict(record, judged.case, tests)
+    verdict = (
+        _harness_verdict(record)
+        or limit_verdict(record, limits)
+        or _outcome_verdict(record, judged.case, tests)
+    )
     error = record.get("error")
     actual = _actual_text(record, judged.case)
     input_text = _input_text(judged.case, error)
@@ -160,6 +165,15 @@ def judge_case(record: Record, judged: JudgedCase, tests: Tests, limits: Limits)
         input_chars=len(input_text),
         actual_chars=len(actual),
     )
+
+
+def _harness_verdict(record: Record) -> Verdict | None:
+    """Our own failure to set a case up (rlimits, uid drop) is a sandbox error, never the
+    program's: the harness then exits the case with its setup status and says so on stderr."""
+    failed_setup = record.get("exit_code") == SETUP_FAILED_EXIT and str(
+        record.get("stderr", "")
+    ).startswith(SETUP_FAILED)
+    return Verdict.SANDBOX_ERROR if failed_setup else None
 
 
 def limit_verdict(record: Record, limits: Limits) -> Verdict | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 MAX_CASES = 1000
 MAX_CASE_BYTES = 8 * 1024 * 1024
@@ -121,3 +121,11 @@ class Problem(_Strict):
     time_limit_s: Annotated[float, Field(gt=0.0, le=60.0)] = 2.0
     memory_limit_mb: Annotated[int, Field(ge=32, le=4096)] = 256
     tests: Tests
+
+
+def describe_validation_error(exc: ValidationError, where: str = "document") -> str:
+    """`field.path: message` for the first error, so a CLI or a log names the bad field."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or where
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{field}: {first['msg']}{more}"

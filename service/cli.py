@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from sandbox import Problem, Sandbox, SandboxError, make_backend
+from sandbox.problem import describe_validation_error
 from service.config import get_settings
 from service.engine.model import ModelNotFoundError, resolve_model
 from service.engine.types import SamplingParams
@@ -100,7 +101,7 @@ def _budget(max_attempts: int, per_round: int, max_seconds: float) -> Budget:
             max_attempts=max_attempts, attempts_per_round=per_round, max_seconds=max_seconds
         )
     except ValidationError as exc:
-        _fail(_first_error(exc, "budget"))
+        _fail(describe_validation_error(exc, "budget"))
 
 
 def _load_problem(path: Path) -> Problem:
@@ -109,13 +110,7 @@ def _load_problem(path: Path) -> Problem:
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc}")
     except ValidationError as exc:
-        _fail(f"{path}: {_first_error(exc, 'problem')}")
-
-
-def _first_error(exc: ValidationError, where: str) -> str:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or where
-    return f"{field}: {first['msg']}"
+        _fail(f"{path}: {describe_validation_error(exc, 'problem')}")
 
 
 def _fail(message: str) -> NoReturn:

@@ -58,17 +58,17 @@ class Resume:
 
 @dataclass(frozen=True)
 class StrategyContext:
-    """What every strategy is built from."""
+    """What every strategy is built from (derived from `SolveSpec`, which holds the defaults)."""
 
     job_id: str
     problem: Problem
     tokenizer: ChatTokenizer
     sampler: Sampler
-    seed: int = 0
-    prompt_max_tokens: int = 3584
-    teacher_max_tokens: int = 10240
-    temperature: float = 1.0
-    system_prompt: str | None = None
+    seed: int
+    prompt_max_tokens: int
+    teacher_max_tokens: int
+    temperature: float
+    system_prompt: str | None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.config import get_settings
-from tests.integration.service.solver.test_solve_real import docker_missing
+from tests.integration.sandbox.conftest import docker_ready
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
 
@@ -18,7 +18,7 @@ EXAMPLE = Path(__file__).parents[3] / "examples" / "sum_evens.json"
 
 
 def test_solve_streams_events_and_ends_with_a_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    reason = docker_missing()
+    reason = docker_ready()
     if reason:
         pytest.skip(reason)
     monkeypatch.setenv("RETROSPECT_ENGINE__DEVICE", "cpu")

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sandbox.harness import SETUP_FAILED, SETUP_FAILED_EXIT
 from sandbox.judge import (
     HarnessOptions,
     JudgedCase,
@@ -398,3 +399,16 @@ def test_frame_is_length_prefixed_json() -> None:
     header, _, body = data.partition(b"\n")
     assert int(header) == len(body)
     assert json.loads(body) == {"a": "é"}
+
+
+# --- the harness's own failures ----------------------------------------------------------------
+
+
+def test_a_case_the_harness_could_not_set_up_is_a_sandbox_error() -> None:
+    record = make_record(exit_code=SETUP_FAILED_EXIT, stderr=f"{SETUP_FAILED}: EPERM\n")
+    assert judge(record, STDIO).verdict is Verdict.SANDBOX_ERROR
+
+
+def test_the_same_exit_code_without_the_harness_marker_is_the_program_s() -> None:
+    record = make_record(exit_code=SETUP_FAILED_EXIT, stderr="Traceback ...\n")
+    assert judge(record, STDIO).verdict is Verdict.RUNTIME_ERROR

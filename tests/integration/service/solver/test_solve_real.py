@@ -10,14 +10,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker
 import pytest
 import torch
-from docker.errors import DockerException
 
 from sandbox import Sandbox, Verdict
 from sandbox.backends.docker import DockerBackend
-from sandbox.image import DEFAULT_IMAGE, image_exists
 from sandbox.problem import Problem
 from service.config import EngineSettings
 from service.engine import adapters
@@ -28,6 +25,7 @@ from service.solver.attempts import AttemptRecord
 from service.solver.budget import Budget
 from service.solver.events import LearnerStep, ListEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from tests.integration.sandbox.conftest import docker_ready
 from tests.integration.service.engine.hf_support import ROOT, load_host
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
@@ -44,22 +42,9 @@ class AttemptList:
         self.records.append(attempt)
 
 
-def docker_missing() -> str | None:
-    """Why the Docker sandbox cannot run here, or None."""
-    try:
-        client = docker.from_env()
-        client.ping()
-        client.close()
-    except DockerException as exc:
-        return f"no Docker daemon answers: {exc}"
-    if not image_exists(DEFAULT_IMAGE):
-        return f"sandbox image {DEFAULT_IMAGE} missing (python -m sandbox build-image)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def sandbox():
-    reason = docker_missing()
+    reason = docker_ready()
     if reason:
         pytest.skip(reason)
     sandbox = Sandbox(DockerBackend(concurrency=JUDGE_SLOTS))
