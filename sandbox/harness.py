@@ -325,19 +325,27 @@ class CaseRun:
 
     def _become_child(self, pipes: _Pipes) -> None:
         try:
-            os.setsid()
-            pipes.install_in_child()
-            set_case_limits(self.header)
-            drop_privileges(self.header)
-            _reset_std_streams()
-            os.environ.clear()
-            os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
-            os.chdir(self.header.get("workdir", "/tmp"))
-            CaseProcess(self.header, self.case, self.code).run()
+            process = self._set_up_child(pipes)
         except BaseException as exc:  # our own setup failed: say so on the case's stderr
             os.write(2, f"{SETUP_FAILED}: {exc!r}\n".encode())
-        finally:
             os._exit(SETUP_FAILED_EXIT)
+        try:
+            process.run()
+        finally:
+            # Reached only when the program's failure escaped even its own report (a
+            # MemoryError while formatting a RecursionError, say): still the program's fault.
+            os._exit(1)
+
+    def _set_up_child(self, pipes: _Pipes) -> CaseProcess:
+        os.setsid()
+        pipes.install_in_child()
+        set_case_limits(self.header)
+        drop_privileges(self.header)
+        _reset_std_streams()
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
+        os.chdir(self.header.get("workdir", "/tmp"))
+        return CaseProcess(self.header, self.case, self.code)
 
     def _watch(self, pid: int, pipes: _Pipes, deadline: float) -> None:
         pending = self._pending_inputs()
