@@ -76,6 +76,44 @@ class EngineSettings(BaseModel):
     vllm_gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
+class SandboxSettings(BaseModel):
+    """Where attempts run; Docker is reached through the standard `DOCKER_HOST`."""
+
+    backend: Literal["auto", "docker", "process"] = Field(
+        default="auto", description="`auto` = Docker when a daemon answers, else bubblewrap"
+    )
+    image: str = "retrospect-sandbox:1"
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+
+
+class WorkerSettings(BaseModel):
+    """How a worker holds jobs: the lease it renews, how often, and how it waits for work."""
+
+    lease_s: Annotated[float, Field(gt=0)] = 30.0
+    heartbeat_s: Annotated[float, Field(gt=0)] = 5.0
+    poll_s: Annotated[float, Field(gt=0)] = 2.0
+    torch_threads: Annotated[int | None, Field(ge=1)] = Field(
+        default=None,
+        description="torch intra-op threads; None = torch's default. Two model processes on "
+        "one small host must split the cores, or both slow down many times over",
+    )
+    max_new_tokens: Annotated[int, Field(ge=1, le=32768)] = 512
+
+
+class LimitSettings(BaseModel):
+    """What one request may ask for; beyond these the API answers 413 or 422 naming the field."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
+    max_tests: Annotated[int, Field(ge=1)] = 500
+    max_statement_chars: Annotated[int, Field(ge=1)] = 20_000
+    max_attempts: Annotated[int, Field(ge=1)] = 4096
+    max_attempts_per_round: Annotated[int, Field(ge=1)] = 64
+    max_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    max_new_tokens: Annotated[int, Field(ge=1)] = 4096
+    max_metadata_chars: Annotated[int, Field(ge=2)] = 4096
+    max_active_jobs_per_key: Annotated[int, Field(ge=1)] = 8
+
+
 class Settings(BaseSettings):
     """Every setting of the service, validated at start-up."""
 
@@ -86,7 +124,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = Field(
+        default="retrospect:", description="channel prefix, so deployments can share a Redis"
+    )
+    require_api_keys: bool | None = Field(
+        default=None,
+        description="None = required unless the API is bound to a loopback address",
+    )
+    sse_ping_s: Annotated[float, Field(gt=0)] = 15.0
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @property
     def model_cache_dir(self) -> Path:

@@ -81,6 +81,7 @@ def _create_jobs() -> None:
         sa.Column("problem", sa.JSON(), nullable=False),
         sa.Column("budget", sa.JSON(), nullable=False),
         sa.Column("sdpo", sa.JSON(), nullable=False),
+        sa.Column("sampling", sa.JSON(), nullable=False),
         sa.Column("seed", sa.Integer(), nullable=True),
         sa.Column("metadata", sa.JSON(), nullable=False),
         sa.Column("attempts_used", sa.Integer(), nullable=False),
@@ -155,7 +156,6 @@ def _create_adapters() -> None:
         _timestamp("created_at"),
         _job_fk_constraint("adapters"),
         sa.PrimaryKeyConstraint("job_id", "version", name=op.f("pk_adapters")),
-        sa.UniqueConstraint("int_id", name=op.f("uq_adapters_int_id")),
     )
 
 

@@ -1,32 +1,24 @@
-"""The `retrospect` command line (typer); the service's commands join it as they land."""
+"""Local commands: prepare the model, and solve a problem in this process with a live view."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from sandbox import Problem, Sandbox, SandboxError, make_backend
-from sandbox.problem import describe_validation_error
+from sandbox import Sandbox, SandboxError, make_backend
+from service.cli.common import fail, load_problem, parse_budget, parse_strategy
 from service.config import get_settings
 from service.engine.model import ModelNotFoundError, resolve_model
 from service.engine.types import SamplingParams
 from service.progress import ConsoleEventSink
-from service.solver.budget import Budget
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
-from service.solver.strategies import StrategyName
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-
-@app.callback()
-def _group() -> None:
-    """retrospect: a test-time solver service."""
+app = typer.Typer()
 
 
 @app.command("prepare-model")
@@ -58,9 +50,9 @@ def solve_command(
     console = Console()
     spec = SolveSpec(
         job_id=f"local-{uuid.uuid4().hex[:8]}",
-        problem=_load_problem(problem),
-        strategy=_strategy(strategy),
-        budget=_budget(max_attempts, attempts_per_round, max_seconds),
+        problem=load_problem(problem),
+        strategy=parse_strategy(strategy),
+        budget=parse_budget(max_attempts, attempts_per_round, max_seconds),
         sampling=SamplingParams(max_new_tokens=max_new_tokens),
         seed=seed,
     )
@@ -70,7 +62,7 @@ def solve_command(
     try:
         sandbox = Sandbox(make_backend())
     except SandboxError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
     try:
         outcome = solve(spec, parts, events=ConsoleEventSink(console))
@@ -84,35 +76,3 @@ def solve_command(
         console.print(outcome.solution, markup=False, highlight=False)
     elif outcome.status is not OutcomeStatus.EXHAUSTED:
         raise typer.Exit(1)
-
-
-STRATEGIES: dict[str, StrategyName] = {n: n for n in ("sdpo", "best_of_k", "multi_turn")}
-
-
-def _strategy(name: str) -> StrategyName:
-    if name in STRATEGIES:
-        return STRATEGIES[name]
-    _fail(f"--strategy must be sdpo, best_of_k or multi_turn, not {name!r}")
-
-
-def _budget(max_attempts: int, per_round: int, max_seconds: float) -> Budget:
-    try:
-        return Budget(
-            max_attempts=max_attempts, attempts_per_round=per_round, max_seconds=max_seconds
-        )
-    except ValidationError as exc:
-        _fail(describe_validation_error(exc, "budget"))
-
-
-def _load_problem(path: Path) -> Problem:
-    try:
-        return Problem.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        _fail(f"{path}: cannot read: {exc}")
-    except ValidationError as exc:
-        _fail(f"{path}: {describe_validation_error(exc, 'problem')}")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -108,6 +108,8 @@ def _generate(
     watch = _StopStringWatch(tokenizer, params.stop, rows.response_start) if params.stop else None
     if watch is not None:
         criteria.append(watch)
+    if params.interrupt is not None:
+        criteria.append(_Interrupt(params.interrupt))
     with torch.no_grad(), _seeded(params.seed, device):
         sequences = model.generate(
             input_ids=rows.input_ids,
@@ -123,6 +125,17 @@ def _generate(
         _sample(tokenizer, new_tokens[row], logprobs[row], hits.get(row), params.max_new_tokens)
         for row in range(new_tokens.shape[0])
     ]
+
+
+class _Interrupt(StoppingCriteria):
+    """Stops every row once `interrupt()` says so (the job was cancelled)."""
+
+    def __init__(self, interrupt: Callable[[], bool]) -> None:
+        self.interrupt = interrupt
+
+    def __call__(self, input_ids: Tensor, scores: Tensor, **kwargs: Any) -> Tensor:
+        stop = self.interrupt()
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
 def _generation_config(params: SamplingParams, pad_id: int, eos_id: int) -> GenerationConfig:

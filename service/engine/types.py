@@ -6,7 +6,7 @@ so unit tests use one-page fakes and integration tests the real transformers / v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +21,9 @@ class SamplingParams:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Polled between decoding steps by samplers that can stop early (the transformers one),
+    # so a cancel request need not wait for a whole round of generation.
+    interrupt: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

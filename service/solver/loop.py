@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Protocol
 
 from sandbox.problem import Problem
 from service.engine.prompts import ChatTokenizer
@@ -125,6 +126,21 @@ class SolveOutcome:
     reason: str | None = None
 
 
+class AdapterSink(Protocol):
+    """Receives each adapter version the job publishes (to checkpoint its reference)."""
+
+    def record(self, adapter: AdapterRef) -> None:
+        """Persist or forward one adapter reference."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Sinks:
+    events: EventSink
+    attempts: AttemptSink | None
+    adapters: AdapterSink | None
+
+
 class _Cancelled(Exception):
     """Raised at a phase boundary once cancel was requested."""
 
@@ -135,12 +151,17 @@ def solve(
     *,
     events: EventSink,
     attempts: AttemptSink | None = None,
+    adapters: AdapterSink | None = None,
     cancelled: Callable[[], bool] = never_cancelled,
     resume: Resume | None = None,
     clock: Clock = time.monotonic,
 ) -> SolveOutcome:
-    """Run one job to its end and emit its events; never raises for the job's own errors."""
-    return _Run(spec, parts, events, attempts, cancelled, resume or Resume(), clock).run()
+    """Run one job to its end and emit its events; never raises for the job's own errors.
+
+    `adapters` hears of each published adapter just before its `adapter.published` event.
+    """
+    sinks = _Sinks(events, attempts, adapters)
+    return _Run(spec, parts, sinks, cancelled, resume or Resume(), clock).run()
 
 
 def round_seed(seed: int, round_index: int) -> int:
@@ -155,13 +176,12 @@ class _Run:
         self,
         spec: SolveSpec,
         parts: SolverParts,
-        events: EventSink,
-        attempts: AttemptSink | None,
+        sinks: _Sinks,
         cancelled: Callable[[], bool],
         resume: Resume,
         clock: Clock,
     ) -> None:
-        self.spec, self.parts, self.events, self.attempts = spec, parts, events, attempts
+        self.spec, self.parts, self.sinks = spec, parts, sinks
         self.cancelled, self.resume = cancelled, resume
         self.timer = PhaseTimer(clock)
         self.use = BudgetUse(
@@ -232,7 +252,11 @@ class _Run:
         return None
 
     def _sample(self, round_index: int, size: int) -> list[Sample]:
-        params = replace(self.spec.sampling, seed=round_seed(self.spec.seed, round_index))
+        params = replace(
+            self.spec.sampling,
+            seed=round_seed(self.spec.seed, round_index),
+            interrupt=self.cancelled,
+        )
         prompt = self.strategy.prompt_ids()
         with self.timer.phase("sampling"):
             samples = self.parts.sampler.sample(prompt, size, params, self.strategy.adapter())
@@ -247,8 +271,8 @@ class _Run:
             with self.timer.phase("sandbox"):
                 record = settle_attempt(self.parts.judge, self.spec.problem, attempt)
             self.use.spend(1)
-            if self.attempts is not None:
-                self.attempts.record(record)
+            if self.sinks.attempts is not None:
+                self.sinks.attempts.record(record)
             self._emit(
                 AttemptFinished(
                     **self._stamp(),
@@ -284,6 +308,8 @@ class _Run:
             )
         )
         self.adapter = learned.adapter
+        if self.sinks.adapters is not None:
+            self.sinks.adapters.record(learned.adapter)
         self._emit(AdapterPublished(**self._stamp(), version=learned.adapter.version))
 
     def _check_cancel(self) -> None:
@@ -322,7 +348,7 @@ class _Run:
         return Stamp(attempts_used=self.use.attempts_used, budget_left=self.use.left())
 
     def _emit(self, event: Event) -> None:
-        self.events.emit(event)
+        self.sinks.events.emit(event)
 
     def _close(self) -> None:
         try:

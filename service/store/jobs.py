@@ -38,6 +38,7 @@ class NewJob:
     budget: Budget = field(default_factory=Budget)
     strategy: str = "sdpo"
     sdpo: Mapping[str, Any] = field(default_factory=dict)
+    sampling: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     api_key_id: str | None = None
@@ -66,6 +67,7 @@ async def create_job(
         problem=new.problem.model_dump(mode="json"),
         budget=new.budget.model_dump(mode="json"),
         sdpo=dict(new.sdpo),
+        sampling=dict(new.sampling),
         seed=new.seed,
         metadata_=dict(new.metadata),
         request_hash=body_hash,
@@ -126,6 +128,16 @@ async def get_job(session: AsyncSession, job_id: str, *, for_update: bool = Fals
         query = query.with_for_update()
     job = (await session.scalars(query)).one_or_none()
     if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+async def get_owned_job(
+    session: AsyncSession, job_id: str, api_key_id: str | None, *, for_update: bool = False
+) -> Job:
+    """The caller's job; another caller's job is `JobNotFound` too, so ids leak nothing."""
+    job = await get_job(session, job_id, for_update=for_update)
+    if job.api_key_id != api_key_id:
         raise JobNotFound(job_id)
     return job
 

@@ -96,6 +96,7 @@ class Job(Base):
     problem: Mapped[dict[str, Any]] = mapped_column(JSON)
     budget: Mapped[dict[str, Any]] = mapped_column(JSON)
     sdpo: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sampling: Mapped[dict[str, Any]] = mapped_column(JSON)
     seed: Mapped[int | None] = mapped_column(Integer)
     # `metadata` is taken by the declarative base, so the attribute has a trailing underscore
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
@@ -150,14 +151,18 @@ class Event(Base):
 
 
 class Adapter(Base):
-    """A published version of a job's LoRA adapter; `int_id` is the sampler's id, never reused."""
+    """A published version of a job's LoRA adapter.
+
+    `int_id` is the id the publishing worker's sampler used; it is unique only inside that
+    worker's process, so a worker that resumes the job mints its own.
+    """
 
     __tablename__ = "adapters"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    int_id: Mapped[int] = mapped_column(Integer, unique=True)
+    int_id: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,94 @@
+"""The FastAPI app: routes, error mapping, limits, metrics, and the lifespan that owns the
+database engine, the bus and (for `retrospect serve`) an in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from service.api import health, jobs, streams
+from service.api.errors import install_error_handlers
+from service.api.limits import BodySizeLimit
+from service.api.metrics import Metrics
+from service.api.state import AppState, keys_required
+from service.bus import Bus, make_bus
+from service.config import Settings
+from service.jobs.parts import WorkerParts
+from service.jobs.worker import Worker
+from service.store.db import engine_from_settings, is_sqlite, make_sessionmaker
+from service.store.migrate import upgrade_to_head_async
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    bind_host: str = "127.0.0.1",
+    worker_parts: Callable[[], WorkerParts] | None = None,
+    bus: Bus | None = None,
+) -> FastAPI:
+    """The API; with `worker_parts` it also runs a worker in its own event loop."""
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if is_sqlite(settings.resolved_database_url):
+            await upgrade_to_head_async(settings)  # the embedded default migrates itself
+        engine = engine_from_settings(settings)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            bus=bus or make_bus(settings),
+            keys_required=keys_required(settings, bind_host),
+            metrics=metrics,
+        )
+        app.state.retrospect = state
+        task = _start_worker(state, worker_parts)
+        try:
+            yield
+        finally:
+            await _stop_worker(state, task)
+            await state.bus.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="retrospect",
+        summary="A test-time solver: sample, judge in a sandbox, learn from the feedback.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.middleware("http")(metrics.middleware)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    for router in (jobs.router, streams.router, health.router):
+        app.include_router(router)
+    return app
+
+
+def _start_worker(
+    state: AppState, parts: Callable[[], WorkerParts] | None
+) -> asyncio.Task[None] | None:
+    if parts is None:
+        return None
+    state.worker = Worker(state.settings, state.sessions, state.bus, parts)
+    task = asyncio.create_task(state.worker.run(), name="retrospect-worker")
+    task.add_done_callback(_log_worker_end)
+    return task
+
+
+async def _stop_worker(state: AppState, task: asyncio.Task[None] | None) -> None:
+    if state.worker is None or task is None:
+        return
+    state.worker.stop()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _log_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the in-process worker stopped", exc_info=task.exception())

@@ -1,0 +1,180 @@
+"""The job routes: submit, read, list, attempts, cancel, adapter (DESIGN §3.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import FileResponse
+
+from service.api.auth import Caller, caller
+from service.api.limits import check_request
+from service.api.schemas import (
+    AttemptPage,
+    ErrorBody,
+    JobCreated,
+    JobPage,
+    JobView,
+    SolveRequest,
+)
+from service.api.state import AppState, get_state
+from service.api.views import attempt_view, job_links, job_summary, job_view
+from service.bus import JOBS_CHANNEL, job_channel
+from service.engine.adapters import ADAPTER_FILE
+from service.errors import Conflict, NotFound, TooManyActiveJobs
+from service.store.jobs import (
+    NewJob,
+    create_job,
+    find_idempotent_job,
+    get_owned_job,
+    list_jobs,
+    request_hash,
+    submit_job,
+)
+from service.store.lifecycle import best_attempt, count_active_jobs, request_cancel
+from service.store.models import Job
+from service.store.records import latest_adapter, list_attempts
+from service.store.status import JobStatus, utcnow
+
+router = APIRouter(tags=["jobs"])
+State = Annotated[AppState, Depends(get_state)]
+Who = Annotated[Caller, Depends(caller)]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+@router.post(
+    "/solve",
+    status_code=202,
+    response_model=JobCreated,
+    responses=_errors(401, 413, 422, 429),
+    summary="Submit a problem; the job runs until a confirmed pass or the budget's end",
+)
+async def solve(
+    body: SolveRequest,
+    state: State,
+    who: Who,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> JobCreated:
+    check_request(body, state.settings.limits)
+    new = _new_job(body, who)
+    body_hash = request_hash(body.model_dump(mode="json"))
+    async with state.sessions() as session, session.begin():
+        if idempotency_key is not None:
+            earlier = await find_idempotent_job(session, who.api_key_id, idempotency_key, body_hash)
+            if earlier is not None:
+                return _created(earlier, response)
+        active = await count_active_jobs(session, who.api_key_id)
+        limit = state.settings.limits.max_active_jobs_per_key
+        if active >= limit:
+            raise TooManyActiveJobs(f"{active} jobs are queued or running; the limit is {limit}")
+        now = utcnow()
+        if idempotency_key is None:
+            job = await create_job(session, new, now=now, body_hash=body_hash)
+        else:
+            job, _ = await submit_job(
+                session, new, now=now, key=idempotency_key, body_hash=body_hash
+            )
+    state.metrics.submitted.inc()
+    await state.bus.publish(JOBS_CHANNEL)
+    return _created(job, response)
+
+
+def _new_job(body: SolveRequest, who: Caller) -> NewJob:
+    return NewJob(
+        problem=body.problem,
+        budget=body.budget,
+        strategy=body.strategy,
+        sdpo=body.sdpo.model_dump(mode="json", exclude_none=True),
+        sampling=body.sampling.model_dump(mode="json", exclude_none=True),
+        seed=body.seed,
+        metadata=body.metadata,
+        api_key_id=who.api_key_id,
+    )
+
+
+def _created(job: Job, response: Response) -> JobCreated:
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return JobCreated(id=job.id, status=job.status, links=job_links(job.id))
+
+
+@router.get("/jobs", response_model=JobPage, responses=_errors(401, 422))
+async def jobs(
+    state: State,
+    who: Who,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobPage:
+    """The caller's jobs, newest first."""
+    async with state.sessions() as session:
+        page = await list_jobs(session, who.api_key_id, cursor=cursor, limit=limit)
+    return JobPage(data=[job_summary(job) for job in page.data], next_cursor=page.next_cursor)
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, responses=_errors(401, 404))
+async def job(job_id: str, state: State, who: Who) -> JobView:
+    """Status, counts, the best attempt, and the solution once succeeded."""
+    async with state.sessions() as session:
+        row = await get_owned_job(session, job_id, who.api_key_id)
+        best = await best_attempt(session, job_id)
+    return job_view(row, best)
+
+
+@router.get("/jobs/{job_id}/attempts", response_model=AttemptPage, responses=_errors(401, 404, 422))
+async def attempts(
+    job_id: str,
+    state: State,
+    who: Who,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AttemptPage:
+    """The job's attempts by index: code, verdicts and feedback."""
+    async with state.sessions() as session:
+        await get_owned_job(session, job_id, who.api_key_id)
+        page = await list_attempts(session, job_id, cursor=cursor, limit=limit)
+    return AttemptPage(data=[attempt_view(a) for a in page.data], next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    status_code=202,
+    response_model=JobView,
+    responses=_errors(401, 404, 409),
+)
+async def cancel(job_id: str, state: State, who: Who) -> JobView:
+    """A queued job ends at once; a running one stops at its worker's next phase boundary."""
+    async with state.sessions() as session, session.begin():
+        await get_owned_job(session, job_id, who.api_key_id)
+        row, _ = await request_cancel(session, job_id, now=utcnow())
+        if row.status not in (JobStatus.RUNNING, JobStatus.CANCELLED):
+            raise Conflict(f"job {job_id} already ended as {row.status.value}")
+        best = await best_attempt(session, job_id)
+    await state.bus.publish(job_channel(job_id))
+    return job_view(row, best)
+
+
+@router.get(
+    "/jobs/{job_id}/adapter",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, **_errors(401, 404)},
+)
+async def adapter(job_id: str, state: State, who: Who) -> FileResponse:
+    """The job's newest LoRA adapter weights (safetensors; peft's key format)."""
+    async with state.sessions() as session:
+        await get_owned_job(session, job_id, who.api_key_id)
+        row = await latest_adapter(session, job_id)
+    path = None if row is None else Path(row.path) / ADAPTER_FILE
+    if row is None or path is None or not path.is_file():
+        raise NotFound(f"job {job_id} has no adapter (yet)")
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=f"{job_id}-v{row.version}.safetensors",
+        headers={"X-Adapter-Version": str(row.version), "X-Adapter-Sha256": row.sha256},
+    )

@@ -1,0 +1,85 @@
+"""What one request may ask for (settings `RETROSPECT_LIMITS__*`): 413 for the body's size,
+422 naming the field for everything inside it."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.errors import error_response
+from service.api.schemas import SolveRequest
+from service.config import LimitSettings
+from service.errors import InvalidRequest
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse bodies over `max_bytes` before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"the body exceeds {self.max_bytes} bytes"
+        response = error_response(413, "payload_too_large", message, "body")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    """A chunked body grew past the limit while it was read."""
+
+
+def check_request(request: SolveRequest, limits: LimitSettings) -> None:
+    """Raise `InvalidRequest` naming the first field beyond a limit."""
+    tests = request.problem.tests
+    count = len(tests.public) + len(tests.hidden)
+    _at_most("problem.tests", count, limits.max_tests, "tests (public and hidden)")
+    _at_most(
+        "problem.statement", len(request.problem.statement), limits.max_statement_chars, "chars"
+    )
+    budget = request.budget
+    _at_most("budget.max_attempts", budget.max_attempts, limits.max_attempts, "attempts")
+    _at_most(
+        "budget.attempts_per_round",
+        budget.attempts_per_round,
+        limits.max_attempts_per_round,
+        "attempts",
+    )
+    _at_most("budget.max_seconds", budget.max_seconds, limits.max_seconds, "seconds")
+    if request.sampling.max_new_tokens is not None:
+        _at_most(
+            "sampling.max_new_tokens",
+            request.sampling.max_new_tokens,
+            limits.max_new_tokens,
+            "tokens",
+        )
+    metadata_chars = len(json.dumps(request.metadata))
+    _at_most("metadata", metadata_chars, limits.max_metadata_chars, "chars of JSON")
+
+
+def _at_most(field: str, value: float, limit: float, unit: str) -> None:
+    if value > limit:
+        raise InvalidRequest(f"{field}: at most {limit:g} {unit}, got {value:g}", field=field)

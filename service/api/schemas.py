@@ -1,0 +1,192 @@
+"""The wire models of the HTTP API (DESIGN §3.3); they are the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from sandbox.problem import Problem
+from sandbox.results import Verdict
+from service.config import TeacherKind
+from service.solver.budget import Budget, BudgetLeft
+from service.solver.strategies import StrategyName
+from service.store.status import JobStatus
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SamplingRequest(_Request):
+    """How attempts are sampled; unset fields take the worker's defaults."""
+
+    max_new_tokens: Annotated[int | None, Field(ge=1)] = None
+    temperature: Annotated[float, Field(gt=0, le=2.0)] = 1.0
+
+
+class SdpoParams(_Request):
+    """Per-job SDPO hyperparameters (DESIGN §4.1); unset fields take the worker's settings."""
+
+    learning_rate: Annotated[float | None, Field(gt=0, le=1.0)] = None
+    teacher: TeacherKind | None = None
+    teacher_ema_rate: Annotated[float | None, Field(gt=0, le=1)] = None
+    top_k: Annotated[int | None, Field(ge=1, le=1000)] = None
+    alpha: Annotated[float | None, Field(ge=0, le=1)] = None
+    clip_advantage: Annotated[float | None, Field(gt=0)] = None
+    is_clip: Annotated[float | None, Field(gt=0)] = None
+
+
+class SolveRequest(_Request):
+    """`POST /solve`: a problem with its tests, and how to spend a budget on it."""
+
+    problem: Problem
+    strategy: StrategyName = "sdpo"
+    budget: Budget = Field(default_factory=Budget)
+    sampling: SamplingRequest = Field(default_factory=SamplingRequest)
+    sdpo: SdpoParams = Field(default_factory=SdpoParams)
+    seed: Annotated[int, Field(ge=0, lt=2**31)] = 0
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class JobLinks(BaseModel):
+    """Where to follow a job."""
+
+    self: str
+    attempts: str
+    events: str
+    websocket: str
+    cancel: str
+    adapter: str
+
+
+class JobCreated(BaseModel):
+    """`POST /solve`'s answer (202)."""
+
+    id: str
+    status: JobStatus
+    links: JobLinks
+
+
+class AttemptSummary(BaseModel):
+    """An attempt in a job's view."""
+
+    index: int
+    round: int
+    verdict: Verdict
+    passed: int
+    total: int
+
+
+class JobView(BaseModel):
+    """`GET /jobs/{id}`."""
+
+    id: str
+    status: JobStatus
+    strategy: StrategyName
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts_used: int
+    rounds: int
+    budget: Budget
+    best_attempt: AttemptSummary | None
+    discovery_index: int | None
+    solution: str | None
+    adapter_version: int
+    failure_reason: str | None
+    cancel_requested: bool
+    metadata: dict[str, Any]
+    links: JobLinks
+
+
+class JobSummary(BaseModel):
+    """A job in `GET /jobs`."""
+
+    id: str
+    status: JobStatus
+    strategy: StrategyName
+    created_at: datetime
+    finished_at: datetime | None
+    attempts_used: int
+    max_attempts: int
+    metadata: dict[str, Any]
+
+
+class AttemptView(BaseModel):
+    """`GET /jobs/{id}/attempts` items: the program, its verdicts and its feedback."""
+
+    index: int
+    round: int
+    verdict: Verdict
+    public_verdict: Verdict
+    confirmation: str
+    passed: int
+    total: int
+    code: str | None
+    response: str
+    feedback: str
+    tokens: int
+    truncated: bool
+    created_at: datetime
+
+
+class JobPage(BaseModel):
+    """A page of jobs."""
+
+    data: list[JobSummary]
+    next_cursor: str | None
+
+
+class AttemptPage(BaseModel):
+    """A page of attempts."""
+
+    data: list[AttemptView]
+    next_cursor: str | None
+
+
+class EventView(BaseModel):
+    """An event as SSE `data:` and WebSocket messages carry it (DESIGN §3.4)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    seq: int
+    at: datetime
+    type: str
+    attempts_used: int
+    budget_left: BudgetLeft
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, and which field (dotted path or header name) it was."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answers in this shape."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    """`/healthz` and `/readyz`."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class CancelMessage(BaseModel):
+    """The one message a WebSocket client may send."""
+
+    type: Literal["cancel"]
+
+
+class WsError(ErrorBody):
+    """An error sent on the WebSocket; its `type` tells it from events."""
+
+    type: Literal["error"] = "error"

@@ -1,0 +1,119 @@
+"""Service commands: `serve`, `api`, `worker`, `migrate`, `keys create`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from service.config import Settings, get_settings
+from service.store.db import engine_from_settings, is_sqlite, make_sessionmaker
+from service.store.migrate import upgrade_to_head, upgrade_to_head_async
+
+app = typer.Typer()
+keys = typer.Typer(help="API keys: `retrospect keys create NAME` prints a new key once.")
+app.add_typer(keys, name="keys")
+
+Host = Annotated[str, typer.Option(help="address to bind; non-loopback requires API keys")]
+Port = Annotated[int, typer.Option(help="port to bind")]
+LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error")]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command("serve")
+def serve(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info") -> None:
+    """API and an in-process worker on the embedded defaults (SQLite, in-process bus)."""
+    from service.api.app import create_app
+    from service.jobs.parts import build_parts
+
+    _logging(log_level)
+    settings = get_settings()
+    parts = functools.partial(build_parts, settings)
+    api = create_app(settings, bind_host=host, worker_parts=parts)
+    uvicorn.run(api, host=host, port=port, log_level=log_level.lower())
+
+
+@app.command("api")
+def api(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info") -> None:
+    """The HTTP API alone; workers run elsewhere (`retrospect worker`)."""
+    from service.api.app import create_app
+
+    _logging(log_level)
+    uvicorn.run(create_app(get_settings(), bind_host=host), host=host, port=port)
+
+
+@app.command("worker")
+def worker(log_level: LogLevel = "info") -> None:
+    """Claim and solve jobs until SIGTERM or SIGINT, then hand the current job back."""
+    _logging(log_level)
+    asyncio.run(_run_worker(get_settings()))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from service.bus import make_bus
+    from service.jobs.parts import build_parts
+    from service.jobs.worker import Worker
+
+    if is_sqlite(settings.resolved_database_url):
+        await upgrade_to_head_async(settings)
+    engine = engine_from_settings(settings)
+    bus = make_bus(settings)
+    runner = Worker(
+        settings, make_sessionmaker(engine), bus, functools.partial(build_parts, settings)
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runner.stop)
+    try:
+        await runner.run()
+    finally:
+        await bus.close()
+        await engine.dispose()
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the database to the newest schema (Alembic `upgrade head`)."""
+    settings = get_settings()
+    upgrade_to_head(settings)
+    typer.echo(f"migrated {_redacted(settings.resolved_database_url)}")
+
+
+@keys.command("create")
+def create_key(name: Annotated[str, typer.Argument(help="who the key is for")]) -> None:
+    """Create an API key and print it; only its hash is stored, so it is shown once."""
+    if not 1 <= len(name) <= 200:
+        typer.echo("error: NAME must have 1 to 200 characters", err=True)
+        raise typer.Exit(2)
+    typer.echo(asyncio.run(_create_key(get_settings(), name)))
+
+
+async def _create_key(settings: Settings, name: str) -> str:
+    from service.store.keys import create_api_key
+    from service.store.status import utcnow
+
+    if is_sqlite(settings.resolved_database_url):
+        await upgrade_to_head_async(settings)
+    engine = engine_from_settings(settings)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            _, plaintext = await create_api_key(session, name, now=utcnow())
+    finally:
+        await engine.dispose()
+    return plaintext
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,70 @@
+"""The service's one error hierarchy; `service.api.errors` maps it to HTTP in one place.
+
+Each class carries its HTTP status and a stable machine-readable `code`; `field` names the
+part of the request at fault (a dotted path such as `budget.max_attempts`, or a header).
+
+ServiceError                       500 internal
+├── InvalidRequest                 422 invalid_request     (a field failed a rule)
+├── PayloadTooLarge                413 payload_too_large
+├── Unauthorized                   401 unauthorized
+├── NotFound                       404 not_found
+├── Conflict                       409 conflict
+├── TooManyActiveJobs              429 too_many_active_jobs
+└── store.errors.StoreError        (JobNotFound 404, IdempotencyConflict 422, ...)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status_code = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidRequest(ServiceError):
+    """A request field breaks a rule (a limit, a format)."""
+
+    status_code = 422
+    code = "invalid_request"
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body exceeds the configured size."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(ServiceError):
+    """No valid API key where one is required."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotFound(ServiceError):
+    """No such resource for this caller (another key's job is not found, by design)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The resource's state forbids the request (e.g. cancelling a finished job)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class TooManyActiveJobs(ServiceError):
+    """The caller already has as many queued or running jobs as its limit allows."""
+
+    status_code = 429
+    code = "too_many_active_jobs"

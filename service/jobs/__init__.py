@@ -1,0 +1,1 @@
+"""Jobs on a worker: claim with a lease, heartbeat, run the solver, record, resume (DESIGN §1)."""

@@ -1,0 +1,49 @@
+"""What a worker solves with: the engine (model, learner, sampler) and the sandbox."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sandbox import Sandbox, make_backend
+from service.config import Settings
+from service.solver.loop import SolverParts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerParts:
+    """The solver's parts and what must be closed with them."""
+
+    parts: SolverParts
+    sandbox: Sandbox
+
+    def close(self) -> None:
+        """Stop the sandbox's containers."""
+        self.sandbox.close()
+
+
+def build_parts(settings: Settings) -> WorkerParts:
+    """Load the model once and start the sandbox pool (slow: call it in a thread)."""
+    import torch
+
+    from service.engine.factory import build_engine  # torch and transformers load here
+
+    if settings.worker.torch_threads is not None:
+        torch.set_num_threads(settings.worker.torch_threads)
+    sandbox_settings = settings.sandbox
+    sandbox = Sandbox(
+        make_backend(
+            sandbox_settings.backend,
+            concurrency=sandbox_settings.concurrency,
+            image=sandbox_settings.image,
+        )
+    )
+    try:
+        engine = build_engine(settings)
+    except BaseException:
+        sandbox.close()
+        raise
+    parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
+    return WorkerParts(parts, sandbox)

@@ -1,0 +1,81 @@
+"""From a stored job to the solver's inputs: its `SolveSpec`, and where a resumed job restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sandbox.problem import Problem
+from service.config import Settings
+from service.engine.adapters import next_int_id
+from service.engine.types import AdapterRef, SamplingParams
+from service.solver.budget import Budget
+from service.solver.loop import SolveSpec
+from service.solver.strategies import STRATEGIES, Resume
+from service.store.events import list_events_after
+from service.store.models import Attempt, Job
+from service.store.records import latest_adapter
+
+
+def job_spec(job: Job, settings: Settings) -> SolveSpec:
+    """The solver's view of a stored job; raises `ValueError` if the stored request no
+    longer parses (a job written by an incompatible version)."""
+    if job.strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {job.strategy!r}")
+    sampling = job.sampling or {}
+    return SolveSpec(
+        job_id=job.id,
+        problem=Problem.model_validate(job.problem),
+        strategy=job.strategy,
+        budget=Budget.model_validate(job.budget),
+        sampling=SamplingParams(
+            max_new_tokens=int(sampling.get("max_new_tokens") or settings.worker.max_new_tokens),
+            temperature=float(sampling.get("temperature", 1.0)),
+        ),
+        seed=job.seed or 0,
+        judge_workers=settings.sandbox.concurrency,
+    )
+
+
+async def load_resume(session: AsyncSession, job: Job) -> Resume:
+    """Where the job restarts: after its persisted attempts, with its newest adapter.
+
+    The adapter gets a fresh sampler id: ids are unique only within the process that minted
+    them. Seconds already spent come from the newest event's budget stamp.
+    """
+    rows = (
+        await session.scalars(
+            select(Attempt).where(Attempt.job_id == job.id).order_by(Attempt.index)
+        )
+    ).all()
+    if [row.index for row in rows] != list(range(len(rows))):
+        raise ValueError(f"job {job.id}: stored attempt indices are not 0..{len(rows) - 1}")
+    adapter = await latest_adapter(session, job.id)
+    ref = None
+    if adapter is not None:
+        ref = AdapterRef(
+            job_id=job.id,
+            version=adapter.version,
+            name=adapter.name,
+            int_id=next_int_id(),
+            path=Path(adapter.path),
+            sha256=adapter.sha256,
+        )
+    return Resume(
+        start_attempt=len(rows),
+        start_round=(rows[-1].round + 1) if rows else 0,
+        adapter=ref,
+        feedback_history=tuple(row.feedback for row in rows if row.feedback),
+        elapsed_seconds=await _elapsed_seconds(session, job),
+    )
+
+
+async def _elapsed_seconds(session: AsyncSession, job: Job) -> float:
+    events = await list_events_after(session, job.id, max(job.last_event_seq - 1, 0))
+    if not events:
+        return 0.0
+    budget = Budget.model_validate(job.budget)
+    left = float(events[-1].payload.get("budget_left", {}).get("seconds", budget.max_seconds))
+    return max(budget.max_seconds - left, 0.0)
