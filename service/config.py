@@ -123,6 +123,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./data")
     database_url: str | None = None
+    models_dir: Path | None = Field(
+        default=None, description="model cache; None = `<data_dir>/models`"
+    )
     redis_url: str | None = None
     redis_prefix: str = Field(
         default="retrospect:", description="channel prefix, so deployments can share a Redis"
@@ -140,7 +143,7 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         """Converted models live here, shared by the learner and vLLM."""
-        return self.data_dir / "models"
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def adapters_dir(self) -> Path:

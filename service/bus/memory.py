@@ -19,6 +19,9 @@ class _MemorySubscription:
             self._loop.call_soon_threadsafe(self._event.set)
 
     async def wait(self, timeout_s: float) -> bool:
+        if self._event.is_set():
+            self._event.clear()
+            return True
         try:
             await asyncio.wait_for(self._event.wait(), timeout_s)
         except TimeoutError:

@@ -39,6 +39,7 @@ def submit(
     max_new_tokens: Annotated[int | None, typer.Option(help="tokens per attempt")] = None,
     seed: Annotated[int, typer.Option(help="seed of sampling and adapter init")] = 0,
     idempotency_key: Annotated[str | None, typer.Option(help="resubmit safely")] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for the API to be ready")] = 0.0,
 ) -> None:
     """Submit a problem; print the job id, or with --follow its events and solution."""
     body: dict[str, Any] = {
@@ -53,6 +54,7 @@ def submit(
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
+        _wait_ready(client, wait)
         job_id = _post(client, body)
         if not follow:
             typer.echo(job_id)
@@ -61,6 +63,20 @@ def submit(
         console.print(f"job [bold]{job_id}[/bold]")
         _follow(client, job_id, console)
         _finish(client, job_id, console)
+
+
+def _wait_ready(client: httpx.Client, wait_s: float) -> None:
+    """Poll `/readyz` until it answers 200 or `wait_s` passes (a server still starting)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    if wait_s > 0:
+        fail(f"{client.base_url} was not ready within {wait_s:g} s", code=1)
 
 
 def _post(client: httpx.Client, body: dict[str, Any]) -> str:

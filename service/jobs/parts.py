@@ -17,11 +17,12 @@ class WorkerParts:
     """The solver's parts and what must be closed with them."""
 
     parts: SolverParts
-    sandbox: Sandbox
+    sandbox: Sandbox | None = None
 
     def close(self) -> None:
         """Stop the sandbox's containers."""
-        self.sandbox.close()
+        if self.sandbox is not None:
+            self.sandbox.close()
 
 
 def build_parts(settings: Settings) -> WorkerParts:

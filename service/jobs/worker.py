@@ -76,6 +76,7 @@ class Worker:
         self.stopping = threading.Event()
         self.ready = asyncio.Event()
         self._parts: WorkerParts | None = None
+        self.current: _Hold | None = None  # the job being solved, if any
 
     def stop(self) -> None:
         """Finish at the next phase boundary, handing the current job back to the queue."""
@@ -83,9 +84,7 @@ class Worker:
 
     async def run(self) -> None:
         """Load the parts, then claim and solve jobs until stopped."""
-        self._parts = await asyncio.to_thread(self._build_parts)
-        self.ready.set()
-        logger.info("worker %s ready", self.worker_id)
+        await self.prepare()
         wake = await self.bus.subscribe(JOBS_CHANNEL)
         try:
             while not self.stopping.is_set():
@@ -93,7 +92,19 @@ class Worker:
                     await wake.wait(self.settings.worker.poll_s)
         finally:
             await wake.close()
+            await self.close()
+
+    async def prepare(self) -> None:
+        """Build the engine and sandbox (slow, so in a thread); then the worker is ready."""
+        self._parts = await asyncio.to_thread(self._build_parts)
+        self.ready.set()
+        logger.info("worker %s ready", self.worker_id)
+
+    async def close(self) -> None:
+        """Release the engine and sandbox."""
+        if self._parts is not None:
             await asyncio.to_thread(self._parts.close)
+            self._parts = None
 
     async def run_once(self) -> bool:
         """Claim one job and work on it; False when there was nothing to claim."""
@@ -125,7 +136,7 @@ class Worker:
 
     async def _solve(self, spec: SolveSpec, resume: Resume) -> None:
         assert self._parts is not None, "run() builds the parts first"
-        hold = _Hold(spec.job_id)
+        hold = self.current = _Hold(spec.job_id)
         recorder = JobRecorder(
             loop=asyncio.get_running_loop(),
             sessions=self.sessions,
@@ -152,6 +163,7 @@ class Worker:
             if self.stopping.is_set() and not hold.lost.is_set():
                 await self._hand_back(spec.job_id)
         finally:
+            self.current = None
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
 
