@@ -64,8 +64,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.middleware("http")(metrics.middleware)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    app.middleware("http")(metrics.middleware)  # outermost: it also counts the 413s
     for router in (jobs.router, streams.router, health.router):
         app.include_router(router)
     return app

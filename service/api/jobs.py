@@ -14,6 +14,7 @@ from service.api.schemas import (
     AttemptPage,
     ErrorBody,
     JobCreated,
+    JobId,
     JobPage,
     JobView,
     SolveRequest,
@@ -117,8 +118,8 @@ async def jobs(
     return JobPage(data=[job_summary(job) for job in page.data], next_cursor=page.next_cursor)
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, responses=_errors(401, 404))
-async def job(job_id: str, state: State, who: Who) -> JobView:
+@router.get("/jobs/{job_id}", response_model=JobView, responses=_errors(401, 404, 422))
+async def job(job_id: JobId, state: State, who: Who) -> JobView:
     """Status, counts, the best attempt, and the solution once succeeded."""
     async with state.sessions() as session:
         row = await get_owned_job(session, job_id, who.api_key_id)
@@ -128,7 +129,7 @@ async def job(job_id: str, state: State, who: Who) -> JobView:
 
 @router.get("/jobs/{job_id}/attempts", response_model=AttemptPage, responses=_errors(401, 404, 422))
 async def attempts(
-    job_id: str,
+    job_id: JobId,
     state: State,
     who: Who,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -145,9 +146,9 @@ async def attempts(
     "/jobs/{job_id}/cancel",
     status_code=202,
     response_model=JobView,
-    responses=_errors(401, 404, 409),
+    responses=_errors(401, 404, 409, 422),
 )
-async def cancel(job_id: str, state: State, who: Who) -> JobView:
+async def cancel(job_id: JobId, state: State, who: Who) -> JobView:
     """A queued job ends at once; a running one stops at its worker's next phase boundary."""
     async with state.sessions() as session, session.begin():
         await get_owned_job(session, job_id, who.api_key_id)
@@ -162,9 +163,9 @@ async def cancel(job_id: str, state: State, who: Who) -> JobView:
 @router.get(
     "/jobs/{job_id}/adapter",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_errors(401, 404)},
+    responses={200: {"content": {"application/octet-stream": {}}}, **_errors(401, 404, 422)},
 )
-async def adapter(job_id: str, state: State, who: Who) -> FileResponse:
+async def adapter(job_id: JobId, state: State, who: Who) -> FileResponse:
     """The job's newest LoRA adapter weights (safetensors; peft's key format)."""
     async with state.sessions() as session:
         await get_owned_job(session, job_id, who.api_key_id)

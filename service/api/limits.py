@@ -14,42 +14,51 @@ from service.errors import InvalidRequest
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuse bodies over `max_bytes` before they are read into memory."""
+    """ASGI middleware: refuse bodies over `max_bytes` with 413 before any route sees them.
+
+    A declared `Content-Length` is checked first; a chunked body is read (up to the limit)
+    and replayed to the app, since a route's own body parsing would turn an error raised
+    mid-read into a 400.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
+        messages = await self._read(receive)
+        if messages is None:
             await self._refuse(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> list[Message] | None:
+        """The body's messages, or None once they exceed the limit."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return messages
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"the body exceeds {self.max_bytes} bytes"
         response = error_response(413, "payload_too_large", message, "body")
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    """A chunked body grew past the limit while it was read."""
 
 
 def check_request(request: SolveRequest, limits: LimitSettings) -> None:

