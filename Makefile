@@ -6,7 +6,7 @@ VLLM_STAMP  := $(VENV)/.vllm-installed
 TORCH_PIN   ?= torch==2.13.0
 SANDBOX_IMAGE ?= retrospect-sandbox:1
 
-.PHONY: install install-vllm image demo test test-unit lint typecheck clean
+.PHONY: install install-vllm image demo serve test test-unit lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,11 +44,25 @@ test: $(STAMP) $(VLLM_STAMP) image lint typecheck
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-# Until the HTTP service lands, the demo runs the main job in this process: sample, judge in
-# the Docker sandbox, learn from the feedback with SDPO, print the solution.
+# The main job over HTTP on the embedded defaults (SQLite under ./data, in-process bus and
+# worker, the default model, the Docker sandbox): start `retrospect serve`, submit the example,
+# stream its events and print the solution; the server stops when the job ends.
+DEMO_PORT ?= 8800
+DEMO_FLAGS ?= --max-attempts 24 --attempts-per-round 8 --max-new-tokens 192
+
 demo: $(STAMP) image
-	$(PY) -m sandbox run --problem examples/sum_evens.json --program examples/sum_evens.solution.py --split all
-	$(VENV)/bin/retrospect solve examples/sum_evens.json --max-attempts 24 --attempts-per-round 8 --max-new-tokens 192
+	$(VENV)/bin/retrospect prepare-model
+	@mkdir -p data
+	@set -e; \
+	$(VENV)/bin/retrospect serve --port $(DEMO_PORT) --log-level warning > data/demo-server.log 2>&1 & \
+	server=$$!; trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null || true' EXIT; \
+	echo "server on http://127.0.0.1:$(DEMO_PORT) (log: data/demo-server.log)"; \
+	$(VENV)/bin/retrospect submit examples/sum_evens.json --url http://127.0.0.1:$(DEMO_PORT) \
+		--wait 300 --follow $(DEMO_FLAGS)
+
+# The service on the embedded defaults, for your own problems (`retrospect submit ...`).
+serve: $(STAMP) image
+	$(VENV)/bin/retrospect serve
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

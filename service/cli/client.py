@@ -111,6 +111,8 @@ def _stream(client: httpx.Client, job_id: str, after: int, console: Console) -> 
     ) as source:
         _check(source.response)
         for sse in source.iter_sse():
+            if not sse.data:
+                continue  # a keep-alive comment
             data = sse.json()
             after = int(data.pop("seq"))
             data.pop("job_id", None)

@@ -83,7 +83,24 @@ class AdapterPublished(_Event):
     version: Annotated[int, Field(ge=1)]
 
 
-class JobSucceeded(_Event):
+class PhaseSplit(BaseModel):
+    """Seconds a worker's run of the job spent per phase (`PhaseSeconds` on the wire)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sampling: float
+    sandbox: float
+    learning: float
+    bookkeeping: float
+
+
+class _Ending(_Event):
+    """A terminal event; `seconds` says where the ending run's wall time went."""
+
+    seconds: PhaseSplit | None = None
+
+
+class JobSucceeded(_Ending):
     """An attempt passed the public and hidden tests, twice; `solution` is its program."""
 
     type: Literal["job.succeeded"] = "job.succeeded"
@@ -91,19 +108,19 @@ class JobSucceeded(_Event):
     solution: str
 
 
-class JobExhausted(_Event):
+class JobExhausted(_Ending):
     """The budget ran out without a confirmed pass."""
 
     type: Literal["job.exhausted"] = "job.exhausted"
 
 
-class JobCancelled(_Event):
+class JobCancelled(_Ending):
     """The job stopped at a cancel request, between two phases."""
 
     type: Literal["job.cancelled"] = "job.cancelled"
 
 
-class JobFailed(_Event):
+class JobFailed(_Ending):
     """The job stopped on an error of ours (never a program's failure)."""
 
     type: Literal["job.failed"] = "job.failed"

@@ -13,6 +13,7 @@ to an `EventSink`, both before the next phase starts.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from service.solver.events import (
     JobStarted,
     JobSucceeded,
     LearnerStep,
+    PhaseSplit,
     RoundStarted,
     Stamp,
 )
@@ -323,16 +325,18 @@ class _Run:
         success: AttemptRecord | None = None,
         reason: str | None = None,
     ) -> SolveOutcome:
+        split = self.timer.split()
+        ending = {**self._stamp(), "seconds": PhaseSplit(**dataclasses.asdict(split))}
         solution = None
         if success is not None:
             solution = success.code or success.response
-            self._emit(JobSucceeded(**self._stamp(), attempt=success.index, solution=solution))
+            self._emit(JobSucceeded(**ending, attempt=success.index, solution=solution))
         elif status is OutcomeStatus.FAILED:
-            self._emit(JobFailed(**self._stamp(), reason=reason or "unknown error"))
+            self._emit(JobFailed(**ending, reason=reason or "unknown error"))
         elif status is OutcomeStatus.EXHAUSTED:
-            self._emit(JobExhausted(**self._stamp()))
+            self._emit(JobExhausted(**ending))
         else:
-            self._emit(JobCancelled(**self._stamp()))
+            self._emit(JobCancelled(**ending))
         return SolveOutcome(
             status=status,
             attempts_used=self.use.attempts_used,
@@ -340,7 +344,7 @@ class _Run:
             discovery_index=None if success is None else success.index,
             solution=solution,
             adapter=self.adapter,
-            seconds=self.timer.split(),
+            seconds=split,
             reason=reason,
         )
 
