@@ -24,7 +24,8 @@ Clock = Callable[[], float]
 
 
 class Budget(BaseModel):
-    """A job's limits: attempts in all, attempts per round (the SDPO batch), and seconds."""
+    """A job's limits: attempts in all, attempts per round (the SDPO batch), rounds (optional:
+    learning steps are one per round) and seconds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,6 +34,7 @@ class Budget(BaseModel):
         ATTEMPTS_PER_ROUND_CPU
     )
     max_seconds: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = 3600.0
+    max_rounds: Annotated[int | None, Field(ge=1, le=MAX_ATTEMPTS)] = None
 
     @field_validator("attempts_per_round")
     @classmethod
@@ -55,6 +57,7 @@ class BudgetLeft:
 
     attempts: int
     seconds: float
+    rounds: int | None = None  # only when the budget limits rounds
 
 
 @dataclass
@@ -89,12 +92,16 @@ class BudgetUse:
     def left(self) -> BudgetLeft:
         """Attempts and seconds remaining (seconds never below zero)."""
         seconds = max(self.budget.max_seconds - self.elapsed_seconds, 0.0)
-        return BudgetLeft(attempts=self.attempts_left, seconds=seconds)
+        rounds = None
+        if self.budget.max_rounds is not None:
+            rounds = max(self.budget.max_rounds - self.rounds, 0)
+        return BudgetLeft(attempts=self.attempts_left, seconds=seconds, rounds=rounds)
 
     def exhausted(self) -> bool:
-        """No attempt or no second left."""
+        """No attempt, round or second left."""
         left = self.left()
-        return left.attempts <= 0 or left.seconds <= 0.0
+        out_of_rounds = left.rounds is not None and left.rounds <= 0
+        return left.attempts <= 0 or left.seconds <= 0.0 or out_of_rounds
 
     def next_round_size(self) -> int:
         """A full round, or what is left of the attempts for the last, partial one."""

@@ -40,6 +40,7 @@ def test_defaults():
         ({"max_seconds": MAX_SECONDS + 1}, "max_seconds"),
         ({"max_attempts": "many"}, "max_attempts"),
         ({"max_tokens": 5}, "max_tokens"),
+        ({"max_rounds": 0}, "max_rounds"),
     ],
 )
 def test_invalid_fields_are_named(fields, field):
@@ -78,3 +79,15 @@ def test_time_counts_from_the_injected_clock_and_across_a_resume():
 def test_a_resume_beyond_the_budget_is_refused():
     with pytest.raises(ValueError, match="attempts_used"):
         BudgetUse(Budget(max_attempts=4, attempts_per_round=4), FakeClock(), attempts_used=5)
+
+
+def test_a_round_limit_ends_the_budget_before_the_attempts_do():
+    use = BudgetUse(Budget(max_attempts=10, attempts_per_round=2, max_rounds=3), FakeClock())
+    rounds = 0
+    while not use.exhausted():
+        use.start_round()
+        use.spend(use.next_round_size())
+        rounds += 1
+    assert rounds == 3 and use.attempts_used == 6
+    assert use.left() == BudgetLeft(attempts=4, seconds=3600.0, rounds=0)
+    assert field_errors(max_rounds=0) == [("max_rounds",)]
