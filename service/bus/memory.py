@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import defaultdict
 
@@ -15,7 +16,8 @@ class _MemorySubscription:
 
     def notify(self) -> None:
         # Publishers may run on another thread or loop (the solver's thread); hop to ours.
-        if not self._loop.is_closed():
+        # A subscriber whose loop ended without closing the subscription hears nothing more.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._event.set)
 
     async def wait(self, timeout_s: float) -> bool:

@@ -21,14 +21,16 @@ class _RedisSubscription:
     async def wait(self, timeout_s: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while (remaining := deadline - loop.time()) > 0:
+        while True:  # one look even at timeout 0: a wake-up may already be waiting
+            remaining = max(deadline - loop.time(), 0.0)
             message = await self._pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=remaining
             )
             if message is not None:
                 await self._drain()
                 return True
-        return False
+            if remaining <= 0:
+                return False
 
     async def _drain(self) -> None:
         # Several wake-ups in a row mean one re-read; swallow those already queued.
