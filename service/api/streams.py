@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -117,18 +118,29 @@ async def websocket(
         return
     await ws.accept()
     state.metrics.streams.inc()
+    sender = asyncio.create_task(_send(ws, state, job_id, after))
     listener = asyncio.create_task(_listen(ws, state, job_id))
+    try:
+        # Whichever ends first ends both: the job's terminal event, or the client leaving.
+        done, pending = await asyncio.wait({sender, listener}, return_when=FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if sender in done and sender.result():
+            await ws.close(code=1000)
+    finally:
+        state.metrics.streams.dec()
+
+
+async def _send(ws: WebSocket, state: AppState, job_id: str, after: int) -> bool:
+    """Send the job's events; True once the terminal event went out, False if the client
+    left first."""
     try:
         async for event in job_events(state, job_id, after):
             await ws.send_text(event.model_dump_json())
-        await ws.close(code=1000)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        listener.cancel()
-        with contextlib.suppress(BaseException):
-            await listener
-        state.metrics.streams.dec()
+    except (WebSocketDisconnect, RuntimeError):
+        return False  # Starlette raises RuntimeError when sending on a closed socket
+    return True
 
 
 async def _listen(ws: WebSocket, state: AppState, job_id: str) -> None:

@@ -51,8 +51,9 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("api") / "api.db"
-        yield f"sqlite+aiosqlite:///{path}"
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
+        upgrade_to_head(Settings(database_url=url))
+        yield url
         return
     with fresh_postgres_database() as url:
         upgrade_to_head(Settings(database_url=url))
