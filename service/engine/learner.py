@@ -18,8 +18,10 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from peft import get_peft_model_state_dict
@@ -40,13 +42,37 @@ from service.engine.types import AdapterRef, DistillationBatch, DistillationExam
 logger = logging.getLogger(__name__)
 
 
+# The SDPO hyperparameters a job may set for itself (the API's `SdpoParams`); the rest of
+# `EngineSettings` shapes the shared model or the worker's memory, so it stays per worker.
+JOB_OVERRIDE_KEYS = frozenset(
+    {"learning_rate", "teacher", "teacher_ema_rate", "top_k", "alpha", "clip_advantage", "is_clip"}
+)
+
+
 class UnknownJobError(KeyError):
     """The learner holds no adapter for this job."""
+
+
+def job_settings(base: EngineSettings, overrides: Mapping[str, Any] | None) -> EngineSettings:
+    """`base` with a job's SDPO overrides, validated by `EngineSettings`' own constraints.
+
+    Raises `ValueError` (pydantic's `ValidationError` is one) for a key outside
+    `JOB_OVERRIDE_KEYS` or a value the settings reject.
+    """
+    if not overrides:
+        return base
+    unknown = sorted(set(overrides) - JOB_OVERRIDE_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted(JOB_OVERRIDE_KEYS))
+        raise ValueError(f"unknown SDPO override {unknown[0]!r}; allowed: {allowed}")
+    # Validate the merged whole, not a `model_copy(update=...)`: that would skip the checks.
+    return EngineSettings.model_validate({**base.model_dump(), **overrides})
 
 
 @dataclass
 class _Job:
     job_id: str
+    settings: EngineSettings
     adapter: str
     teacher: str | None
     optimizer: torch.optim.AdamW
@@ -60,7 +86,8 @@ class PeftLearner:
 
     Settings used: lr, weight decay, grad clip, micro_batch_size, teacher (+ EMA rate), top_k,
     add_tail, alpha, clip_advantage, is_clip (None turns the IS weight off), loss_chunk_tokens,
-    bf16_autocast and gradient_checkpointing (applied to the model by `ModelHost.load`).
+    bf16_autocast and gradient_checkpointing (applied to the model by `ModelHost.load`). A job
+    may override the SDPO ones (`JOB_OVERRIDE_KEYS`) for itself when created or restored.
     """
 
     def __init__(self, host: ModelHost, settings: EngineSettings, adapters_dir: Path) -> None:
@@ -84,14 +111,23 @@ class PeftLearner:
         """Whether the job's adapter is loaded here."""
         return job_id in self._jobs
 
-    def create(self, job_id: str, *, seed: int) -> None:
-        """Start a job from a seeded LoRA init (B = 0: the base model's behaviour)."""
+    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
+        """Start a job from a seeded LoRA init (B = 0: the base model's behaviour).
+
+        `overrides`: the job's SDPO settings over the worker's (`job_settings`).
+        """
+        # Validated first, so that bad overrides leave a job of the same id untouched.
+        settings = job_settings(self.settings, overrides)
         self.delete(job_id)
         self.host.add_adapter(adapters.live_adapter_name(job_id), seed=seed)
-        self._jobs[job_id] = self._assemble(job_id)
+        self._jobs[job_id] = self._assemble(job_id, settings)
 
-    def restore(self, ref: AdapterRef) -> None:
-        """Load a checkpoint written by `checkpoint`; the next step equals the uninterrupted one."""
+    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> None:
+        """Load a checkpoint written by `checkpoint`; the next step equals the uninterrupted one.
+
+        `overrides` as for `create`; the checkpoint does not hold them, so pass the job's again.
+        """
+        settings = job_settings(self.settings, overrides)
         manifest = adapters.Manifest.read(ref.path)
         if manifest.job_id != ref.job_id:
             raise ValueError(f"{ref.path} belongs to job {manifest.job_id!r}, not {ref.job_id!r}")
@@ -102,8 +138,12 @@ class PeftLearner:
         self.host.load_adapter(adapters.live_adapter_name(ref.job_id), weights)
         teacher_file = ref.path / adapters.TEACHER_FILE
         teacher = adapters.load_tensors(teacher_file) if manifest.has_teacher else None
-        job = self._assemble(ref.job_id, teacher_weights=teacher)
+        job = self._assemble(ref.job_id, settings, teacher_weights=teacher)
         job.optimizer.load_state_dict(adapters.load_optimizer(ref.path / adapters.OPTIMIZER_FILE))
+        # The saved param groups carry the lr of the run that wrote them; the job's settings
+        # are the one source of truth for it (the same value unless the worker's changed).
+        for group in job.optimizer.param_groups:
+            group["lr"] = settings.learning_rate
         job.version, job.steps = ref.version, manifest.steps
         self._jobs[ref.job_id] = job
 
@@ -121,9 +161,10 @@ class PeftLearner:
         totals = StepTotals()
         if not usable:
             return _metrics(totals, 0.0, time.perf_counter() - start, batch, usable)
+        settings = job.settings
         micro_step = MicroStep(
             host=self.host,
-            settings=self.settings,
+            settings=settings,
             student=job.adapter,
             teacher=job.teacher,
             temperature=batch.temperature,
@@ -132,11 +173,11 @@ class PeftLearner:
         params = [p for group in job.optimizer.param_groups for p in group["params"]]
         job.optimizer.zero_grad(set_to_none=True)
         with self.host.lock:
-            for first in range(0, len(usable), self.settings.micro_batch_size):
-                chunk = usable[first : first + self.settings.micro_batch_size]
+            for first in range(0, len(usable), settings.micro_batch_size):
+                chunk = usable[first : first + settings.micro_batch_size]
                 micro = collate(chunk, pad_id=self._pad_id, device=self.host.device)
                 run_micro_batch(micro_step, micro, totals)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip))
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, settings.grad_clip))
             job.optimizer.step()
             job.optimizer.zero_grad(set_to_none=True)
             self._update_teacher(job)
@@ -216,21 +257,26 @@ class PeftLearner:
             raise UnknownJobError(job_id) from None
 
     def _assemble(
-        self, job_id: str, *, teacher_weights: dict[str, torch.Tensor] | None = None
+        self,
+        job_id: str,
+        settings: EngineSettings,
+        *,
+        teacher_weights: dict[str, torch.Tensor] | None = None,
     ) -> _Job:
-        """Optimizer and teacher for a freshly added student adapter."""
+        """Optimizer and teacher, per the job's `settings`, for a freshly added student adapter."""
         student = self.host.parameters_of(adapters.live_adapter_name(job_id))
         ordered = [student[key] for key in sorted(student)]
         for param in ordered:
             param.requires_grad_(True)
         optimizer = torch.optim.AdamW(
-            ordered, lr=self.settings.learning_rate, weight_decay=self.settings.weight_decay
+            ordered, lr=settings.learning_rate, weight_decay=settings.weight_decay
         )
-        if self.settings.teacher is TeacherKind.FROZEN:
-            return _Job(job_id, adapters.live_adapter_name(job_id), None, optimizer, [])
+        if settings.teacher is TeacherKind.FROZEN:
+            return _Job(job_id, settings, adapters.live_adapter_name(job_id), None, optimizer, [])
         pairs = self._add_teacher(job_id, student, teacher_weights)
         return _Job(
             job_id,
+            settings,
             adapters.live_adapter_name(job_id),
             adapters.teacher_adapter_name(job_id),
             optimizer,
@@ -258,7 +304,7 @@ class PeftLearner:
         return pairs
 
     def _update_teacher(self, job: _Job) -> None:
-        rate = self.settings.teacher_ema_rate
+        rate = job.settings.teacher_ema_rate
         with torch.no_grad():
             for target, source in job.ema_pairs:
                 target.lerp_(source.to(target.dtype), rate)

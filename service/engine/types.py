@@ -6,10 +6,10 @@ so unit tests use one-page fakes and integration tests the real transformers / v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,12 @@ class DistillationBatch:
 class Learner(Protocol):
     """Owns one LoRA adapter per job and takes SDPO steps on it."""
 
-    def create(self, job_id: str, *, seed: int) -> None:
-        """Start a job's adapter from a seeded initialisation (the base model's behaviour)."""
+    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
+        """Start a job's adapter from a seeded initialisation (the base model's behaviour).
+
+        `overrides` are the job's SDPO hyperparameters (learning_rate, teacher,
+        teacher_ema_rate, top_k, alpha, clip_advantage, is_clip) over the worker's settings.
+        """
         ...
 
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
@@ -130,8 +134,11 @@ class Learner(Protocol):
         """Write the job's adapter, teacher and optimizer state; return a fresh, unique ref."""
         ...
 
-    def restore(self, ref: AdapterRef) -> None:
-        """Load a job from its checkpoint so that it continues exactly where it left off."""
+    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> None:
+        """Load a job from its checkpoint so that it continues exactly where it left off.
+
+        `overrides` as for `create`: the job's own, which a checkpoint does not hold.
+        """
         ...
 
     def delete(self, job_id: str) -> None:

@@ -36,6 +36,8 @@ def job_spec(job: Job, settings: Settings) -> SolveSpec:
         ),
         seed=job.seed or 0,
         judge_workers=settings.sandbox.concurrency,
+        # Validated against the worker's settings by the learner, when the job's adapter is made.
+        sdpo=dict(job.sdpo or {}),
     )
 
 

@@ -17,11 +17,11 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sandbox.problem import Problem
 from service.engine.prompts import ChatTokenizer
@@ -89,7 +89,8 @@ class SolveSpec:
     """One job's problem and settings.
 
     `seed` seeds the adapter's init and, through `round_seed`, each round's sampling (it
-    replaces `sampling.seed`). `prompt_max_tokens` bounds the multi-turn prompt.
+    replaces `sampling.seed`). `prompt_max_tokens` bounds the multi-turn prompt. `sdpo`: the
+    job's SDPO hyperparameters over the worker's (`Learner.create`); empty = the worker's.
     """
 
     job_id: str
@@ -102,6 +103,7 @@ class SolveSpec:
     prompt_max_tokens: int = 3584
     teacher_max_tokens: int = 10240
     system_prompt: str | None = None
+    sdpo: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ class _Run:
             # Greedy sampling has no distribution to distill at; T=1 is SDPO's default.
             temperature=spec.sampling.temperature if spec.sampling.temperature > 0 else 1.0,
             system_prompt=spec.system_prompt,
+            sdpo=spec.sdpo,
         )
         self.strategy = make_strategy(spec.strategy, context, parts.learner)
 

@@ -9,9 +9,9 @@ the loop, so the three are compared on exactly the same accounting.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sandbox.problem import Problem
 from service.engine.prompts import (
@@ -69,6 +69,8 @@ class StrategyContext:
     teacher_max_tokens: int
     temperature: float
     system_prompt: str | None
+    # The job's SDPO hyperparameters over the learner's defaults; only `sdpo` reads them.
+    sdpo: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,9 +203,10 @@ class Sdpo:
         ctx = self.context
         self._prompt = student_prompt_ids(ctx.tokenizer, ctx.problem, system=ctx.system_prompt)
         if resume.adapter is None:
-            self.learner.create(ctx.job_id, seed=ctx.seed)
+            self.learner.create(ctx.job_id, seed=ctx.seed, overrides=ctx.sdpo)
             return
-        self.learner.restore(resume.adapter)
+        # A checkpoint does not hold the job's overrides: pass them again on resume.
+        self.learner.restore(resume.adapter, overrides=ctx.sdpo)
         ctx.sampler.publish(resume.adapter)
         self._adapter = resume.adapter
 

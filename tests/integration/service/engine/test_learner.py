@@ -199,6 +199,59 @@ def test_frozen_teacher_and_masked_sequences(host, tmp_path):
         learner.delete("two")
 
 
+def lrs(learner, job_id: str) -> list[float]:
+    return [group["lr"] for group in learner._jobs[job_id].optimizer.param_groups]
+
+
+def has_teacher(learner, job_id: str) -> bool:
+    """Whether the job has a teacher adapter of its own (EMA), checked in the model too."""
+    job = learner._jobs[job_id]
+    in_model = learner.host.has_adapter(adapters.teacher_adapter_name(job_id))
+    assert in_model == (job.teacher is not None) == bool(job.ema_pairs)
+    return in_model
+
+
+def test_job_overrides_apply_to_that_job_alone(learner):
+    overrides = {"learning_rate": 5e-5, "teacher": "frozen"}
+    learner.create("tuned", seed=8, overrides=overrides)
+    learner.create("plain", seed=8)
+    assert lrs(learner, "tuned") == [5e-5] and not has_teacher(learner, "tuned")
+    assert lrs(learner, "plain") == [SETTINGS.learning_rate] and has_teacher(learner, "plain")
+    learner.step("tuned", synthetic_batch(8, n=1))  # a frozen teacher under an EMA worker
+
+    # A resumed job gets its overrides again, and the checkpoint's lr does not win over them.
+    ref = learner.checkpoint("tuned")
+    learner.restore(ref, overrides=overrides)
+    assert lrs(learner, "tuned") == [5e-5] and not has_teacher(learner, "tuned")
+
+
+def test_ema_override_under_a_frozen_worker(host, tmp_path):
+    settings = SETTINGS.model_copy(update={"teacher": TeacherKind.FROZEN})
+    learner = PeftLearner(host, settings, tmp_path / "frozen-worker")
+    try:
+        learner.create("ema-job", seed=9, overrides={"teacher": "ema", "teacher_ema_rate": 0.5})
+        learner.create("frozen-job", seed=9)
+        assert has_teacher(learner, "ema-job") and not has_teacher(learner, "frozen-job")
+        assert learner._jobs["ema-job"].settings.teacher_ema_rate == 0.5
+    finally:
+        learner.delete("ema-job")
+        learner.delete("frozen-job")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"lora_rank": 4}, "lora_rank"),  # a worker setting, not a job's
+        ({"learning_rate": 0.0}, "learning_rate"),  # EngineSettings' own constraint
+        ({"teacher": "teleport"}, "teacher"),
+    ],
+)
+def test_bad_overrides_raise_and_keep_no_job(learner, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        learner.create("bad", seed=0, overrides=overrides)
+    assert not learner.has_job("bad")
+
+
 def test_chunked_and_full_logit_paths_agree_across_micro_batches(host, tmp_path):
     batch = synthetic_batch(6)
     results = []

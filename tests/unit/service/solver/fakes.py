@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,16 +106,19 @@ class FakeSampler:
 
 @dataclass
 class FakeLearner:
-    """Records every call; each checkpoint is a new version."""
+    """Records every call, and the overrides of each create/restore; each checkpoint is a new
+    version."""
 
     clock: FakeClock | None = None
     seconds_per_step: float = 0.0
     calls: list[str] = field(default_factory=list)
     batches: list[DistillationBatch] = field(default_factory=list)
+    overrides: list[dict[str, Any] | None] = field(default_factory=list)
     version: int = 0
 
-    def create(self, job_id: str, *, seed: int) -> None:
+    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
         self.calls.append("create")
+        self.overrides.append(None if overrides is None else dict(overrides))
 
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
         self.calls.append("step")
@@ -129,8 +132,9 @@ class FakeLearner:
         self.version += 1
         return make_ref(job_id, self.version)
 
-    def restore(self, ref: AdapterRef) -> None:
+    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> None:
         self.calls.append("restore")
+        self.overrides.append(None if overrides is None else dict(overrides))
         self.version = ref.version
 
     def delete(self, job_id: str) -> None:

@@ -84,6 +84,7 @@ class Harness:
         per_round=4,
         max_seconds=3600.0,
         prompt_max_tokens=3584,
+        sdpo=None,
         **solve_options,
     ) -> SolveOutcome:
         budget = Budget(
@@ -97,6 +98,7 @@ class Harness:
             sampling=SamplingParams(max_new_tokens=64),
             seed=7,
             prompt_max_tokens=prompt_max_tokens,
+            sdpo=sdpo or {},
         )
         parts = SolverParts(self.sampler, self.judge, FakeTokenizer(), self.learner)
         return solve(
@@ -278,6 +280,22 @@ def test_resume_continues_indices_rounds_and_the_adapter():
     assert started.budget_left.seconds == 3590.0
     assert harness.events.of(RoundStarted)[0].round == 2
     assert outcome.rounds == 3 and outcome.attempts_used == 12
+
+
+def test_sdpo_passes_the_jobs_overrides_to_create_and_to_restore():
+    overrides = {"learning_rate": 5e-5, "teacher": "frozen"}
+    fresh = Harness()
+    fresh.run("sdpo", max_attempts=4, per_round=4, sdpo=overrides)
+    assert fresh.learner.calls[0] == "create" and fresh.learner.overrides == [overrides]
+
+    resumed = Harness()
+    resume = Resume(start_attempt=4, start_round=1, adapter=make_ref("job-1", 1))
+    resumed.run("sdpo", max_attempts=8, per_round=4, sdpo=overrides, resume=resume)
+    assert resumed.learner.calls[0] == "restore" and resumed.learner.overrides == [overrides]
+
+    default = Harness()
+    default.run("sdpo", max_attempts=4, per_round=4)
+    assert default.learner.overrides == [{}]  # the worker's settings
 
 
 def test_the_time_budget_ends_the_job_between_rounds():
