@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from service.api import health, jobs, streams
+from service.api import health, jobs, streams, ui
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
 from service.api.metrics import Metrics
@@ -66,7 +66,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.middleware("http")(metrics.middleware)  # outermost: it also counts the 413s
-    for router in (jobs.router, streams.router, health.router):
+    for router in (jobs.router, streams.router, health.router, ui.router):
         app.include_router(router)
     return app
 

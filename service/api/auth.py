@@ -1,7 +1,8 @@
 """Who is calling: `Authorization: Bearer <key>`, checked against the stored hashes.
 
-Browsers cannot set headers on an EventSource or a WebSocket, so those two routes also take
-the key as `?access_token=` (keep such URLs out of shared logs). Without a key, a caller is
+Browsers cannot set headers on an EventSource, a WebSocket or a download link, so those
+routes (events, ws, adapter) also take the key as `?access_token=` (keep such URLs out of
+shared logs). Without a key, a caller is
 anonymous, which only the loopback default allows; anonymous callers share one scope.
 """
 
@@ -59,5 +60,5 @@ async def stream_caller(
     authorization: Annotated[str | None, Header()] = None,
     access_token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Caller:
-    """The caller of the SSE route (header or `?access_token=`)."""
+    """The caller of a route a browser opens directly (header or `?access_token=`)."""
     return await resolve_caller(state, authorization, access_token)

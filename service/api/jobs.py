@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import FileResponse
 
-from service.api.auth import Caller, caller
+from service.api.auth import Caller, caller, stream_caller
 from service.api.limits import check_request
 from service.api.schemas import (
     AttemptPage,
@@ -165,7 +165,12 @@ async def cancel(job_id: JobId, state: State, who: Who) -> JobView:
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}, **_errors(401, 404, 422)},
 )
-async def adapter(job_id: JobId, state: State, who: Who) -> FileResponse:
+async def adapter(
+    job_id: JobId,
+    state: State,
+    # A browser's download link cannot set headers: the key may come as `?access_token=`.
+    who: Annotated[Caller, Depends(stream_caller)],
+) -> FileResponse:
     """The job's newest LoRA adapter weights (safetensors; peft's key format)."""
     async with state.sessions() as session:
         await get_owned_job(session, job_id, who.api_key_id)
