@@ -10,11 +10,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+from tests.integration.sandbox.conftest import docker_ready
 
 REPO = Path(__file__).resolve().parents[3]
 MODELS_DIR = REPO / "data" / "models"  # the converted default model, shared by all tests
@@ -84,6 +89,24 @@ def start(args: list[str], env: dict[str, str], log: Path) -> Service:
         stderr=subprocess.STDOUT,
     )
     return Service(process, log)
+
+
+@contextmanager
+def embedded_server(data_dir: Path, **settings: str) -> Iterator[tuple[str, Service]]:
+    """`retrospect serve` on a free port with a private data dir; its base URL and process.
+    Skips (a failure under RETROSPECT_REQUIRE_ALL) when Docker is not usable."""
+    reason = docker_ready()
+    if reason:
+        pytest.skip(reason)
+    port = free_port()
+    env = service_env(data_dir, **settings)
+    service = start(["serve", "--port", str(port)], env, data_dir / "serve.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, service)
+        yield base, service
+    finally:
+        service.stop()
 
 
 def wait_ready(base_url: str, service: Service, timeout_s: float = READY_TIMEOUT_S) -> None:

@@ -17,12 +17,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.integration.sandbox.conftest import docker_ready
 from tests.integration.service.processes import (
     EXAMPLE,
     REPO,
     Service,
     assert_contiguous,
+    embedded_server,
     free_port,
     service_env,
     solve_body,
@@ -36,18 +36,8 @@ pytestmark = [pytest.mark.model, pytest.mark.docker]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Service]]:
-    reason = docker_ready()
-    if reason:
-        pytest.skip(reason)
-    data_dir = tmp_path_factory.mktemp("embedded")
-    port = free_port()
-    service = start(["serve", "--port", str(port)], service_env(data_dir), data_dir / "serve.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, service)
-        yield base, service
-    finally:
-        service.stop()
+    with embedded_server(tmp_path_factory.mktemp("embedded")) as running:
+        yield running
 
 
 def ws_events(url: str, out: list[dict[str, Any]]) -> None:

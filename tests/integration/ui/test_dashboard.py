@@ -17,16 +17,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.integration.sandbox.conftest import docker_ready
 from tests.integration.service.processes import (
     EXAMPLE,
     JOB_TIMEOUT_S,
-    free_port,
-    service_env,
+    embedded_server,
     solve_body,
     sse_events,
-    start,
-    wait_ready,
 )
 from tests.integration.ui.pages import (
     ATTEMPT_CHIPS,
@@ -52,18 +48,8 @@ SOLVED: dict[str, str] = {}  # the job the form test solved, for the replay test
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    reason = docker_ready()
-    if reason:
-        pytest.skip(reason)
-    data_dir = tmp_path_factory.mktemp("dashboard")
-    port = free_port()
-    service = start(["serve", "--port", str(port)], service_env(data_dir), data_dir / "serve.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, service)
+    with embedded_server(tmp_path_factory.mktemp("dashboard")) as (base, _):
         yield base
-    finally:
-        service.stop()
 
 
 @pytest.fixture
