@@ -1,0 +1,122 @@
+"""`python -m benchmarks.discovery --config smoke|full`: does learning find solutions sooner?
+
+Runs each strategy (sdpo, best_of_k, multi_turn) in-process on the same problems, seeds and
+attempt budget, records each run's discovery index, and writes `discovery.json` and
+`discovery.png` (discovery@k with 95% bootstrap CIs) into `--out-dir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from benchmarks.discovery.config import CONFIGS, Config
+from benchmarks.discovery.problems import MBPP_PATH, load_set
+from benchmarks.discovery.report import build_report, plot
+from benchmarks.discovery.runs import Run, Screening, is_hard, run_one, screen
+from sandbox.importers import ImportedProblem
+from service.solver.loop import SolverParts
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, Path, Path]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="smoke")
+    parser.add_argument("--set", dest="problem_set", choices=["examples", "mbpp"])
+    parser.add_argument("--limit", type=int, help="first N problems of the set")
+    parser.add_argument("--seeds", type=int, help="seeds 0..N-1")
+    parser.add_argument("--strategies", help="comma-separated: sdpo,best_of_k,multi_turn")
+    parser.add_argument("--max-attempts", type=int)
+    parser.add_argument("--attempts-per-round", type=int)
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--select-hard", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--screen-samples", type=int)
+    parser.add_argument("--hard-threshold", type=float)
+    parser.add_argument("--mbpp", type=Path, default=MBPP_PATH)
+    parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/discovery"))
+    args = parser.parse_args(argv)
+    config = CONFIGS[args.config].with_overrides(
+        problem_set=args.problem_set,
+        limit=args.limit,
+        seeds=tuple(range(args.seeds)) if args.seeds else None,
+        strategies=tuple(args.strategies.split(",")) if args.strategies else None,
+        max_attempts=args.max_attempts,
+        attempts_per_round=args.attempts_per_round,
+        max_new_tokens=args.max_new_tokens,
+        select_hard=args.select_hard,
+        screen_samples=args.screen_samples,
+        hard_threshold=args.hard_threshold,
+    )
+    return config, args.out_dir, args.mbpp
+
+
+def benchmark(
+    config: Config, parts: SolverParts, problems: Sequence[ImportedProblem], progress: Progress
+) -> tuple[list[Run], list[Screening], list[str]]:
+    """Screen (when selecting hard problems), then run every strategy × problem × seed."""
+    screenings: list[Screening] = []
+    chosen = list(problems)
+    if config.select_hard:
+        task = progress.add_task("screening", total=len(problems))
+        for item in problems:
+            screenings.append(screen(item, parts, config))
+            progress.advance(task)
+        hard = {s.problem for s in screenings if is_hard(s, config.hard_threshold)}
+        chosen = [item for item in problems if item.source_id in hard]
+    total = len(chosen) * len(config.strategies) * len(config.seeds)
+    task = progress.add_task("runs", total=total)
+    runs: list[Run] = []
+    for item in chosen:
+        for seed in config.seeds:
+            for strategy in config.strategies:
+                runs.append(run_one(item, strategy, seed, config, parts))
+                progress.advance(task)
+    return runs, screenings, [item.source_id for item in chosen]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config, out_dir, mbpp_path = parse_args(argv)
+    from sandbox import Sandbox, make_backend
+    from service.config import get_settings
+    from service.engine.factory import build_engine
+
+    problems = load_set(
+        config.problem_set, limit=config.limit, only=config.only, mbpp_path=mbpp_path
+    )
+    engine = build_engine(get_settings())
+    sandbox = Sandbox(make_backend())
+    parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
+    console = Console()
+    try:
+        with Progress(console=console) as progress:
+            runs, screenings, selected = benchmark(config, parts, problems, progress)
+    finally:
+        sandbox.close()
+    report = build_report(config, runs, screenings, selected)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "discovery.json").write_text(json.dumps(report, indent=2))
+    plot(report, out_dir / "discovery.png")
+    _print(console, report)
+
+
+def _print(console: Console, report: dict[str, object]) -> None:
+    strategies = report["strategies"]
+    assert isinstance(strategies, dict)
+    for name, summary in strategies.items():
+        curve = summary.get("discovery_at_k", {})
+        ci = summary.get("ci", {})
+        cells = ", ".join(
+            f"k={k}: {v:.2f} [{ci[k][0]:.2f}, {ci[k][1]:.2f}]" for k, v in curve.items()
+        )
+        cost = summary.get("wall_s_per_attempt")
+        per_attempt = f"; {cost:.1f} s/attempt" if cost is not None else ""
+        console.print(f"{name}: {cells}{per_attempt}")
+    console.print(f"attempt ratios to reach sdpo's discovery@k: {report['ratios']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""One run = one strategy on one problem with one seed, through `solve()` in-process; and the
+screening that picks hard problems (i.i.d. samples from the base model, judged on all tests)."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import asdict, dataclass
+
+from benchmarks.discovery.config import Config
+from sandbox.importers import ImportedProblem
+from service.engine.prompts import student_prompt_ids
+from service.engine.types import SamplingParams
+from service.solver.budget import Budget
+from service.solver.events import ListEventSink
+from service.solver.loop import SolverParts, SolveSpec, solve
+from service.solver.strategies import StrategyName
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one run found, and what it cost."""
+
+    problem: str
+    strategy: StrategyName
+    seed: int
+    discovery_index: int | None
+    attempts_used: int
+    rounds: int
+    wall_s: float
+    phases_s: dict[str, float]
+    status: str
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A problem's i.i.d. base-model samples: n drawn, c passed all tests; and whether its
+    reference passes (sound tests)."""
+
+    problem: str
+    n: int
+    c: int
+    reference_ok: bool
+
+    @property
+    def pass_rate(self) -> float:
+        return self.c / self.n if self.n else 0.0
+
+
+def run_one(
+    item: ImportedProblem, strategy: StrategyName, seed: int, config: Config, parts: SolverParts
+) -> Run:
+    """Solve one problem with one strategy; the discovery index is the first confirmed pass."""
+    spec = SolveSpec(
+        job_id=f"bench-{strategy}-{seed}-{zlib.crc32(item.source_id.encode()):08x}",
+        problem=item.problem,
+        strategy=strategy,
+        budget=Budget(
+            max_attempts=config.max_attempts,
+            attempts_per_round=config.attempts_per_round,
+            max_seconds=24 * 3600.0,
+        ),
+        sampling=SamplingParams(max_new_tokens=config.max_new_tokens),
+        seed=seed,
+    )
+    began = time.perf_counter()
+    outcome = solve(spec, parts, events=ListEventSink())
+    return Run(
+        problem=item.source_id,
+        strategy=strategy,
+        seed=seed,
+        discovery_index=outcome.discovery_index,
+        attempts_used=outcome.attempts_used,
+        rounds=outcome.rounds,
+        wall_s=time.perf_counter() - began,
+        phases_s=asdict(outcome.seconds),
+        status=outcome.status.value,
+    )
+
+
+def screen(item: ImportedProblem, parts: SolverParts, config: Config, seed: int = 0) -> Screening:
+    """Draw `screen_samples` i.i.d. attempts from the base model and judge each on all tests."""
+    reference_ok = (
+        item.reference is not None
+        and parts.judge.run_suite(item.reference, item.problem, "all").accepted
+    )
+    prompt = student_prompt_ids(parts.tokenizer, item.problem)
+    params = SamplingParams(max_new_tokens=config.max_new_tokens, seed=seed)
+    samples = parts.sampler.sample(prompt, config.screen_samples, params, None)
+    passed = sum(parts.judge.run_suite(s.text, item.problem, "all").accepted for s in samples)
+    return Screening(item.source_id, len(samples), passed, reference_ok)
+
+
+def is_hard(screening: Screening, threshold: float) -> bool:
+    """Hard and sound: the base model rarely passes, and the reference does."""
+    return screening.reference_ok and screening.pass_rate < threshold
