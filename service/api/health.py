@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -52,8 +53,8 @@ async def _database_ok(state: AppState) -> bool:
     return await _safely(probe())
 
 
-async def _safely(check: object) -> bool:
+async def _safely(check: Awaitable[bool]) -> bool:
     try:
-        return bool(await check)  # type: ignore[misc]
+        return bool(await check)
     except Exception:
         return False

@@ -77,8 +77,12 @@ class Metrics:
 
 
 def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The matched route's path template; routing stores the route in the scope, so nothing
+    is matched twice. A request refused before routing (a 413) is matched here once."""
+    route = request.scope.get("route")
+    if route is None:
+        route = next(
+            (r for r in request.app.router.routes if r.matches(request.scope)[0] is Match.FULL),
+            None,
+        )
+    return str(getattr(route, "path", "unmatched"))

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.solver.events import TERMINAL_TYPES
 from tests.integration.sandbox.conftest import docker_ready
 
 REPO = Path(__file__).resolve().parents[3]
@@ -144,12 +145,9 @@ def sse_events(
                 continue
             events.append(json.loads(line[len("data: ") :]))
             kind = events[-1]["type"]
-            if kind in TERMINAL or kind == stop_at or len(events) == stop_after:
+            if kind in TERMINAL_TYPES or kind == stop_at or len(events) == stop_after:
                 break
     return events
-
-
-TERMINAL = {"job.succeeded", "job.exhausted", "job.cancelled", "job.failed"}
 
 
 def problem() -> dict[str, Any]:
@@ -173,5 +171,5 @@ def solve_body(**budget: Any) -> dict[str, Any]:
 def assert_contiguous(events: list[dict[str, Any]]) -> None:
     """Seqs run 1, 2, 3, ... with the terminal event last and only there."""
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), events
-    assert events[-1]["type"] in TERMINAL
-    assert not any(e["type"] in TERMINAL for e in events[:-1])
+    assert events[-1]["type"] in TERMINAL_TYPES
+    assert not any(e["type"] in TERMINAL_TYPES for e in events[:-1])
