@@ -23,7 +23,9 @@ from sandbox.importers import ImportedProblem
 from service.solver.loop import SolverParts
 
 
-def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, Path, Path]:
+def parse_args(
+    argv: Sequence[str] | None = None,
+) -> tuple[Config, Path, Path, Path | None]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="smoke")
     parser.add_argument("--set", dest="problem_set", choices=["examples", "mbpp"])
@@ -36,6 +38,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, Path, Path]:
     parser.add_argument("--select-hard", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--screen-samples", type=int)
     parser.add_argument("--hard-threshold", type=float)
+    parser.add_argument("--min-passes", type=int)
+    parser.add_argument(
+        "--problems-from",
+        type=Path,
+        help="an earlier report: run on its selected problems, keep its screening, screen none",
+    )
     parser.add_argument("--mbpp", type=Path, default=MBPP_PATH)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/discovery"))
     args = parser.parse_args(argv)
@@ -50,23 +58,46 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, Path, Path]:
         select_hard=args.select_hard,
         screen_samples=args.screen_samples,
         hard_threshold=args.hard_threshold,
+        min_passes=args.min_passes,
     )
-    return config, args.out_dir, args.mbpp
+    if args.problems_from is not None:
+        config = config.with_overrides(only=earlier_selection(args.problems_from)[0])
+        config = config.with_overrides(select_hard=False)
+    return config, args.out_dir, args.mbpp, args.problems_from
+
+
+def earlier_selection(report_path: Path) -> tuple[tuple[str, ...], list[Screening]]:
+    """The problems an earlier report selected, and its screening (to carry into this one)."""
+    report = json.loads(report_path.read_text())
+    problems = report["problems"]
+    return tuple(problems["selected"]), [
+        Screening(s["problem"], s["n"], s["c"], s["reference_ok"]) for s in problems["screening"]
+    ]
 
 
 def benchmark(
-    config: Config, parts: SolverParts, problems: Sequence[ImportedProblem], progress: Progress
+    config: Config,
+    parts: SolverParts,
+    problems: Sequence[ImportedProblem],
+    progress: Progress,
+    journal: Path | None = None,
 ) -> tuple[list[Run], list[Screening], list[str]]:
-    """Screen (when selecting hard problems), then run every strategy × problem × seed."""
+    """Screen (when selecting hard problems), then run every strategy × problem × seed.
+
+    `journal`: a JSON-lines file each screening and run is appended to as it ends, so that an
+    hours-long run that dies still leaves what it measured."""
     screenings: list[Screening] = []
     chosen = list(problems)
     if config.select_hard:
         task = progress.add_task("screening", total=len(problems))
         for item in problems:
             screenings.append(screen(item, parts, config))
+            _append(journal, {"screening": screenings[-1].__dict__})
             progress.advance(task)
-        hard = {s.problem for s in screenings if is_hard(s, config.hard_threshold)}
-        chosen = [item for item in problems if item.source_id in hard]
+        hard = {
+            s.problem for s in screenings if is_hard(s, config.hard_threshold, config.min_passes)
+        }
+        chosen = [item for item in problems if item.source_id in hard][: config.max_selected]
     total = len(chosen) * len(config.strategies) * len(config.seeds)
     task = progress.add_task("runs", total=total)
     runs: list[Run] = []
@@ -74,18 +105,29 @@ def benchmark(
         for seed in config.seeds:
             for strategy in config.strategies:
                 runs.append(run_one(item, strategy, seed, config, parts))
+                _append(journal, {"run": runs[-1].__dict__})
                 progress.advance(task)
     return runs, screenings, [item.source_id for item in chosen]
 
 
+def _append(journal: Path | None, record: dict[str, object]) -> None:
+    if journal is not None:
+        with journal.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    config, out_dir, mbpp_path = parse_args(argv)
+    config, out_dir, mbpp_path, problems_from = parse_args(argv)
     from sandbox import Sandbox, make_backend
     from service.config import get_settings
     from service.engine.factory import build_engine
 
     problems = load_set(
-        config.problem_set, limit=config.limit, only=config.only, mbpp_path=mbpp_path
+        config.problem_set,
+        limit=config.limit,
+        only=config.only,
+        mbpp_path=mbpp_path,
+        shortest_first=config.shortest_first,
     )
     engine = build_engine(get_settings())
     sandbox = Sandbox(make_backend())
@@ -93,9 +135,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console()
     try:
         with Progress(console=console) as progress:
-            runs, screenings, selected = benchmark(config, parts, problems, progress)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            journal = out_dir / "journal.jsonl"
+            journal.unlink(missing_ok=True)
+            runs, screenings, selected = benchmark(config, parts, problems, progress, journal)
     finally:
         sandbox.close()
+    if problems_from is not None:
+        screenings = earlier_selection(problems_from)[1]
     report = build_report(config, runs, screenings, selected)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "discovery.json").write_text(json.dumps(report, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,7 +25,19 @@ class Config:
     select_hard: bool = False
     screen_samples: int = 16
     hard_threshold: float = 0.25
+    # At least this many screening passes: "hard but within reach" of the budget (0 keeps the
+    # problems the base model never solved, on which every strategy usually ends at zero).
+    min_passes: int = 0
+    # Screening draws its own samples, apart from every run's seeds, so that selection does not
+    # hand best-of-k the very samples it was selected on.
+    screen_seed: int = 1000
+    # Screen the problems with the shortest references first (then `limit` of them).
+    shortest_first: bool = False
+    # Keep at most this many of the hard problems (in screening order); None keeps all.
+    max_selected: int | None = None
     ks: tuple[int, ...] = field(default=())
+    # The job's SDPO hyperparameters over the worker's (`SolveSpec.sdpo`); empty = defaults.
+    sdpo: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_attempts % self.attempts_per_round:
@@ -55,17 +68,22 @@ CONFIGS = {
         attempts_per_round=8,
         max_new_tokens=192,
     ),
-    # The hard MBPP subset (base pass rate < 25% on 16 samples, references sound), 3 seeds,
-    # 64 attempts in rounds of 8. Not run yet; at the smoke's 2.8 to 4.7 s per attempt that is
-    # roughly 30 minutes per problem (3 strategies x 3 seeds x 64 attempts) on 2 CPU cores.
+    # The hard MBPP subset within reach of a 135M model on 2 CPU cores: screen the 40 problems
+    # with the shortest references (8 base samples each), keep those passed 1 or 2 times out of
+    # 8 with a sound reference (at most 8 of them), then 2 seeds x 32 attempts in rounds of 8.
     "full": Config(
         name="full",
         problem_set="mbpp",
-        limit=None,
-        seeds=(0, 1, 2),
-        max_attempts=64,
+        limit=40,
+        shortest_first=True,
+        seeds=(0, 1),
+        max_attempts=32,
         attempts_per_round=8,
-        max_new_tokens=256,
+        max_new_tokens=192,
         select_hard=True,
+        screen_samples=8,
+        hard_threshold=0.3,
+        min_passes=1,
+        max_selected=8,
     ),
 }

@@ -17,8 +17,13 @@ def load_set(
     limit: int | None = None,
     only: tuple[str, ...] = (),
     mbpp_path: Path = MBPP_PATH,
+    shortest_first: bool = False,
 ) -> list[ImportedProblem]:
-    """The set's problems in a stable order (those named in `only`), the first `limit`."""
+    """The set's problems in a stable order (those named in `only`), the first `limit`.
+
+    `shortest_first` orders them by the length of their reference solution: a small model
+    solves short programs or none, so a limited screening budget is best spent there.
+    """
     if name == "examples":
         problems = [
             item
@@ -31,4 +36,6 @@ def load_set(
         raise ValueError(f"unknown problem set {name!r}: examples or mbpp")
     if only:
         problems = [item for item in problems if item.source_id in only]
+    if shortest_first:
+        problems.sort(key=lambda item: len(item.reference or ""))
     return problems[:limit] if limit is not None else problems

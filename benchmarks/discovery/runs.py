@@ -62,6 +62,7 @@ def run_one(
         ),
         sampling=SamplingParams(max_new_tokens=config.max_new_tokens),
         seed=seed,
+        sdpo=config.sdpo,
     )
     began = time.perf_counter()
     outcome = solve(spec, parts, events=ListEventSink())
@@ -78,19 +79,20 @@ def run_one(
     )
 
 
-def screen(item: ImportedProblem, parts: SolverParts, config: Config, seed: int = 0) -> Screening:
+def screen(item: ImportedProblem, parts: SolverParts, config: Config) -> Screening:
     """Draw `screen_samples` i.i.d. attempts from the base model and judge each on all tests."""
     reference_ok = (
         item.reference is not None
         and parts.judge.run_suite(item.reference, item.problem, "all").accepted
     )
     prompt = student_prompt_ids(parts.tokenizer, item.problem)
-    params = SamplingParams(max_new_tokens=config.max_new_tokens, seed=seed)
+    params = SamplingParams(max_new_tokens=config.max_new_tokens, seed=config.screen_seed)
     samples = parts.sampler.sample(prompt, config.screen_samples, params, None)
     passed = sum(parts.judge.run_suite(s.text, item.problem, "all").accepted for s in samples)
     return Screening(item.source_id, len(samples), passed, reference_ok)
 
 
-def is_hard(screening: Screening, threshold: float) -> bool:
-    """Hard and sound: the base model rarely passes, and the reference does."""
-    return screening.reference_ok and screening.pass_rate < threshold
+def is_hard(screening: Screening, threshold: float, min_passes: int = 0) -> bool:
+    """Hard and sound: the base model rarely passes (but at least `min_passes` times), and the
+    reference does."""
+    return screening.reference_ok and screening.pass_rate < threshold and screening.c >= min_passes

@@ -310,3 +310,21 @@ def mean_attempts_to_discovery(
         return None
     never = len(checked) - len(attempts)
     return math.fsum([*attempts, cap * never]) / len(checked)
+
+
+def discovery_within_seconds(
+    runs: Mapping[str, Sequence[float | None]], seconds: Sequence[float]
+) -> dict[float, float]:
+    """Discovery against wall time: per budget t, the mean over problems of the fraction of
+    runs that found a pass within t seconds (`runs` maps a problem to each run's seconds to
+    discovery, None for never). Learning costs time, so attempts alone flatter SDPO."""
+    if not runs or any(not times for times in runs.values()):
+        raise ValueError("every problem needs at least one run")
+    budgets = [float(t) for t in seconds]
+    if any(t < 0 or math.isnan(t) for t in budgets):
+        raise ValueError("seconds must be >= 0")
+    per_problem = [
+        {t: sum(s is not None and s <= t for s in times) / len(times) for t in budgets}
+        for times in runs.values()
+    ]
+    return {t: math.fsum(curve[t] for curve in per_problem) / len(per_problem) for t in budgets}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from benchmarks.discovery.__main__ import benchmark, parse_args
+from benchmarks.discovery.__main__ import benchmark, earlier_selection, parse_args
 from benchmarks.discovery.config import CONFIGS, Config
 from benchmarks.discovery.problems import load_set
 from benchmarks.discovery.report import build_report, plot
@@ -50,7 +51,7 @@ def test_configs_are_consistent() -> None:
         Config(name="x", problem_set="examples", limit=None, max_attempts=7, attempts_per_round=2)
     smoke = CONFIGS["smoke"]
     assert set(smoke.strategies) == {"sdpo", "best_of_k", "multi_turn"}
-    config, out_dir, _ = parse_args(["--config", "full", "--limit", "4", "--seeds", "2"])
+    config, out_dir, _, _ = parse_args(["--config", "full", "--limit", "4", "--seeds", "2"])
     assert (config.limit, config.seeds, config.select_hard) == (4, (0, 1), True)
     assert out_dir == Path("benchmarks/results/discovery")
 
@@ -128,3 +129,79 @@ def test_the_report_has_curves_cis_ratios_and_a_plot(tmp_path: Path) -> None:
     json.dumps(report)  # serialisable as written
     plot(report, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_hard_needs_the_minimum_passes_and_screening_has_its_own_seed() -> None:
+    assert is_hard(Screening("p", 8, 1, True), 0.3, min_passes=1)
+    assert not is_hard(Screening("p", 8, 0, True), 0.3, min_passes=1)
+    assert not is_hard(Screening("p", 8, 3, True), 0.3, min_passes=1)
+    config = Config(name="t", problem_set="examples", limit=1, screen_samples=2, screen_seed=77)
+    sampler = FakeSampler()
+    screen(item(), SolverParts(sampler, FakeJudge(), FakeTokenizer(), FakeLearner()), config)
+    assert sampler.calls[-1].params.seed == 77
+
+
+def test_shortest_first_orders_by_the_reference_length() -> None:
+    chosen = load_set("examples", shortest_first=True)
+    lengths = [len(item.reference or "") for item in chosen]
+    assert lengths == sorted(lengths)
+    assert len(load_set("examples", shortest_first=True, limit=2)) == 2
+
+
+def test_the_job_sdpo_settings_reach_the_learner() -> None:
+    solver_parts = parts()
+    config = replace(CONFIG, sdpo={"learning_rate": 1e-3})
+    run_one(item(), "sdpo", 0, config, solver_parts)
+    assert isinstance(solver_parts.learner, FakeLearner)
+    assert solver_parts.learner.overrides[0] == {"learning_rate": 1e-3}
+
+
+def test_selection_keeps_at_most_max_selected_and_journals_each_step(tmp_path: Path) -> None:
+    config = Config(
+        name="t",
+        problem_set="examples",
+        limit=None,
+        strategies=("best_of_k",),
+        max_attempts=2,
+        attempts_per_round=2,
+        select_hard=True,
+        screen_samples=2,
+        hard_threshold=1.01,
+        max_selected=2,
+    )
+    problems = load_set("examples", limit=3)
+    journal = tmp_path / "journal.jsonl"
+    with Progress(console=Console(file=io.StringIO())) as progress:
+        runs, screenings, selected = benchmark(config, parts(), problems, progress, journal)
+    assert len(screenings) == 3 and selected == [p.source_id for p in problems[:2]]
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [next(iter(line)) for line in lines] == ["screening"] * 3 + ["run"] * 2
+    assert lines[-1]["run"]["problem"] == selected[1] and len(runs) == 2
+
+
+def test_a_later_run_takes_an_earlier_reports_selection(tmp_path: Path) -> None:
+    earlier = tmp_path / "discovery.json"
+    screening = [{"problem": "mbpp/62", "n": 8, "c": 2, "reference_ok": True, "pass_rate": 0.25}]
+    earlier.write_text(json.dumps({"problems": {"selected": ["mbpp/62"], "screening": screening}}))
+    config, _, _, problems_from = parse_args(["--config", "full", "--problems-from", str(earlier)])
+    assert (config.only, config.select_hard, problems_from) == (("mbpp/62",), False, earlier)
+    assert earlier_selection(earlier)[1] == [Screening("mbpp/62", 8, 2, True)]
+
+
+def test_the_report_reads_time_and_capped_attempts() -> None:
+    phases = {"sampling": 1.0, "sandbox": 0.1, "learning": 0.5, "bookkeeping": 0.0}
+    runs = [
+        Run("a", "sdpo", 0, 2, 3, 2, 30.0, phases, "succeeded"),
+        Run("a", "best_of_k", 0, 6, 7, 4, 20.0, phases, "succeeded"),
+        Run("b", "sdpo", 0, None, 8, 4, 80.0, phases, "exhausted"),
+        Run("b", "best_of_k", 0, None, 8, 4, 25.0, phases, "exhausted"),
+    ]
+    config = replace(CONFIG, strategies=("sdpo", "best_of_k"))
+    report = build_report(config, runs, [], ["a", "b"])
+    sdpo, best = report["strategies"]["sdpo"], report["strategies"]["best_of_k"]
+    assert sdpo["attempts_to_discovery_capped"] == (3 + 8) / 2
+    # Every k, not the round grid: best-of-k reaches sdpo's 0.5 (at k=3) at k=7.
+    assert report["ratios"]["best_of_k"]["4"] == pytest.approx(7 / 4)
+    assert sdpo["discovery_within_s"]["80"] == 0.5 and best["discovery_within_s"]["0"] == 0.0
+    reached = [t for t, p in best["discovery_within_s"].items() if p == 0.5]
+    assert min(float(t) for t in reached) >= 20.0

@@ -18,6 +18,7 @@ from benchmarks.discovery.stats import (
     bootstrap_ci,
     discovery_at_k,
     discovery_at_k_by_problem,
+    discovery_within_seconds,
     mean_attempts_to_discovery,
     pass_at_k,
 )
@@ -437,3 +438,37 @@ def test_mean_attempts_matches_the_discovery_curve(indices: list[int | None]) ->
         return
     curve = discovery_at_k(found, list(range(1, 42)))
     assert mean == pytest.approx(1 + sum(1 - curve[k] for k in range(1, 42)))
+
+
+times_st = st.dictionaries(
+    st.text(alphabet="abcdefgh", min_size=1, max_size=3),
+    st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=1, max_size=6),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(times_st, st.lists(st.floats(0, 120), min_size=1, max_size=5))
+def test_discovery_within_seconds_matches_a_brute_force_count(
+    runs: dict[str, list[float | None]], budgets: list[float]
+) -> None:
+    curve = discovery_within_seconds(runs, budgets)
+    for t in budgets:
+        fractions = []
+        for times in runs.values():
+            found = 0
+            for s in times:
+                if s is not None and s <= t:
+                    found += 1
+            fractions.append(found / len(times))
+        assert curve[t] == pytest.approx(sum(fractions) / len(fractions))
+    ordered = sorted(budgets)
+    assert all(curve[a] <= curve[b] + 1e-12 for a, b in itertools.pairwise(ordered))
+
+
+def test_discovery_within_seconds_rejects_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="at least one run"):
+        discovery_within_seconds({"a": []}, [1.0])
+    with pytest.raises(ValueError, match=">= 0"):
+        discovery_within_seconds({"a": [1.0]}, [-1.0])
+    assert discovery_within_seconds({"a": [None, 2.0], "b": [5.0]}, [2.0]) == {2.0: 0.25}
