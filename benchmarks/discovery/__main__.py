@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from benchmarks.discovery.config import CONFIGS, Config
+from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import MBPP_PATH, load_set
 from benchmarks.discovery.report import build_report, plot
 from benchmarks.discovery.runs import Run, Screening, is_hard, run_one, screen
@@ -23,9 +24,8 @@ from sandbox.importers import ImportedProblem
 from service.solver.loop import SolverParts
 
 
-def parse_args(
-    argv: Sequence[str] | None = None,
-) -> tuple[Config, Path, Path, Path | None]:
+def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:
+    """The config with the command line's overrides, and the command line itself."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="smoke")
     parser.add_argument("--set", dest="problem_set", choices=["examples", "mbpp"])
@@ -43,6 +43,12 @@ def parse_args(
         "--problems-from",
         type=Path,
         help="an earlier report: run on its selected problems, keep its screening, screen none",
+    )
+    parser.add_argument(
+        "--random-weights-from",
+        type=Path,
+        help="a model folder with config and tokenizer only: random weights in its shape "
+        "(a GPU host the checkpoint cannot reach; times hold, discoveries do not)",
     )
     parser.add_argument("--mbpp", type=Path, default=MBPP_PATH)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/discovery"))
@@ -63,7 +69,7 @@ def parse_args(
     if args.problems_from is not None:
         config = config.with_overrides(only=earlier_selection(args.problems_from)[0])
         config = config.with_overrides(select_hard=False)
-    return config, args.out_dir, args.mbpp, args.problems_from
+    return config, args
 
 
 def earlier_selection(report_path: Path) -> tuple[tuple[str, ...], list[Screening]]:
@@ -117,34 +123,28 @@ def _append(journal: Path | None, record: dict[str, object]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    config, out_dir, mbpp_path, problems_from = parse_args(argv)
-    from sandbox import Sandbox, make_backend
-    from service.config import get_settings
-    from service.engine.factory import build_engine
-
+    config, args = parse_args(argv)
+    out_dir: Path = args.out_dir
     problems = load_set(
         config.problem_set,
         limit=config.limit,
         only=config.only,
-        mbpp_path=mbpp_path,
+        mbpp_path=args.mbpp,
         shortest_first=config.shortest_first,
     )
-    engine = build_engine(get_settings())
-    sandbox = Sandbox(make_backend())
-    parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
     console = Console()
-    try:
-        with Progress(console=console) as progress:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            journal = out_dir / "journal.jsonl"
-            journal.unlink(missing_ok=True)
-            runs, screenings, selected = benchmark(config, parts, problems, progress, journal)
-    finally:
-        sandbox.close()
-    if problems_from is not None:
-        screenings = earlier_selection(problems_from)[1]
-    report = build_report(config, runs, screenings, selected)
     out_dir.mkdir(parents=True, exist_ok=True)
+    journal = out_dir / "journal.jsonl"
+    journal.unlink(missing_ok=True)
+    with (
+        solver_parts(random_weights_from=args.random_weights_from) as parts,
+        Progress(console=console) as progress,
+    ):
+        runs, screenings, selected = benchmark(config, parts, problems, progress, journal)
+    if args.problems_from is not None:
+        screenings = earlier_selection(args.problems_from)[1]
+    report = build_report(config, runs, screenings, selected)
+    report["config"]["random_weights"] = args.random_weights_from is not None
     (out_dir / "discovery.json").write_text(json.dumps(report, indent=2))
     plot(report, out_dir / "discovery.png")
     _print(console, report)

@@ -86,4 +86,22 @@ CONFIGS = {
         min_passes=1,
         max_selected=8,
     ),
+    # A GPU host's answer: a wider screen (120 shortest, 16 samples), 3 seeds, 64 attempts.
+    # `benchmarks/discovery/device.sh` runs it where the weights are, and a timing-only variant
+    # (random weights) where only the model's shape could travel.
+    "gpu": Config(
+        name="gpu",
+        problem_set="mbpp",
+        limit=120,
+        shortest_first=True,
+        seeds=(0, 1, 2),
+        max_attempts=64,
+        attempts_per_round=8,
+        max_new_tokens=256,
+        select_hard=True,
+        screen_samples=16,
+        hard_threshold=0.25,
+        min_passes=1,
+        max_selected=12,
+    ),
 }

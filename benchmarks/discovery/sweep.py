@@ -12,10 +12,9 @@ with fewer attempts. With a handful of problems that is a weak signal, said as s
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from rich.progress import Progress
 
 from benchmarks.discovery.__main__ import earlier_selection
 from benchmarks.discovery.config import CONFIGS, Config
+from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import MBPP_PATH, load_set
 from benchmarks.discovery.report import summarize
 from benchmarks.discovery.runs import Run, run_one
@@ -62,6 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settings", help=f"comma-separated, of: {', '.join(GRID)}")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1")
     parser.add_argument("--max-attempts", type=int)
+    parser.add_argument("--attempts-per-round", type=int)
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument(
         "--reuse-default",
@@ -120,34 +121,13 @@ def beats(challenger: Mapping[str, Any], incumbent: Mapping[str, Any]) -> bool:
     return found[0] > found[1] or (found[0] == found[1] and capped[0] < capped[1])
 
 
-@contextmanager
-def engine_parts(engine_overrides: Mapping[str, Any]) -> Iterator[SolverParts]:
-    """The model, learner and sandbox for one adapter shape; freed before the next is built."""
-    from sandbox import Sandbox, make_backend
-    from service.config import EngineSettings, get_settings
-    from service.engine.factory import build_engine
-
-    settings = get_settings()
-    engine_settings = EngineSettings.model_validate(
-        {**settings.engine.model_dump(), **engine_overrides}
-    )
-    engine = build_engine(settings.model_copy(update={"engine": engine_settings}))
-    sandbox = Sandbox(make_backend())
-    try:
-        yield SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
-    finally:
-        sandbox.close()
-        del engine
-        gc.collect()
-
-
 def sweep(
     base: Config,
     names: Sequence[str],
     problems: Sequence[ImportedProblem],
     reused: Sequence[Run],
     progress: Progress,
-    parts_for: Callable[[Mapping[str, Any]], AbstractContextManager[SolverParts]] = engine_parts,
+    parts_for: Callable[[Mapping[str, Any]], AbstractContextManager[SolverParts]] = solver_parts,
 ) -> dict[str, list[Run]]:
     """Every setting × problem × seed, grouped by adapter shape so each model loads once
     (`parts_for` builds the parts for an adapter shape)."""
@@ -208,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     base = CONFIGS[args.config].with_overrides(
         seeds=tuple(range(args.seeds)),
         max_attempts=args.max_attempts,
+        attempts_per_round=args.attempts_per_round,
         max_new_tokens=args.max_new_tokens,
         only=selected,
     )

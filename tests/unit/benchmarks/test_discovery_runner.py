@@ -51,9 +51,9 @@ def test_configs_are_consistent() -> None:
         Config(name="x", problem_set="examples", limit=None, max_attempts=7, attempts_per_round=2)
     smoke = CONFIGS["smoke"]
     assert set(smoke.strategies) == {"sdpo", "best_of_k", "multi_turn"}
-    config, out_dir, _, _ = parse_args(["--config", "full", "--limit", "4", "--seeds", "2"])
+    config, args = parse_args(["--config", "full", "--limit", "4", "--seeds", "2"])
     assert (config.limit, config.seeds, config.select_hard) == (4, (0, 1), True)
-    assert out_dir == Path("benchmarks/results/discovery")
+    assert args.out_dir == Path("benchmarks/results/discovery")
 
 
 def test_the_sets_load_with_references() -> None:
@@ -183,8 +183,8 @@ def test_a_later_run_takes_an_earlier_reports_selection(tmp_path: Path) -> None:
     earlier = tmp_path / "discovery.json"
     screening = [{"problem": "mbpp/62", "n": 8, "c": 2, "reference_ok": True, "pass_rate": 0.25}]
     earlier.write_text(json.dumps({"problems": {"selected": ["mbpp/62"], "screening": screening}}))
-    config, _, _, problems_from = parse_args(["--config", "full", "--problems-from", str(earlier)])
-    assert (config.only, config.select_hard, problems_from) == (("mbpp/62",), False, earlier)
+    config, args = parse_args(["--config", "full", "--problems-from", str(earlier)])
+    assert (config.only, config.select_hard, args.problems_from) == (("mbpp/62",), False, earlier)
     assert earlier_selection(earlier)[1] == [Screening("mbpp/62", 8, 2, True)]
 
 
