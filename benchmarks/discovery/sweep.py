@@ -139,15 +139,32 @@ def sweep(
     shapes: dict[str, list[str]] = {}
     for name in todo:
         shapes.setdefault(json.dumps(dict(GRID[name].engine), sort_keys=True), []).append(name)
+    settled = first_round_discoveries(reused, base.attempts_per_round)
     for shape, members in shapes.items():
         with parts_for(json.loads(shape)) as parts:
             for name in members:
                 config = setting_config(base, GRID[name])
+                same_rounds = config.attempts_per_round == base.attempts_per_round
                 for item in problems:
                     for seed in base.seeds:
-                        runs[name].append(run_one(item, "sdpo", seed, config, parts))
+                        done = settled.get((item.source_id, seed)) if same_rounds else None
+                        runs[name].append(done or run_one(item, "sdpo", seed, config, parts))
                         progress.advance(task)
     return runs
+
+
+def first_round_discoveries(runs: Sequence[Run], round_size: int) -> dict[tuple[str, int], Run]:
+    """Default runs that found a pass in their first round, by (problem, seed).
+
+    No SDPO setting can change such a run as long as the round size stays: round 1 is sampled
+    before any learning, from a fresh adapter whose B = 0 makes it the base model whatever its
+    rank, with the same seed. So the sweep carries these over instead of sampling them again.
+    """
+    return {
+        (run.problem, run.seed): run
+        for run in runs
+        if run.discovery_index is not None and run.discovery_index < round_size
+    }
 
 
 def build_sweep_report(

@@ -18,6 +18,7 @@ from benchmarks.discovery.sweep import (
     beats,
     build_sweep_report,
     choose_best,
+    first_round_discoveries,
     reusable_runs,
     setting_config,
     sweep,
@@ -76,12 +77,29 @@ def test_the_sweep_loads_each_adapter_shape_once_and_reuses_the_default() -> Non
 
     names = ["default", "lr=1e-3", "rank=4", "teacher=frozen"]
     with Progress(console=Console(file=io.StringIO())) as progress:
-        runs = sweep(BASE, names, [item()], [run(item().source_id, 3)], progress, parts_for)
+        runs = sweep(BASE, names, [item()], [run(item().source_id, 5)], progress, parts_for)
     assert shapes == [{}, {"lora_rank": 4, "lora_alpha": 8.0}]
-    assert runs["default"] == [run(item().source_id, 3)]
+    assert runs["default"] == [run(item().source_id, 5)]
     assert all(len(named) == 1 for named in runs.values())
     # The fake sampler counts attempts across the runs that share one shape's parts.
     assert runs["lr=1e-3"][0].discovery_index == runs["rank=4"][0].discovery_index == 5
     report = build_sweep_report(BASE, runs, [item().source_id])
     assert report["best"] == "default" and report["beats_default"] is False
     assert report["settings"]["rank=4"]["setting"]["engine"] == {"lora_rank": 4, "lora_alpha": 8.0}
+
+
+def test_first_round_discoveries_are_carried_over_unless_the_round_size_changes() -> None:
+    problem = item().source_id
+    reused = [run(problem, 1)]  # found in round 1 (rounds of 2)
+
+    @contextmanager
+    def parts_for(engine: Mapping[str, Any]) -> Iterator[SolverParts]:
+        yield parts(passing_at(6))
+
+    names = ["default", "lr=1e-3", "rank=64", "rounds_of_4"]
+    base = Config(name="t", problem_set="examples", limit=1, max_attempts=8, attempts_per_round=2)
+    with Progress(console=Console(file=io.StringIO())) as progress:
+        runs = sweep(base, names, [item()], reused, progress, parts_for)
+    assert runs["lr=1e-3"] == runs["rank=64"] == reused
+    assert runs["rounds_of_4"][0].discovery_index == 6  # round size changed: sampled again
+    assert first_round_discoveries([run(problem, 4), run(problem, None)], 4) == {}
