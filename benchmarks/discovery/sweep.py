@@ -128,9 +128,14 @@ def sweep(
     reused: Sequence[Run],
     progress: Progress,
     parts_for: Callable[[Mapping[str, Any]], AbstractContextManager[SolverParts]] = solver_parts,
+    journal: Path | None = None,
 ) -> dict[str, list[Run]]:
     """Every setting × problem × seed, grouped by adapter shape so each model loads once
-    (`parts_for` builds the parts for an adapter shape)."""
+    (`parts_for` builds the parts for an adapter shape).
+
+    `journal`: a JSON-lines file of `{"setting": name, "run": ...}`; the runs it already holds
+    are taken from it instead of run again (a sweep that died resumes), and each new run is
+    appended as it ends."""
     runs: dict[str, list[Run]] = {name: [] for name in names}
     if "default" in runs and reused:
         runs["default"] = list(reused)
@@ -140,6 +145,7 @@ def sweep(
     for name in todo:
         shapes.setdefault(json.dumps(dict(GRID[name].engine), sort_keys=True), []).append(name)
     settled = first_round_discoveries(reused, base.attempts_per_round)
+    journaled = read_journal(journal)
     for shape, members in shapes.items():
         with parts_for(json.loads(shape)) as parts:
             for name in members:
@@ -147,10 +153,34 @@ def sweep(
                 same_rounds = config.attempts_per_round == base.attempts_per_round
                 for item in problems:
                     for seed in base.seeds:
-                        done = settled.get((item.source_id, seed)) if same_rounds else None
-                        runs[name].append(done or run_one(item, "sdpo", seed, config, parts))
+                        key = (name, item.source_id, seed)
+                        done = settled.get(key[1:]) if same_rounds else None
+                        done = done or journaled.get(key)
+                        if done is None:
+                            done = run_one(item, "sdpo", seed, config, parts)
+                            _append(journal, {"setting": name, "run": done.__dict__})
+                        runs[name].append(done)
                         progress.advance(task)
     return runs
+
+
+def read_journal(journal: Path | None) -> dict[tuple[str, str, int], Run]:
+    """The runs an earlier sweep journaled, by (setting, problem, seed)."""
+    if journal is None or not journal.exists():
+        return {}
+    runs: dict[tuple[str, str, int], Run] = {}
+    for line in journal.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            run = Run(**record["run"])
+            runs[(record["setting"], run.problem, run.seed)] = run
+    return runs
+
+
+def _append(journal: Path | None, record: dict[str, Any]) -> None:
+    if journal is not None:
+        with journal.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
 
 
 def first_round_discoveries(runs: Sequence[Run], round_size: int) -> dict[tuple[str, int], Run]:
@@ -213,8 +243,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     reused = reusable_runs(report, base) if args.reuse_default else []
     problems = load_set(base.problem_set, only=selected, mbpp_path=args.mbpp)
     console = Console()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    journal = args.out_dir / "sweep-journal.jsonl"
     with Progress(console=console) as progress:
-        runs = sweep(base, names, problems, reused, progress)
+        runs = sweep(base, names, problems, reused, progress, journal=journal)
     result = build_sweep_report(base, runs, [item.source_id for item in problems])
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "sweep.json").write_text(json.dumps(result, indent=2))

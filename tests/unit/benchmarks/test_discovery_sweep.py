@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +20,7 @@ from benchmarks.discovery.sweep import (
     build_sweep_report,
     choose_best,
     first_round_discoveries,
+    read_journal,
     reusable_runs,
     setting_config,
     sweep,
@@ -103,3 +105,19 @@ def test_first_round_discoveries_are_carried_over_unless_the_round_size_changes(
     assert runs["lr=1e-3"] == runs["rank=64"] == reused
     assert runs["rounds_of_4"][0].discovery_index == 6  # round size changed: sampled again
     assert first_round_discoveries([run(problem, 4), run(problem, None)], 4) == {}
+
+
+def test_a_sweep_resumes_from_its_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "sweep-journal.jsonl"
+    calls: list[int] = []
+
+    @contextmanager
+    def parts_for(engine: Mapping[str, Any]) -> Iterator[SolverParts]:
+        calls.append(1)
+        yield parts(passing_at(5))
+
+    with Progress(console=Console(file=io.StringIO())) as progress:
+        first = sweep(BASE, ["lr=1e-3"], [item()], [], progress, parts_for, journal)
+        again = sweep(BASE, ["lr=1e-3"], [item()], [], progress, parts_for, journal)
+    assert first == again and len(journal.read_text().splitlines()) == 1
+    assert read_journal(journal) == {("lr=1e-3", item().source_id, 0): first["lr=1e-3"][0]}
