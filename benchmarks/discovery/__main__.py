@@ -11,6 +11,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
@@ -49,6 +50,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         type=Path,
         help="a model folder with config and tokenizer only: random weights in its shape "
         "(a GPU host the checkpoint cannot reach; times hold, discoveries do not)",
+    )
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        help="a journal.jsonl of an earlier run: rebuild its report and plot, run nothing",
     )
     parser.add_argument("--mbpp", type=Path, default=MBPP_PATH)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/discovery"))
@@ -122,9 +128,27 @@ def _append(journal: Path | None, record: dict[str, object]) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
+def replay(journal: Path) -> tuple[list[Run], list[Screening], list[str]]:
+    """The runs and screenings a journal holds; the selection is the problems that ran."""
+    runs: list[Run] = []
+    screenings: list[Screening] = []
+    for line in journal.read_text().splitlines():
+        record = json.loads(line) if line.strip() else {}
+        if "screening" in record:
+            screenings.append(Screening(**record["screening"]))
+        elif "run" in record:
+            runs.append(Run(**record["run"]))
+    return runs, screenings, list(dict.fromkeys(run.problem for run in runs))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config, args = parse_args(argv)
     out_dir: Path = args.out_dir
+    console = Console()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.report_from is not None:
+        _write(console, out_dir, build_report(config, *replay(args.report_from)))
+        return
     problems = load_set(
         config.problem_set,
         limit=config.limit,
@@ -132,8 +156,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         mbpp_path=args.mbpp,
         shortest_first=config.shortest_first,
     )
-    console = Console()
-    out_dir.mkdir(parents=True, exist_ok=True)
     journal = out_dir / "journal.jsonl"
     journal.unlink(missing_ok=True)
     with (
@@ -145,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         screenings = earlier_selection(args.problems_from)[1]
     report = build_report(config, runs, screenings, selected)
     report["config"]["random_weights"] = args.random_weights_from is not None
+    _write(console, out_dir, report)
+
+
+def _write(console: Console, out_dir: Path, report: dict[str, Any]) -> None:
     (out_dir / "discovery.json").write_text(json.dumps(report, indent=2))
     plot(report, out_dir / "discovery.png")
     _print(console, report)

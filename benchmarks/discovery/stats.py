@@ -261,17 +261,20 @@ def attempt_ratio(
     *,
     tolerance: float = 1e-9,
 ) -> float | None:
-    """Attempts the baseline needs to reach SDPO's discovery@at_k, divided by at_k.
+    """Attempts the baseline needs to reach SDPO's discovery@at_k, over the attempts SDPO
+    needed to reach it.
 
     This is what issue 5 calls "the ratio of attempts needed by best-of-k and by multi-turn to
     reach SDPO's discovery probability" (the paper's "≈3x fewer generations", sdpo.md §4.5):
-    with p = sdpo_curve[at_k], the ratio is attempts_to_reach(baseline_curve, p) / at_k.
-    Above 1, SDPO needed fewer attempts; below 1, the baseline got there sooner.
+    with p = sdpo_curve[at_k], the ratio is attempts_to_reach(baseline_curve, p) over
+    attempts_to_reach(sdpo_curve, p). The denominator is at_k where SDPO's curve rises at
+    at_k, and less where it is flat before at_k: a flat stretch is not counted against SDPO
+    (nor for it). Above 1, SDPO needed fewer attempts; below 1, the baseline got there sooner.
 
     None when the ratio is undefined: the baseline never reaches p within its curve (the ratio
     is then more than max(baseline ks) / at_k), or p is 0 (there is nothing to reach).
-    The baseline curve should cover every k up to its budget; on a sparse grid the ratio
-    rounds up to the next grid point.
+    Both curves should cover every k up to their budget; on a sparse grid the ratio is only
+    as fine as the grid.
     """
     at_k = _integer(at_k, "at_k")
     if at_k < 1:
@@ -282,7 +285,8 @@ def attempt_ratio(
     if target <= 0.0:
         return None
     needed = attempts_to_reach(baseline_curve, target, tolerance=tolerance)
-    return None if needed is None else needed / at_k
+    own = attempts_to_reach(sdpo_curve, target, tolerance=tolerance)
+    return None if needed is None or own is None else needed / own
 
 
 def mean_attempts_to_discovery(

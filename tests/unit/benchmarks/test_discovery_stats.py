@@ -392,6 +392,8 @@ def test_attempt_ratio_on_hand_made_curves() -> None:
     assert attempt_ratio(best_of_k, sdpo, 32) is None  # never reaches 0.4 within 64
     assert attempt_ratio(multi_turn, sdpo, 64) is None
     assert attempt_ratio(best_of_k, {1: 0.0, 8: 0.1}, 1) is None  # nothing to reach
+    # SDPO flat from 8 to 32: measured from where it got there (8), not from 32.
+    assert attempt_ratio(best_of_k, {8: 0.1, 32: 0.1}, 32) == 16 / 8
 
 
 def test_attempt_ratio_rejects_a_k_outside_the_sdpo_curve() -> None:
@@ -403,7 +405,7 @@ def test_attempt_ratio_rejects_a_k_outside_the_sdpo_curve() -> None:
 
 @EXAMPLES
 @given(indices_st, st.integers(min_value=1, max_value=40))
-def test_attempt_ratio_of_a_curve_against_itself_is_at_most_one(
+def test_attempt_ratio_of_a_curve_against_itself_is_one(
     indices: list[int | None], at_k: int
 ) -> None:
     curve = discovery_at_k(indices, list(range(1, 41)))
@@ -411,8 +413,7 @@ def test_attempt_ratio_of_a_curve_against_itself_is_at_most_one(
     if curve[at_k] == 0.0:
         assert ratio is None
     else:
-        assert ratio is not None
-        assert 0.0 < ratio <= 1.0  # reached at at_k, or earlier where the curve is flat
+        assert ratio == 1.0  # a flat stretch before at_k counts for neither side
 
 
 def test_mean_attempts_to_discovery() -> None:
