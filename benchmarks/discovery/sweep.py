@@ -6,7 +6,8 @@ A setting changes the job's SDPO hyperparameters (`sdpo`: learning rate, teacher
 worker's adapter shape (`engine`: LoRA rank and alpha, which rebuilds the engine) or the budget's
 round size. The best setting is the one with the most discoveries, then the fewest attempts to
 them (budget-capped mean); it beats the defaults only if it discovers strictly more, or as many
-with fewer attempts. With a handful of problems that is a weak signal, said as such.
+with at least half a round fewer attempts. With a handful of problems even that is a weak
+signal, said as such.
 """
 
 from __future__ import annotations
@@ -111,14 +112,18 @@ def choose_best(summaries: Mapping[str, Mapping[str, Any]]) -> str:
     )
 
 
-def beats(challenger: Mapping[str, Any], incumbent: Mapping[str, Any]) -> bool:
-    """Strictly more discoveries, or as many with fewer budget-capped attempts."""
+def beats(
+    challenger: Mapping[str, Any], incumbent: Mapping[str, Any], margin_attempts: float
+) -> bool:
+    """Strictly more discoveries, or as many with at least `margin_attempts` fewer
+    budget-capped attempts on average (less is within the noise of sampling order)."""
     found: tuple[int, int] = (challenger["discovered"], incumbent["discovered"])
     capped: tuple[float, float] = (
         challenger["attempts_to_discovery_capped"],
         incumbent["attempts_to_discovery_capped"],
     )
-    return found[0] > found[1] or (found[0] == found[1] and capped[0] < capped[1])
+    fewer = capped[0] < capped[1] and capped[1] - capped[0] >= margin_attempts
+    return found[0] > found[1] or (found[0] == found[1] and fewer)
 
 
 def sweep(
@@ -220,7 +225,8 @@ def build_sweep_report(
         "best": best,
         "beats_default": "default" in summaries
         and best != "default"
-        and beats(summaries[best], summaries["default"]),
+        # Half a round: which attempt of a round passes first is an accident of sample order.
+        and beats(summaries[best], summaries["default"], base.attempts_per_round / 2),
         "runs": {name: [run.__dict__ for run in named] for name, named in runs.items()},
     }
 

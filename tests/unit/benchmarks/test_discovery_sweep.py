@@ -65,8 +65,10 @@ def test_best_means_more_discoveries_then_fewer_attempts() -> None:
         "x": {"discovered": 2, "attempts_to_discovery_capped": 4.0},
         "y": {"discovered": 1, "attempts_to_discovery_capped": 1.0},
     }
-    assert choose_best(rows) == "x" and beats(rows["x"], rows["default"])
-    assert not beats(rows["y"], rows["default"]) and not beats(rows["default"], rows["default"])
+    assert choose_best(rows) == "x" and beats(rows["x"], rows["default"], margin_attempts=1.0)
+    assert not beats(rows["x"], rows["default"], margin_attempts=2.0)  # within the noise
+    assert not beats(rows["y"], rows["default"], 0.0)
+    assert not beats(rows["default"], rows["default"], 0.0)
 
 
 def test_the_sweep_loads_each_adapter_shape_once_and_reuses_the_default() -> None:
