@@ -20,7 +20,7 @@ from benchmarks.discovery.config import CONFIGS, Config
 from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import MBPP_PATH, load_set
 from benchmarks.discovery.report import build_report, plot
-from benchmarks.discovery.runs import Run, Screening, is_hard, run_one, screen
+from benchmarks.discovery.runs import Run, Screening, append_journal, is_hard, run_one, screen
 from sandbox.importers import ImportedProblem
 from service.solver.loop import SolverParts
 
@@ -104,7 +104,7 @@ def benchmark(
         task = progress.add_task("screening", total=len(problems))
         for item in problems:
             screenings.append(screen(item, parts, config))
-            _append(journal, {"screening": screenings[-1].__dict__})
+            append_journal(journal, {"screening": screenings[-1].__dict__})
             progress.advance(task)
         hard = {
             s.problem for s in screenings if is_hard(s, config.hard_threshold, config.min_passes)
@@ -117,15 +117,9 @@ def benchmark(
         for seed in config.seeds:
             for strategy in config.strategies:
                 runs.append(run_one(item, strategy, seed, config, parts))
-                _append(journal, {"run": runs[-1].__dict__})
+                append_journal(journal, {"run": runs[-1].__dict__})
                 progress.advance(task)
     return runs, screenings, [item.source_id for item in chosen]
-
-
-def _append(journal: Path | None, record: dict[str, object]) -> None:
-    if journal is not None:
-        with journal.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
 
 
 def replay(journal: Path) -> tuple[list[Run], list[Screening], list[str]]:

@@ -25,7 +25,7 @@ def build_report(
 ) -> dict[str, Any]:
     """`{"strategies": {name: {...}}, "problems": ..., "config": ..., "ratios": ...}`."""
     ks = list(config.k_grid)
-    seconds = _seconds_grid(runs)
+    seconds = seconds_grid(runs)
     strategies: dict[str, Any] = {}
     for strategy in config.strategies:
         mine = [run for run in runs if run.strategy == strategy]
@@ -78,7 +78,7 @@ def _indices_by_problem(runs: Sequence[Run]) -> dict[str, list[int | None]]:
     return by_problem
 
 
-def _seconds_grid(runs: Sequence[Run], points: int = 12) -> list[float]:
+def seconds_grid(runs: Sequence[Run], points: int = 12) -> list[float]:
     """Wall-time budgets from 0 to the longest run, shared by every strategy's curve."""
     longest = max((run.wall_s for run in runs), default=0.0)
     return [round(longest * i / (points - 1), 1) for i in range(points)]

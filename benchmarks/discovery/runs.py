@@ -3,9 +3,12 @@ screening that picks hard problems (i.i.d. samples from the base model, judged o
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 from benchmarks.discovery.config import Config
 from sandbox.importers import ImportedProblem
@@ -90,6 +93,13 @@ def screen(item: ImportedProblem, parts: SolverParts, config: Config) -> Screeni
     samples = parts.sampler.sample(prompt, config.screen_samples, params, None)
     passed = sum(parts.judge.run_suite(s.text, item.problem, "all").accepted for s in samples)
     return Screening(item.source_id, len(samples), passed, reference_ok)
+
+
+def append_journal(journal: Path | None, record: dict[str, Any]) -> None:
+    """Append one JSON line to a benchmark's journal (none: do nothing)."""
+    if journal is not None:
+        with journal.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
 
 
 def is_hard(screening: Screening, threshold: float, min_passes: int = 0) -> bool:

@@ -23,12 +23,11 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from benchmarks.discovery.__main__ import earlier_selection
 from benchmarks.discovery.config import CONFIGS, Config
 from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import MBPP_PATH, load_set
-from benchmarks.discovery.report import summarize
-from benchmarks.discovery.runs import Run, run_one
+from benchmarks.discovery.report import seconds_grid, summarize
+from benchmarks.discovery.runs import Run, append_journal, run_one
 from sandbox.importers import ImportedProblem
 from service.solver.loop import SolverParts
 
@@ -163,7 +162,7 @@ def sweep(
                         done = done or journaled.get(key)
                         if done is None:
                             done = run_one(item, "sdpo", seed, config, parts)
-                            _append(journal, {"setting": name, "run": done.__dict__})
+                            append_journal(journal, {"setting": name, "run": done.__dict__})
                         runs[name].append(done)
                         progress.advance(task)
     return runs
@@ -180,12 +179,6 @@ def read_journal(journal: Path | None) -> dict[tuple[str, str, int], Run]:
             run = Run(**record["run"])
             runs[(record["setting"], run.problem, run.seed)] = run
     return runs
-
-
-def _append(journal: Path | None, record: dict[str, Any]) -> None:
-    if journal is not None:
-        with journal.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
 
 
 def first_round_discoveries(runs: Sequence[Run], round_size: int) -> dict[tuple[str, int], Run]:
@@ -208,8 +201,7 @@ def build_sweep_report(
     """`{"settings": {name: {"setting": ..., **summary}}, "best": ..., "beats_default": ...}`."""
     ks = list(base.k_grid)
     every = [run for named in runs.values() for run in named]
-    longest = max((run.wall_s for run in every), default=0.0)
-    seconds = [round(longest * i / 11, 1) for i in range(12)]
+    seconds = seconds_grid(every)
     summaries = {
         name: summarize(named, ks, base.max_attempts, seconds) for name, named in runs.items()
     }
@@ -237,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = [name for name in names if name not in GRID]
     if unknown:
         raise SystemExit(f"unknown setting {unknown[0]!r}; known: {', '.join(GRID)}")
-    selected, _ = earlier_selection(args.problems_from)
+    report = json.loads(args.problems_from.read_text())
+    selected = tuple(report["problems"]["selected"])
     base = CONFIGS[args.config].with_overrides(
         seeds=tuple(range(args.seeds)),
         max_attempts=args.max_attempts,
@@ -245,7 +238,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_new_tokens=args.max_new_tokens,
         only=selected,
     )
-    report = json.loads(args.problems_from.read_text())
     reused = reusable_runs(report, base) if args.reuse_default else []
     problems = load_set(base.problem_set, only=selected, mbpp_path=args.mbpp)
     console = Console()
