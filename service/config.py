@@ -58,8 +58,25 @@ class EngineSettings(BaseModel):
     alpha: Annotated[float, Field(ge=0, le=1)] = 1.0
     clip_advantage: Annotated[float | None, Field(gt=0)] = 5.0
     is_clip: Annotated[float | None, Field(gt=0)] = 2.0
-    micro_batch_size: Annotated[int, Field(ge=1)] = 4
-    gradient_checkpointing: bool = False
+    micro_batch_size: Annotated[int, Field(ge=1)] = Field(
+        default=4, description="at most this many rows in one learner micro-batch"
+    )
+    micro_batch_tokens: Annotated[int | None, Field(ge=1)] = Field(
+        default=None,
+        description="padded tokens in one learner micro-batch; None = the memory plan's budget",
+    )
+    gradient_checkpointing: bool | None = Field(
+        default=None,
+        description="None = on only where the memory plan needs it for a full-length row",
+    )
+    sampling_tokens: Annotated[int | None, Field(ge=256)] = Field(
+        default=None,
+        description="KV-cache tokens the sampler holds at once; None = 16 rows of "
+        "max_model_len per held job",
+    )
+    memory_headroom_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.1, description="share of the device's free memory the plan leaves unused"
+    )
     loss_chunk_tokens: Annotated[int | None, Field(ge=1)] = Field(
         default=256,
         description="response tokens per output-head chunk in the top-K loss; None = full "
@@ -71,9 +88,24 @@ class EngineSettings(BaseModel):
     model_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="base weights; `auto` = float32 on CPU, bfloat16 on CUDA"
     )
-    max_loras: Annotated[int, Field(ge=1)] = 4
+    max_loras: Annotated[int | None, Field(ge=1)] = Field(
+        default=None, description="vLLM's LoRA slots; None = the jobs a worker holds"
+    )
     max_model_len: Annotated[int, Field(ge=256)] = 4096
-    vllm_gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.5
+    vllm_gpu_memory_utilization: Annotated[float | None, Field(gt=0, le=1)] = Field(
+        default=None, description="vLLM's share of the GPU; None = the memory plan's"
+    )
+    vllm_kv_cache_bytes: Annotated[int | None, Field(ge=1)] = Field(
+        default=None, description="vLLM's KV cache on CUDA; None = the memory plan's"
+    )
+    keep_adapter_versions: Annotated[int, Field(ge=1)] = Field(
+        default=3, description="adapter versions kept on disk per job (the newest are kept)"
+    )
+    state_every_steps: Annotated[int, Field(ge=1)] = Field(
+        default=1,
+        description="write the teacher and optimizer state with every N-th adapter (resume "
+        "restarts from the newest one that has them)",
+    )
 
 
 class SandboxSettings(BaseModel):
@@ -135,6 +167,10 @@ class Settings(BaseSettings):
         description="None = required unless the API is bound to a loopback address",
     )
     sse_ping_s: Annotated[float, Field(gt=0)] = 15.0
+    metrics_fleet: bool = Field(
+        default=False,
+        description="`/metrics` counts every key's jobs; False = only the caller's own",
+    )
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

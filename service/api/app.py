@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from service.api import health, jobs, streams, ui
-from service.api.errors import install_error_handlers
+from service.api.errors import UnexpectedErrors, install_error_handlers
 from service.api.limits import BodySizeLimit
-from service.api.metrics import Metrics
+from service.api.logs import install_redaction
+from service.api.metrics import Metrics, RequestMetrics
+from service.api.openapi import install_schema
 from service.api.state import AppState, keys_required
 from service.bus import Bus, make_bus
 from service.config import Settings
@@ -64,8 +66,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_schema(app)
+    install_redaction()
+    # Added innermost first: metrics see every answer, the 413s and the 500s included.
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
-    app.middleware("http")(metrics.middleware)  # outermost: it also counts the 413s
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=app.router.routes)
     for router in (jobs.router, streams.router, health.router, ui.router):
         app.include_router(router)
     return app

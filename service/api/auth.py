@@ -1,9 +1,9 @@
 """Who is calling: `Authorization: Bearer <key>`, checked against the stored hashes.
 
 Browsers cannot set headers on an EventSource, a WebSocket or a download link, so those
-routes (events, ws, adapter) also take the key as `?access_token=` (keep such URLs out of
-shared logs). Without a key, a caller is
-anonymous, which only the loopback default allows; anonymous callers share one scope.
+routes (events, ws, adapter) also take the key as `?access_token=`; the server's logs show
+such URLs with the token redacted (`service.api.logs`). Without a key, a caller is anonymous,
+which only the loopback default allows; anonymous callers share one scope.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends
 
+from service.api.inputs import AccessToken, Authorization
 from service.api.state import AppState, get_state
 from service.errors import Unauthorized
 from service.store.keys import find_api_key
@@ -49,7 +50,7 @@ async def resolve_caller(state: AppState, authorization: str | None, token: str 
 
 async def caller(
     state: Annotated[AppState, Depends(get_state)],
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: Authorization = None,
 ) -> Caller:
     """The caller of an ordinary route (header only)."""
     return await resolve_caller(state, authorization, None)
@@ -57,8 +58,8 @@ async def caller(
 
 async def stream_caller(
     state: Annotated[AppState, Depends(get_state)],
-    authorization: Annotated[str | None, Header()] = None,
-    access_token: Annotated[str | None, Query(max_length=200)] = None,
+    authorization: Authorization = None,
+    access_token: AccessToken = None,
 ) -> Caller:
     """The caller of a route a browser opens directly (header or `?access_token=`)."""
     return await resolve_caller(state, authorization, access_token)

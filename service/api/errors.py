@@ -1,8 +1,13 @@
-"""The one place where errors become HTTP answers: `{"error": {"code", "message", "field"}}`.
+"""The one place where errors become answers: `{"error": {"code", "message", "field"}}` over
+HTTP, and the same body in an error frame followed by close code `4000 + status` over a
+WebSocket (4401, 4404, 4422, ...), always after the handshake is accepted, so browsers see
+the code instead of a bare HTTP 403.
 
 Service errors carry their own status and code (`service.errors`); request validation
 answers 422 naming the first bad field as a dotted path (`budget.max_attempts`,
-`problem.tests.public.0.output`); anything unexpected is a 500 that names no internals.
+`problem.tests.public.0.output`); anything unexpected is a 500 that names no internals and,
+since `UnexpectedErrors` answers it itself, keeps the keep-alive connection. See
+docs/http-api.md, "Errors".
 """
 
 from __future__ import annotations
@@ -11,17 +16,23 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
 
-from service.api.schemas import ErrorBody, ErrorDetail
+from service.api.schemas import ErrorBody, ErrorDetail, WsError
 from service.errors import ServiceError
 
 logger = logging.getLogger(__name__)
-_SOURCES = ("body", "query", "path", "header", "cookie")
+_SOURCES = ("body", "message", "query", "path", "header", "cookie")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+WS_CLOSE_BASE = 4000  # a refused WebSocket closes with 4000 + the HTTP status it would get
+WS_REASON_MAX_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -40,9 +51,8 @@ def field_path(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in parts)
 
 
-def describe_request_error(exc: RequestValidationError) -> tuple[str, str]:
+def describe_errors(errors: Sequence[Any]) -> tuple[str, str]:
     """The first error's field and a message for people."""
-    errors = exc.errors()
     first = errors[0]
     field = field_path(first.get("loc", ()))
     if first.get("type") == "json_invalid":
@@ -53,24 +63,78 @@ def describe_request_error(exc: RequestValidationError) -> tuple[str, str]:
     return field, message
 
 
+def ws_error_frame(code: str, message: str, field: str | None) -> str:
+    """An error as a WebSocket text frame; its `type` tells it from events."""
+    return WsError(error=ErrorDetail(code=code, message=message, field=field)).model_dump_json()
+
+
+async def refuse_websocket(ws: WebSocket, status: int, detail: ErrorDetail) -> None:
+    """Accept if need be, send the error frame, close with `4000 + status`."""
+    if ws.client_state is WebSocketState.CONNECTING:
+        await ws.accept()
+    if ws.client_state is WebSocketState.CONNECTED:
+        await ws.send_text(WsError(error=detail).model_dump_json())
+        reason = detail.message.encode()[:WS_REASON_MAX_BYTES].decode(errors="ignore")
+        await ws.close(code=WS_CLOSE_BASE + status, reason=reason)
+
+
+async def _answer(
+    conn: HTTPConnection, status: int, code: str, message: str, field: str | None
+) -> Response | None:
+    if isinstance(conn, WebSocket):
+        await refuse_websocket(conn, status, ErrorDetail(code=code, message=message, field=field))
+        return None
+    return error_response(status, code, message, field)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every error the app can raise onto the one JSON shape."""
+    """Map every error the app raises on purpose onto the one JSON shape."""
 
     @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message, exc.field)
+    async def _service_error(conn: HTTPConnection, exc: ServiceError) -> Response | None:
+        return await _answer(conn, exc.status_code, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        field, message = describe_request_error(exc)
-        return error_response(422, "invalid_request", message, field)
+    @app.exception_handler(WebSocketRequestValidationError)
+    async def _invalid(
+        conn: HTTPConnection, exc: RequestValidationError | WebSocketRequestValidationError
+    ) -> Response | None:
+        field, message = describe_errors(exc.errors())
+        return await _answer(conn, 422, "invalid_request", message, field)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(conn: HTTPConnection, exc: HTTPException) -> Response | None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return await _answer(conn, exc.status_code, code, str(exc.detail), None)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error; the server log has the details")
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler took becomes a 500 in the one shape.
+
+    Starlette's own last-resort handler answers and then re-raises, which makes the server
+    drop the connection; answering here keeps it. A response already under way cannot be
+    answered again, so that exception goes on up (the server closes that connection).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            message = "internal error; the server log has the details"
+            await error_response(500, "internal", message)(scope, receive, send)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from service.api.schemas import Health
-from service.api.state import AppState, get_state
+from service.api.deps import State, Who
+from service.api.metrics import render_jobs
+from service.api.schemas import ErrorBody, Health
+from service.api.state import AppState
+from service.store.jobs import owned_by
 
 router = APIRouter(tags=["operations"])
-State = Annotated[AppState, Depends(get_state)]
 
 
 @router.get("/healthz", response_model=Health)
@@ -36,12 +37,18 @@ async def readyz(state: State) -> Response:
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-async def metrics(state: State) -> Response:
-    """Prometheus text format."""
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 401: {"model": ErrorBody}},
+)
+async def metrics(state: State, who: Who) -> Response:
+    """Prometheus text format: this process's requests and streams, and the caller's jobs
+    (every key's with `RETROSPECT_METRICS_FLEET=true`). Needs a key where keys are required."""
+    owner = None if state.settings.metrics_fleet else owned_by(who.api_key_id)
     async with state.sessions() as session:
-        await state.metrics.refresh(session)
-    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+        jobs = await render_jobs(session, owner)
+    return Response(state.metrics.render() + jobs, media_type="text/plain; version=0.0.4")
 
 
 async def _database_ok(state: AppState) -> bool:

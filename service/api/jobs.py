@@ -1,25 +1,19 @@
-"""The job routes: submit, read, list, attempts, cancel, adapter (DESIGN §3.3)."""
+"""The job routes: submit, read, list, attempts, cancel, adapter (docs/http-api.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
-from service.api.auth import Caller, caller, stream_caller
+from service.api.auth import Caller
+from service.api.body import CheckedRoute
+from service.api.deps import Now, State, StreamWho, Who
+from service.api.inputs import Cursor, IdempotencyKey, JobId, PageLimit
 from service.api.limits import check_request
-from service.api.schemas import (
-    AttemptPage,
-    ErrorBody,
-    JobCreated,
-    JobId,
-    JobPage,
-    JobView,
-    SolveRequest,
-)
-from service.api.state import AppState, get_state
+from service.api.schemas import AttemptPage, ErrorBody, JobCreated, JobPage, JobView, SolveRequest
 from service.api.views import attempt_view, job_links, job_summary, job_view
 from service.bus import JOBS_CHANNEL, job_channel
 from service.engine.adapters import ADAPTER_FILE
@@ -33,14 +27,13 @@ from service.store.jobs import (
     request_hash,
     submit_job,
 )
-from service.store.lifecycle import best_attempt, count_active_jobs, request_cancel
+from service.store.lifecycle import best_attempt, request_cancel
 from service.store.models import Job
+from service.store.quota import count_active_jobs_locked
 from service.store.records import latest_adapter, list_attempts
-from service.store.status import JobStatus, utcnow
+from service.store.status import JobStatus
 
-router = APIRouter(tags=["jobs"])
-State = Annotated[AppState, Depends(get_state)]
-Who = Annotated[Caller, Depends(caller)]
+router = APIRouter(tags=["jobs"], route_class=CheckedRoute)
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -58,10 +51,9 @@ async def solve(
     body: SolveRequest,
     state: State,
     who: Who,
+    now: Now,
     response: Response,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobCreated:
     check_request(body, state.settings.limits)
     new = _new_job(body, who)
@@ -71,11 +63,10 @@ async def solve(
             earlier = await find_idempotent_job(session, who.api_key_id, idempotency_key, body_hash)
             if earlier is not None:
                 return _created(earlier, response)
-        active = await count_active_jobs(session, who.api_key_id)
+        active = await count_active_jobs_locked(session, who.api_key_id)
         limit = state.settings.limits.max_active_jobs_per_key
         if active >= limit:
             raise TooManyActiveJobs(f"{active} jobs are queued or running; the limit is {limit}")
-        now = utcnow()
         if idempotency_key is None:
             job = await create_job(session, new, now=now, body_hash=body_hash)
         else:
@@ -109,8 +100,8 @@ def _created(job: Job, response: Response) -> JobCreated:
 async def jobs(
     state: State,
     who: Who,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: PageLimit = 50,
 ) -> JobPage:
     """The caller's jobs, newest first."""
     async with state.sessions() as session:
@@ -132,8 +123,8 @@ async def attempts(
     job_id: JobId,
     state: State,
     who: Who,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: PageLimit = 50,
 ) -> AttemptPage:
     """The job's attempts by index: code, verdicts and feedback."""
     async with state.sessions() as session:
@@ -148,12 +139,13 @@ async def attempts(
     response_model=JobView,
     responses=_errors(401, 404, 409, 422),
 )
-async def cancel(job_id: JobId, state: State, who: Who) -> JobView:
-    """A queued job ends at once; a running one stops at its worker's next phase boundary."""
+async def cancel(job_id: JobId, state: State, who: Who, now: Now) -> JobView:
+    """A queued job ends at once; a running one stops at its worker's next phase boundary; a
+    finished one (cancelled included) is a 409."""
     async with state.sessions() as session, session.begin():
         await get_owned_job(session, job_id, who.api_key_id)
-        row, _ = await request_cancel(session, job_id, now=utcnow())
-        if row.status not in (JobStatus.RUNNING, JobStatus.CANCELLED):
+        row, ended = await request_cancel(session, job_id, now=now)
+        if row.status is not JobStatus.RUNNING and ended is None:
             raise Conflict(f"job {job_id} already ended as {row.status.value}")
         best = await best_attempt(session, job_id)
     await state.bus.publish(job_channel(job_id))
@@ -169,7 +161,7 @@ async def adapter(
     job_id: JobId,
     state: State,
     # A browser's download link cannot set headers: the key may come as `?access_token=`.
-    who: Annotated[Caller, Depends(stream_caller)],
+    who: StreamWho,
 ) -> FileResponse:
     """The job's newest LoRA adapter weights (safetensors; peft's key format)."""
     async with state.sessions() as session:

@@ -1,28 +1,28 @@
 """Prometheus metrics (`GET /metrics`).
 
-Request counts and latencies are this API process's own. Job counts by status are read from
-the database at scrape time, so every API replica reports the fleet's truth, including work
-done by workers in other processes. Each app has its own registry (tests build many apps).
+Request counts, latencies and open streams are this API process's own. Job and attempt
+counts are read from the database at scrape time: by default only the caller's own (the
+key's jobs, or the anonymous scope's on the loopback default), so a key learns nothing about
+other keys' work; with `RETROSPECT_METRICS_FLEET=true` the fleet's, for an operator's
+Prometheus. Each app has its own registry (tests build many apps). See docs/http-api.md.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.store.models import Attempt, Job
 from service.store.status import JobStatus
 
 
 class Metrics:
-    """The app's collectors."""
+    """The app's process-wide collectors."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -44,45 +44,60 @@ class Metrics:
         self.streams = Gauge(
             "retrospect_streams_open", "open SSE and WebSocket streams", registry=self.registry
         )
-        self.jobs = Gauge(
-            "retrospect_jobs", "jobs by status (fleet-wide)", ["status"], registry=self.registry
-        )
-        self.attempts = Gauge(
-            "retrospect_attempts", "judged attempts (fleet-wide)", registry=self.registry
-        )
-
-    async def refresh(self, session: AsyncSession) -> None:
-        """Read the fleet-wide gauges from the database."""
-        counts = dict(
-            (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
-        )
-        for status in JobStatus:
-            self.jobs.labels(status=status.value).set(counts.get(status, 0))
-        self.attempts.set(int((await session.scalar(select(func.count(Attempt.index)))) or 0))
 
     def render(self) -> bytes:
-        """The text exposition format."""
+        """The process's collectors in the text exposition format."""
         return generate_latest(self.registry)
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Count and time each request by its route template (never by raw path)."""
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request."""
+        self.latency.labels(method, route).observe(seconds)
+        self.requests.labels(method, route, str(status)).inc()
+
+
+async def render_jobs(session: AsyncSession, owner: ColumnElement[bool] | None) -> bytes:
+    """Job counts by status and the attempt count, of the jobs `owner` selects (all if None)."""
+    registry = CollectorRegistry()
+    scope = "fleet" if owner is None else "caller"
+    jobs = Gauge("retrospect_jobs", f"jobs by status ({scope})", ["status"], registry=registry)
+    attempts = Gauge("retrospect_attempts", f"judged attempts ({scope})", registry=registry)
+    where = true() if owner is None else owner
+    by_status = select(Job.status, func.count()).where(where).group_by(Job.status)
+    counts = dict((await session.execute(by_status)).all())
+    for status in JobStatus:
+        jobs.labels(status=status.value).set(counts.get(status, 0))
+    judged = select(func.count(Attempt.index)).join(Job, Job.id == Attempt.job_id).where(where)
+    attempts.set(int((await session.scalar(judged)) or 0))
+    return generate_latest(registry)
+
+
+class RequestMetrics:
+    """ASGI middleware: count and time each request by its route template (never by raw
+    path), when its response starts, so a stream counts once, at its headers."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: list[BaseRoute]) -> None:
+        self.app, self.metrics, self.routes = app, metrics, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = _route_template(request)
-        self.latency.labels(request.method, route).observe(time.perf_counter() - started)
-        self.requests.labels(request.method, route, str(response.status_code)).inc()
-        return response
+
+        async def observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = _route_template(scope, self.routes)
+                elapsed = time.perf_counter() - started
+                self.metrics.observe(scope["method"], route, message["status"], elapsed)
+            await send(message)
+
+        await self.app(scope, receive, observed)
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope, routes: list[BaseRoute]) -> str:
     """The matched route's path template; routing stores the route in the scope, so nothing
     is matched twice. A request refused before routing (a 413) is matched here once."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     if route is None:
-        route = next(
-            (r for r in request.app.router.routes if r.matches(request.scope)[0] is Match.FULL),
-            None,
-        )
+        route = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
     return str(getattr(route, "path", "unmatched"))

@@ -1,11 +1,10 @@
-"""The wire models of the HTTP API (DESIGN §3.3); they are the OpenAPI schema."""
+"""The wire models of the HTTP API; they are the OpenAPI schema (docs/http-api.md)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sandbox.problem import Problem
@@ -14,8 +13,6 @@ from service.config import TeacherKind
 from service.solver.budget import Budget, BudgetLeft
 from service.solver.strategies import StrategyName
 from service.store.status import JobStatus
-
-JobId = Annotated[str, PathParam(min_length=1, max_length=64, description="a job's id")]
 
 
 class _Request(BaseModel):
@@ -30,7 +27,7 @@ class SamplingRequest(_Request):
 
 
 class SdpoParams(_Request):
-    """Per-job SDPO hyperparameters (DESIGN §4.1); unset fields take the worker's settings."""
+    """Per-job SDPO hyperparameters; unset fields take the worker's settings."""
 
     learning_rate: Annotated[float | None, Field(gt=0, le=1.0)] = None
     teacher: TeacherKind | None = None
@@ -150,7 +147,7 @@ class AttemptPage(BaseModel):
 
 
 class EventView(BaseModel):
-    """An event as SSE `data:` and WebSocket messages carry it (DESIGN §3.4)."""
+    """An event as SSE `data:` and WebSocket messages carry it (docs/http-api.md, "Events")."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -183,7 +180,7 @@ class Health(BaseModel):
     checks: dict[str, bool] = Field(default_factory=dict)
 
 
-class CancelMessage(BaseModel):
+class CancelMessage(_Request):
     """The one message a WebSocket client may send."""
 
     type: Literal["cancel"]

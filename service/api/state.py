@@ -50,7 +50,7 @@ def is_loopback(host: str) -> bool:
 
 
 def keys_required(settings: Settings, bind_host: str) -> bool:
-    """DESIGN §3.3: the embedded default on loopback needs no key; any other bind does."""
+    """The embedded default on loopback needs no key; any other bind does (docs/http-api.md)."""
     if settings.require_api_keys is not None:
         return settings.require_api_keys
     return not is_loopback(bind_host)

@@ -12,29 +12,35 @@ import asyncio
 import contextlib
 from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, WebSocket, WebSocketDisconnect
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Message
 
-from service.api.auth import Caller, resolve_caller, stream_caller
-from service.api.errors import field_path
-from service.api.schemas import CancelMessage, ErrorBody, ErrorDetail, EventView, JobId, WsError
-from service.api.state import AppState, get_state, get_ws_state
+from service.api.auth import resolve_caller
+from service.api.body import parse_json
+from service.api.deps import State, StreamWho, current_time
+from service.api.errors import describe_errors, ws_error_frame
+from service.api.inputs import AccessToken, AfterSeq, JobId, LastEventId
+from service.api.schemas import CancelMessage, ErrorBody, EventView
+from service.api.state import AppState, get_ws_state
 from service.api.views import event_view
 from service.bus import job_channel
-from service.errors import InvalidRequest, ServiceError
+from service.errors import ServiceError
 from service.solver.events import TERMINAL_TYPES
 from service.store.events import list_events_after
 from service.store.jobs import get_owned_job
 from service.store.lifecycle import request_cancel
-from service.store.status import utcnow
+from service.store.status import JobStatus
 
 router = APIRouter(tags=["events"])
 READ_BATCH = 500
 REREAD_S = 1.0
-WS_NOT_FOUND, WS_UNAUTHORIZED = 4404, 4401
+CANCEL_MESSAGE = TypeAdapter(CancelMessage)
+WsState = Annotated[AppState, Depends(get_ws_state)]
 
 
 async def job_events(state: AppState, job_id: str, after_seq: int) -> AsyncIterator[EventView]:
@@ -55,17 +61,6 @@ async def job_events(state: AppState, job_id: str, after_seq: int) -> AsyncItera
         await wake.close()
 
 
-def parse_last_event_id(header: str | None, query: int | None) -> int:
-    """The seq to resume after: the `Last-Event-ID` header wins over `?after=`."""
-    if header is None:
-        return query or 0
-    if not header.strip().isdigit():
-        raise InvalidRequest(
-            "Last-Event-ID must be an event seq (0, 1, 2, ...)", field="Last-Event-ID"
-        )
-    return int(header.strip())
-
-
 @router.get(
     "/jobs/{job_id}/events",
     response_class=EventSourceResponse,
@@ -76,13 +71,14 @@ def parse_last_event_id(header: str | None, query: int | None) -> int:
 )
 async def events(
     job_id: JobId,
-    state: Annotated[AppState, Depends(get_state)],
-    who: Annotated[Caller, Depends(stream_caller)],
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    state: State,
+    who: StreamWho,
+    last_event_id: LastEventId = None,
+    after: AfterSeq = 0,
 ) -> EventSourceResponse:
-    """Server-sent events: `id:` is the seq, `event:` the type, `data:` the event as JSON."""
-    after_seq = parse_last_event_id(last_event_id, after)
+    """Server-sent events: `id:` is the seq, `event:` the type, `data:` the event as JSON.
+    Replay starts after `Last-Event-ID` (what a reconnecting browser sends), else `after`."""
+    after_seq = after if last_event_id is None else last_event_id
     async with state.sessions() as session:
         await get_owned_job(session, job_id, who.api_key_id)
 
@@ -103,19 +99,17 @@ async def events(
 async def websocket(
     ws: WebSocket,
     job_id: JobId,
-    access_token: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    state: WsState,
+    access_token: AccessToken = None,
+    after: AfterSeq = 0,
 ) -> None:
-    """The same events as JSON messages; send `{"type": "cancel"}` to cancel the job."""
-    state = get_ws_state(ws)
-    try:
-        who = await resolve_caller(state, ws.headers.get("authorization"), access_token)
-        async with state.sessions() as session:
-            await get_owned_job(session, job_id, who.api_key_id)
-    except ServiceError as exc:
-        code = WS_UNAUTHORIZED if exc.status_code == 401 else WS_NOT_FOUND
-        await ws.close(code=code, reason=exc.message[:120])
-        return
+    """The same events as JSON messages; send `{"type": "cancel"}` to cancel the job.
+
+    A refusal (bad parameter, no key, no such job) is accepted, answered with an error frame
+    and closed with `4000 + status` (4422, 4401, 4404) by `service.api.errors`."""
+    who = await resolve_caller(state, ws.headers.get("authorization"), access_token)
+    async with state.sessions() as session:
+        await get_owned_job(session, job_id, who.api_key_id)
     await ws.accept()
     state.metrics.streams.inc()
     sender = asyncio.create_task(_send(ws, state, job_id, after))
@@ -144,22 +138,40 @@ async def _send(ws: WebSocket, state: AppState, job_id: str, after: int) -> bool
 
 
 async def _listen(ws: WebSocket, state: AppState, job_id: str) -> None:
-    """Take cancel messages until the client goes; answer anything else with an error."""
-    with contextlib.suppress(WebSocketDisconnect):
+    """Take frames until the client goes: a cancel message cancels, anything else (another
+    message, bad JSON, a binary frame) is answered with an error frame and the connection
+    stays open."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            raw = await ws.receive_text()
-            try:
-                CancelMessage.model_validate_json(raw)
-            except ValidationError as exc:
-                await ws.send_text(_ws_error(exc))
-                continue
-            async with state.sessions() as session, session.begin():
-                await request_cancel(session, job_id, now=utcnow())
-            await state.bus.publish(job_channel(job_id))
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            error = await _take(state, job_id, message)
+            if error is not None:
+                await ws.send_text(error)
 
 
-def _ws_error(exc: ValidationError) -> str:
-    first: dict[str, Any] = dict(exc.errors()[0])
-    field = field_path(first.get("loc", ())) or "message"
-    detail = ErrorDetail(code="invalid_message", message=str(first["msg"]), field=field)
-    return WsError(error=detail).model_dump_json()
+async def _take(state: AppState, job_id: str, message: Message) -> str | None:
+    """Act on one frame; the error frame to send back, or None."""
+    text = message.get("text")
+    if text is None:
+        return ws_error_frame(
+            "invalid_message", "binary frames are not accepted; send JSON text", "message"
+        )
+    try:
+        parse_json(text.encode(), CANCEL_MESSAGE, source="message")
+    except ServiceError as exc:
+        return ws_error_frame("invalid_message", exc.message, exc.field)
+    except RequestValidationError as exc:
+        field, problem = describe_errors(exc.errors())
+        return ws_error_frame("invalid_message", problem, field)
+    return await _cancel(state, job_id)
+
+
+async def _cancel(state: AppState, job_id: str) -> str | None:
+    async with state.sessions() as session, session.begin():
+        row, ended = await request_cancel(session, job_id, now=current_time())
+    if row.status is not JobStatus.RUNNING and ended is None:
+        return ws_error_frame("conflict", f"job {job_id} already ended as {row.status}", None)
+    await state.bus.publish(job_channel(job_id))
+    return None

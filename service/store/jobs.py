@@ -11,23 +11,41 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from sqlalchemy import and_, or_, select
+from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandbox.problem import Problem
 from service.solver.budget import Budget, BudgetLeft
 from service.solver.events import JobQueued
-from service.store.errors import IdempotencyConflict, InvalidCursor, JobNotFound
+from service.store.bounds import ID_MAX_CHARS, ID_PATTERN
+from service.store.errors import IdempotencyConflict, JobNotFound
 from service.store.events import append_event
 from service.store.models import IdempotencyKey, Job
 from service.store.pagination import Page, decode_cursor, make_page, page_size
 from service.store.status import JobStatus
 
 ANONYMOUS_SCOPE = "anonymous"  # the embedded default's callers, who need no key
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. year 1 at -23:59
+        raise ValueError("out of range in UTC") from exc
+
+
+# A jobs cursor: the last job served, as (created_at, id).
+JOB_CURSOR = TypeAdapter(
+    tuple[
+        Annotated[AwareDatetime, AfterValidator(_in_utc)],
+        Annotated[str, Field(max_length=ID_MAX_CHARS, pattern=ID_PATTERN)],
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -142,29 +160,22 @@ async def get_owned_job(
     return job
 
 
+def owned_by(api_key_id: str | None) -> ColumnElement[bool]:
+    """The filter that selects one caller's jobs (the anonymous scope's when None)."""
+    return Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id
+
+
 async def list_jobs(
     session: AsyncSession, api_key_id: str | None, *, cursor: str | None = None, limit: int = 50
 ) -> Page[Job]:
     """One caller's jobs, newest first (ties broken by id)."""
     limit = page_size(limit)
-    owner = Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id
-    query = select(Job).where(owner)
+    query = select(Job).where(owned_by(api_key_id))
     if cursor is not None:
-        created_iso, job_id = decode_cursor(cursor, 2)
-        created_at = _parse_time(created_iso, cursor)
+        created_at, job_id = decode_cursor(cursor, JOB_CURSOR)
         query = query.where(
             or_(Job.created_at < created_at, and_(Job.created_at == created_at, Job.id < job_id))
         )
     query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
     rows = (await session.scalars(query)).all()
     return make_page(rows, limit, lambda job: (job.created_at.isoformat(), job.id))
-
-
-def _parse_time(text: Any, cursor: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(text))
-    except ValueError as exc:
-        raise InvalidCursor(cursor) from exc
-    if parsed.tzinfo is None:
-        raise InvalidCursor(cursor)
-    return parsed

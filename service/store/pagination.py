@@ -2,7 +2,9 @@
 
 A cursor is the sort key of the last row served, as URL-safe base64 of JSON. It is opaque to
 callers but not secret: a forged cursor can only skip rows of the caller's own list, since
-every query filters by owner first.
+every query filters by owner first. Decoding checks the key against its declared types
+(strict: `true` is no integer, `1.0` is no index, `null` is nothing), so a forged or damaged
+cursor is `InvalidCursor` (422), never a query parameter the database refuses.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
+
 from service.store.errors import InvalidCursor
 
 T = TypeVar("T")
 U = TypeVar("U")
+K = TypeVar("K")
 MAX_PAGE_SIZE = 200
 
 
@@ -42,16 +47,15 @@ def encode_cursor(key: Sequence[str | int]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    """The sort key inside `cursor`, or `InvalidCursor` if it is not one of ours."""
+def decode_cursor(cursor: str, key_type: TypeAdapter[K]) -> K:
+    """The sort key inside `cursor` as `key_type` (a tuple type), or `InvalidCursor` if it is
+    not one of ours."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raw = base64.urlsafe_b64decode(padded.encode())
+        return key_type.validate_json(raw, strict=True)
+    except (binascii.Error, ValueError, ValidationError) as exc:
         raise InvalidCursor(cursor) from exc
-    if not isinstance(key, list) or len(key) != arity:
-        raise InvalidCursor(cursor)
-    return key
 
 
 def page_size(limit: int) -> int:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
+from pydantic import Field, TypeAdapter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.solver.attempts import AttemptRecord
+from service.store.bounds import MAX_INDEX
 from service.store.models import Adapter, Attempt, Job
 from service.store.pagination import Page, decode_cursor, make_page, page_size
+
+# An attempts cursor: the index of the last attempt served.
+ATTEMPT_CURSOR = TypeAdapter(tuple[Annotated[int, Field(ge=0, le=MAX_INDEX)]])
 
 
 async def add_attempt(
@@ -44,8 +50,8 @@ async def list_attempts(
     limit = page_size(limit)
     query = select(Attempt).where(Attempt.job_id == job_id)
     if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(Attempt.index > int(after))
+        (after,) = decode_cursor(cursor, ATTEMPT_CURSOR)
+        query = query.where(Attempt.index > after)
     query = query.order_by(Attempt.index).limit(limit + 1)
     rows = (await session.scalars(query)).all()
     return make_page(rows, limit, lambda attempt: (attempt.index,))

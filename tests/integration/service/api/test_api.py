@@ -179,27 +179,27 @@ def test_keys_are_required_off_loopback_and_scope_every_job(settings: Settings) 
             ("GET", f"/jobs/{job_id}/events"),
             ("GET", f"/jobs/{job_id}/adapter"),
             ("POST", f"/jobs/{job_id}/cancel"),
+            ("GET", "/metrics"),
         ]:
             assert client.request(method, path).status_code == 401, path
             wrong_scheme = {"Authorization": f"Basic {alice}"}
             assert client.request(method, path, headers=wrong_scheme).status_code == 401
-            if path != "/jobs":
+            if path not in ("/jobs", "/metrics"):
                 assert client.request(method, path, headers=as_bob).status_code == 404, path
         assert (
             client.get("/jobs", headers={"Authorization": "Bearer rsk_forged"}).status_code == 401
         )
         assert client.get(f"/jobs/{job_id}", headers=as_alice).status_code == 200
         assert client.get("/jobs", headers=as_bob).json()["data"] == []
-        with (
-            pytest.raises(WebSocketDisconnect) as closed,
-            client.websocket_connect(f"/jobs/{job_id}/ws") as ws,
-        ):
-            ws.receive_text()
-        assert closed.value.code == 4401
-        url = f"/jobs/{job_id}/ws?access_token={bob}"
-        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as ws:
-            ws.receive_text()
-        assert closed.value.code == 4404
+        for url, code in [
+            (f"/jobs/{job_id}/ws", 4401),
+            (f"/jobs/{job_id}/ws?access_token={bob}", 4404),
+        ]:
+            with client.websocket_connect(url) as ws:
+                frame = ws.receive_json()  # accepted, then the error frame, then the close
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_text()
+            assert frame["type"] == "error" and closed.value.code == code, frame
 
 
 def test_limits_answer_413_and_422_naming_the_field(settings: Settings) -> None:
@@ -268,7 +268,8 @@ def test_cancel_ends_a_queued_job_and_refuses_a_finished_one(settings: Settings)
         queued = client.post("/solve", json=body()).json()["id"]
         cancelled = client.post(f"/jobs/{queued}/cancel")
         assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
-        assert client.post(f"/jobs/{queued}/cancel").status_code == 202  # again: same answer
+        again = client.post(f"/jobs/{queued}/cancel")  # a cancelled job has ended: 409
+        assert again.status_code == 409 and "cancelled" in error_of(again)["message"]
         with client.stream("GET", f"/jobs/{queued}/events") as stream:
             types = [
                 line.split(": ", 1)[1] for line in stream.iter_lines() if line.startswith("event:")
@@ -363,6 +364,8 @@ def test_health_readiness_and_metrics(settings: Settings) -> None:
         text = client.get("/metrics").text
         assert 'retrospect_jobs{status="queued"}' in text
         assert "retrospect_http_requests_total" in text
+        too_long = client.get("/metrics", headers={"Authorization": "Bearer " + "k" * 1000})
+        assert too_long.status_code == 422 and error_of(too_long)["field"] == "authorization"
     missing = PG_URL.rsplit("/", 1)[0] + "/retrospect_no_such_database"
     with api(Settings(database_url=missing)) as client:
         down = client.get("/readyz")
