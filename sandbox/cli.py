@@ -1,4 +1,4 @@
-"""The sandbox command line, stable for scripts (DESIGN §3.2)."""
+"""The sandbox command line, stable for scripts (see docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def build_image_command(
 
 @app.command("run")
 def run_command(
-    problem: Annotated[Path, typer.Option(help="problem JSON (DESIGN §3.1)")],
+    problem: Annotated[Path, typer.Option(help="problem JSON (see docs/sandbox.md)")],
     program: Annotated[list[Path], typer.Option(help="program file; repeat to judge several")],
     backend: Annotated[str, typer.Option(help="auto, docker or process")] = "auto",
     split: Annotated[str, typer.Option(help="public, hidden or all")] = "all",

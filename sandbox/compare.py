@@ -1,4 +1,4 @@
-"""Matching a program's output against the expected one (DESIGN §3.1 `compare`).
+"""Matching a program's output against the expected one (see docs/sandbox.md).
 
 Stdio outputs (`outputs_match`):
 - `exact`: equal after normalizing line endings to `\\n`, stripping trailing whitespace on each
@@ -31,7 +31,9 @@ from pydantic import JsonValue
 from sandbox.problem import Compare, CompareMode
 
 _INT_TOKEN = re.compile(r"[+-]?[0-9]+")
-_FINITE_TOKEN = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Each part is unambiguous (`[0-9]+(?:\.[0-9]*)?`, never `[0-9]+\.?[0-9]*`), so a match costs
+# time linear in the token: a megabyte of digits ending in a letter cannot backtrack.
+_FINITE_TOKEN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SPECIAL_TOKEN = re.compile(r"([+-]?)(inf|infinity|nan)", re.IGNORECASE)
 
 # Wide exponents so that no literal overflows, no traps so that nothing raises; the precision

@@ -1,4 +1,4 @@
-"""Extracting the program from a model's response (sdpo.md §3.2, DESIGN §3.2).
+"""Extracting the program from a model's response (see docs/sandbox.md).
 
 The rules, applied after normalizing line endings to `\\n`:
 1. No fence (```` ``` ````) anywhere: the whole response is the program, stripped.

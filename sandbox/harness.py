@@ -1,16 +1,18 @@
-"""The in-sandbox runner: stdlib only, executed as `python3 -I -c <this source> [--serve]`.
+"""The in-sandbox runner: stdlib only, executed as `python3 -I -c <protocol + this> [--serve]`.
 
-Protocol. stdin carries length-prefixed JSON frames (`<bytes>\\n<json>`): a header, then one
-frame per case; with `--serve` (a warm container's main process) requests follow one another
-until stdin closes. stdout carries one JSON record per case, then a closing record. Expected
-outputs never enter the sandbox: the host compares. Only assert cases carry their test code,
-and it reaches the program's process only after the program itself has run.
+The wire format is in `sandbox/protocol.py`, which the backends bundle in front of this source.
+Expected values never reach this process for stdio, functional and host-judged assert cases:
+it reports what the program printed, returned or what each probe evaluated to, and the host
+compares. Only sandbox-judged assert cases (test code the host could not compile) run their
+whole test code here, and docs/sandbox.md says what such a case can be fooled by.
 
-Each case runs in a forked child that drops to an unprivileged uid (when the harness runs as
-root: then the program cannot signal, trace or read the harness), gets its own session, rlimits
-and pipes, and reports through a pipe of its own. The harness waits on a pidfd, caps every
-stream while it flows, kills the whole case (every process of the program's uid) at its wall
-limit, and cleans /tmp and /dev/shm after the attempt, so nothing is left for the next one.
+The harness makes itself non-dumpable (so a program sharing its uid cannot open its memory or
+file descriptors through /proc) and a child subreaper (so every descendant of a case, reaped or
+not, comes back to it and its CPU time is charged to that case). Each case runs in a forked
+child that drops to an unprivileged uid when the harness runs as root, gets its own session,
+rlimits and pipes, and reports through a pipe of its own. After each case every process of the
+case is killed whatever its state; after the attempt the scratch dirs are emptied and checked,
+together with SysV IPC and POSIX message queues, so nothing is left for the next attempt.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import ctypes
 import decimal
 import io
 import json
 import linecache
-import math
+import operator
 import os
 import resource
 import secrets
 import selectors
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -35,111 +39,243 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-PROGRAM_FILE = "Solution.py"
-TEST_FILE = "Test.py"
-REPORT_FD = 3
-TESTS_FD = 4
+with contextlib.suppress(ImportError):  # on the host; in the sandbox the protocol precedes this
+    from sandbox.protocol import (
+        FRAME_CALL,
+        FRAME_PROBES,
+        FRAME_SCRIPT,
+        FRAME_STDIO,
+        MAX_VALUE_DEPTH,
+        PROGRAM_FILE,
+        REPORT_FD,
+        SETUP_FD,
+        TEST_FILE,
+        TOKEN_FD,
+        Header,
+        Iterated,
+        encode_value,
+    )
+
 CHUNK_BYTES = 65536
-REPORT_LIMIT_BYTES = 8 * 1024 * 1024
-INTERPRETER_HEADROOM_MB = 96
 JsonDict = dict[str, Any]
-EXACT_TYPES = (decimal.Decimal, range)
-SETUP_FAILED = "retrospect-harness: case setup failed"
 SETUP_FAILED_EXIT = 70
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+REAP_WAIT_S = 2.0
+
+# Bound before any program runs: a program can replace module attributes and builtins, but not
+# these names of the harness's own (short of walking frames or gc, see docs/sandbox.md).
+_type, _isinstance, _issubclass, _len, _list = type, isinstance, issubclass, len, list
+_tuple, _dict, _set, _frozenset, _bool, _repr = tuple, dict, set, frozenset, bool, repr
+_exec, _eval, _compile, _parse = exec, eval, compile, ast.parse
+_write, _read, _exit, _listdir = os.write, os.read, os._exit, os.listdir
+_dumps, _settrace, _setprofile = json.dumps, sys.settrace, sys.setprofile
+EXACT_TYPES = (decimal.Decimal, range)
+# Classes a sandbox-judged test may compare (`type(x) == list`), matched by identity.
+PLAIN_TYPES = (int, float, str, bool, list, tuple, dict, set, frozenset, complex, bytes)
+ITERATOR_TYPES: tuple[type, ...] = (
+    types.GeneratorType,
+    map,
+    filter,
+    zip,
+    enumerate,
+    reversed,
+    type(iter([])),
+    type(iter(())),
+    type(iter(range(0))),
+    type(iter("")),
+    type(iter(set())),
+    type(iter({})),
+    type({}.keys()),
+    type({}.values()),
+    type({}.items()),
+)
+
+
+def _one_of(kind: type, kinds: tuple[type, ...]) -> bool:
+    """Membership by identity: `kind in kinds` would ask a metaclass's `__eq__`."""
+    return any(kind is candidate for candidate in kinds)
 
 
 # ---------------------------------------------------------------------------------------------
 # Inside the case process (the program's side)
 
 
-def launder(value: Any, depth: int = 0) -> Any:
-    """Rebuild a returned value from exact builtin types, so its `__eq__` cannot lie.
+def launder(value: Any, depth: int = 0, *, iterators: bool = False) -> Any:
+    """Rebuild a value from exact builtin types, so its `__eq__` cannot lie.
 
     The base types' own slots are called (`int.__int__(x)`, not `int(x)`), so a subclass that
-    overrides conversions or comparisons is read for what it really holds.
+    overrides conversions or comparisons is read for what it really holds. With `iterators`,
+    a builtin iterator (generator, map, ...) is consumed into an `Iterated`.
     """
-    if depth > 200:
-        raise ValueError("returned value nests deeper than 200 levels")
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"value nests deeper than {MAX_VALUE_DEPTH} levels")
     if value is None or value is True or value is False:
         return value
-    if isinstance(value, int):
+    if _isinstance(value, int):
         return int.__int__(value)
-    if isinstance(value, float):
+    if _isinstance(value, float):
         return float.__float__(value)
-    if isinstance(value, str):
+    if _isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, complex):
+    if _isinstance(value, complex):
         return complex.__complex__(value)
-    if type(value) in EXACT_TYPES:
+    kind = _type(value)
+    if _one_of(kind, EXACT_TYPES):
         return value  # immutable C types: their comparisons cannot be patched
-    return _launder_container(value, depth)
+    if iterators and _one_of(kind, ITERATOR_TYPES):
+        return Iterated(_tuple(launder(v, depth + 1, iterators=True) for v in _list(value)))
+    return _launder_container(value, depth, iterators)
 
 
-def _launder_container(value: Any, depth: int) -> Any:
-    if isinstance(value, list):
-        return [launder(v, depth + 1) for v in list.__iter__(value)]
-    if isinstance(value, tuple):
-        return tuple(launder(v, depth + 1) for v in tuple.__iter__(value))
-    if isinstance(value, dict):
-        return {launder(k, depth + 1): launder(v, depth + 1) for k, v in dict.items(value)}
-    if isinstance(value, set):
-        return {launder(v, depth + 1) for v in set.__iter__(value)}
-    if isinstance(value, frozenset):
-        return frozenset(launder(v, depth + 1) for v in frozenset.__iter__(value))
-    if isinstance(value, bytes):
+def _launder_container(value: Any, depth: int, iterators: bool) -> Any:
+    def inner(item: Any) -> Any:
+        return launder(item, depth + 1, iterators=iterators)
+
+    if _isinstance(value, list):
+        return [inner(v) for v in list.__iter__(value)]
+    if _isinstance(value, tuple):
+        return _tuple(inner(v) for v in tuple.__iter__(value))
+    if _isinstance(value, dict):
+        return {inner(k): inner(v) for k, v in dict.items(value)}
+    if _isinstance(value, set):
+        return {inner(v) for v in set.__iter__(value)}
+    if _isinstance(value, frozenset):
+        return _frozenset(inner(v) for v in frozenset.__iter__(value))
+    if _isinstance(value, bytes):
         return bytes.__bytes__(value)
-    raise TypeError(f"returned a {type(value).__name__}, which is not plain data")
+    raise TypeError(f"returned a {_type(value).__name__}, which is not plain data")
 
 
 def _to_json_data(value: Any) -> Any:
     """Laundered data as JSON data: tuples become lists; sets and bytes are not JSON."""
-    if isinstance(value, list | tuple):
+    if _isinstance(value, list | tuple):
         return [_to_json_data(v) for v in value]
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
+    if _isinstance(value, dict):
+        if not all(_type(k) is str for k in value):
             raise TypeError("returned a dict with non-string keys, which JSON cannot hold")
         return {k: _to_json_data(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset | bytes):
-        raise TypeError(f"returned a {type(value).__name__}, which JSON cannot hold")
+    if _isinstance(value, set | frozenset | bytes):
+        raise TypeError(f"returned a {_type(value).__name__}, which JSON cannot hold")
     return value
 
 
 MISMATCHES: list[tuple[str, str]] = []
+_COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "Eq": operator.eq,
+    "NotEq": operator.ne,
+    "Lt": operator.lt,
+    "LtE": operator.le,
+    "Gt": operator.gt,
+    "GtE": operator.ge,
+    "Is": operator.is_,
+    "IsNot": operator.is_not,
+    "In": lambda a, b: a in b,
+    "NotIn": lambda a, b: a not in b,
+}
+_BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": operator.add,
+    "Sub": operator.sub,
+    "Mult": operator.mul,
+    "Div": operator.truediv,
+    "FloorDiv": operator.floordiv,
+    "Mod": operator.mod,
+    "Pow": operator.pow,
+}
+
+
+def _plain(value: Any) -> Any:
+    """A test operand, laundered: plain data, or one of the builtin classes by identity."""
+    if _isinstance(value, type) and _one_of(value, PLAIN_TYPES):
+        return value
+    try:
+        return launder(value)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"cannot compare: {exc}") from None
+
+
+def strict_compare(left: Any, pairs: list[tuple[str, Any]]) -> bool:
+    """A comparison chain of a sandbox-judged test, on laundered operands; remembers a miss."""
+    current = _plain(left)
+    for name, right in pairs:
+        other = _plain(right)
+        if not _bool(_COMPARE_OPS[name](current, other)):
+            MISMATCHES.append((_repr(current)[:1000], _repr(other)[:1000]))
+            return False
+        current = other
+    return True
 
 
 def strict_equal(left: Any, right: Any) -> bool:
-    """`==` for test assertions, on laundered copies of both sides; remembers a mismatch."""
-    try:
-        actual, expected = launder(left), launder(right)
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(f"cannot compare: {exc}") from None
-    equal = bool(actual == expected)
-    if not equal:
-        MISMATCHES.append((repr(actual)[:1000], repr(expected)[:1000]))
-    return equal
+    """`left == right` on laundered copies of both sides."""
+    return strict_compare(left, [("Eq", right)])
 
 
-class _StrictEquality(ast.NodeTransformer):
-    """Rewrites `a == b` / `a != b` in test code into `strict_equal` calls."""
+def strict_binary(name: str, left: Any, right: Any) -> Any:
+    """Arithmetic of a sandbox-judged test on laundered operands (`abs(a - b) < eps`)."""
+    return _BINARY_OPS[name](_plain(left), _plain(right))
+
+
+def strict_truth(value: Any) -> bool:
+    """Truthiness of a laundered value, never the program's `__bool__`."""
+    return _bool(_plain(value))
+
+
+def _helper(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
+
+
+class _StrictOperations(ast.NodeTransformer):
+    """Rewrites a test's comparisons, arithmetic and truth tests onto laundered values."""
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
-        if len(node.ops) != 1 or not isinstance(node.ops[0], ast.Eq | ast.NotEq):
-            return node
-        call = ast.Call(
-            func=ast.Name(id="__retrospect_equal__", ctx=ast.Load()),
-            args=[node.left, node.comparators[0]],
-            keywords=[],
+        pairs = ast.List(
+            elts=[
+                ast.Tuple(elts=[ast.Constant(_type(op).__name__), right], ctx=ast.Load())
+                for op, right in zip(node.ops, node.comparators, strict=True)
+            ],
+            ctx=ast.Load(),
         )
-        if isinstance(node.ops[0], ast.NotEq):
-            return ast.copy_location(ast.UnaryOp(op=ast.Not(), operand=call), node)
+        return ast.copy_location(_helper("__retrospect_compare__", node.left, pairs), node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        name = _type(node.op).__name__
+        if name not in _BINARY_OPS:
+            return node
+        call = _helper("__retrospect_binary__", ast.Constant(name), node.left, node.right)
         return ast.copy_location(call, node)
+
+    def visit_Assert(self, node: ast.Assert) -> ast.AST:
+        self.generic_visit(node)
+        node.test = _boolean(node.test)
+        return node
+
+
+def _boolean(node: ast.expr) -> ast.expr:
+    """A truth test whose leaves are judged by `strict_truth`."""
+    if isinstance(node, ast.BoolOp):
+        node.values = [_boolean(v) for v in node.values]
+        return node
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        node.operand = _boolean(node.operand)
+        return node
+    return ast.copy_location(_helper("__retrospect_truth__", node), node)
 
 
 def compile_tests(code: str) -> types.CodeType:
-    """Test code with strict equality, compiled under its own file name."""
-    tree = ast.fix_missing_locations(_StrictEquality().visit(ast.parse(code, TEST_FILE)))
-    return compile(tree, TEST_FILE, "exec")
+    """Sandbox-judged test code on laundered operations, compiled under its own file name."""
+    tree = ast.fix_missing_locations(_StrictOperations().visit(_parse(code, TEST_FILE)))
+    compiled: types.CodeType = _compile(tree, TEST_FILE, "exec")
+    return compiled
+
+
+STRICT_HELPERS = {
+    "__retrospect_compare__": strict_compare,
+    "__retrospect_binary__": strict_binary,
+    "__retrospect_truth__": strict_truth,
+}
 
 
 def describe_error(exc: BaseException) -> JsonDict:
@@ -154,7 +290,7 @@ def describe_error(exc: BaseException) -> JsonDict:
             {"line": exc.lineno or 0, "function": "<module>", "code": (exc.text or "").strip()}
         )
     described: JsonDict = {
-        "type": type(exc).__name__,
+        "type": _type(exc).__name__,
         "message": str(exc)[:2000],
         "frames": frames[-3:],
     }
@@ -179,23 +315,20 @@ def resolve_entry(namespace: dict[str, Any], entry_point: str) -> Callable[..., 
 class CaseProcess:
     """Runs one case inside the forked child; never returns (ends with `os._exit`)."""
 
-    def __init__(self, header: JsonDict, case: JsonDict, code: types.CodeType) -> None:
+    def __init__(self, header: Header, case: JsonDict, code: types.CodeType) -> None:
         self.header = header
         self.case = case
         self.code = code
-        # Captured before the program runs, so patching modules cannot reach the report.
-        self._write = os.write
-        self._dumps = json.dumps
-        self._exit = os._exit
+        self.tests: types.CodeType | None = None
+        self.defines_check = False
 
     def run(self) -> None:
-        linecache.cache[PROGRAM_FILE] = _cache_entry(self.header["program"], PROGRAM_FILE)
-        if "code" in self.case:
-            linecache.cache[TEST_FILE] = _cache_entry(self.case["code"], TEST_FILE)
-        module = types.ModuleType("__main__" if self.header["kind"] == "stdio" else "solution")
+        linecache.cache[PROGRAM_FILE] = _cache_entry(self.header.program, PROGRAM_FILE)
+        module = types.ModuleType("__main__" if self.header.kind == "stdio" else "solution")
         module.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = module
         try:
+            self._prepare_tests()
             status = self._run_kind(module.__dict__)
         except SystemExit as exc:
             status = _exit_status(exc)
@@ -203,42 +336,74 @@ class CaseProcess:
             self._report({"error": describe_error(exc)})
             status = 1
         self._flush()
-        self._exit(status)
+        _exit(status)
+
+    def _prepare_tests(self) -> None:
+        """Compile sandbox-judged test code before the program runs, so a patched `compile`
+        or `ast` cannot touch it."""
+        if self.case["frame"] == FRAME_SCRIPT:
+            linecache.cache[TEST_FILE] = _cache_entry(self.case["code"], TEST_FILE)
+            self.tests = compile_tests(self.case["code"])
+            self.defines_check = "check" in _defined_names(self.case["code"])
 
     def _run_kind(self, namespace: dict[str, Any]) -> int:
-        kind = self.header["kind"]
-        exec(self.code, namespace)
-        if kind == "functional":
-            entry = resolve_entry(namespace, self.header["entry_point"])
-            value = entry(*self.case.get("args", []), **self.case.get("kwargs", {}))
+        kind = self.case["frame"]
+        _exec(self.code, namespace)
+        if kind == FRAME_CALL:
+            entry = resolve_entry(namespace, self.header.entry_point or "")
+            value = entry(*self.case["args"], **self.case["kwargs"])
             self._flush()
             self._report({"value": _to_json_data(launder(value))})
-        elif kind == "assert":
-            self._run_tests(namespace)
+        elif kind == FRAME_PROBES:
+            self._run_probes(namespace)
+        elif kind == FRAME_SCRIPT:
+            self._run_script(namespace)
         return 0
 
-    def _run_tests(self, namespace: dict[str, Any]) -> None:
-        nonce, code = _read_tests(TESTS_FD)
-        sys.settrace(None)
-        sys.setprofile(None)
-        entry_point: str | None = self.header.get("entry_point")
+    def _run_probes(self, namespace: dict[str, Any]) -> None:
+        """Evaluate each probe in order and report its laundered value; the host compares."""
+        _exec(_compile(self.case["setup"], TEST_FILE, "exec"), namespace)
+        for index, (source, target, report) in enumerate(self.case["steps"]):
+            linecache.cache[TEST_FILE] = _cache_entry(source, TEST_FILE)
+            try:
+                value = _eval(_compile(source, TEST_FILE, "eval"), namespace)
+                if target:
+                    namespace[target] = value
+                if report:
+                    record = {"probe": index, "value": encode_value(launder(value, iterators=True))}
+                    self._flush()
+                    self._report(record)
+            except BaseException as exc:  # the program's failure, on this probe only
+                self._flush()
+                self._report({"probe": index, "error": describe_error(exc)})
+
+    def _run_script(self, namespace: dict[str, Any]) -> None:
+        entry_point = self.header.entry_point
         candidate = resolve_entry(namespace, entry_point) if entry_point else None
-        if entry_point and candidate is not None and "." not in entry_point:
-            namespace[entry_point] = _laundering(candidate)
-        namespace["__retrospect_equal__"] = strict_equal
-        tests = compile_tests(code)
-        exec(tests, namespace)
-        if "check" in _defined_names(code):
+        namespace.update(STRICT_HELPERS)
+        _exec(self.tests, namespace)  # type: ignore[arg-type]
+        if self.defines_check:
             if candidate is None:
                 raise NameError("the test defines check() but the problem names no entry point")
-            namespace["check"](_laundering(candidate))
+            namespace["check"](candidate)
         self._flush()
-        self._report({"completed": nonce})
+        self._claim_token()
+
+    def _claim_token(self) -> None:
+        """Ask the harness for this case's token only now, after every line of program and test
+        code ran, with no other thread and no trace hook left to read it."""
+        _settrace(None)
+        _setprofile(None)
+        if _len(_listdir("/proc/self/task")) != 1:
+            raise RuntimeError("the program left threads running at the end of the tests")
+        _write(TOKEN_FD, b"?")
+        token = _read(TOKEN_FD, 64)
+        _write(REPORT_FD, b'{"completed": "' + token + b'"}\n')
 
     def _report(self, record: JsonDict) -> None:
-        data = (self._dumps(record) + "\n").encode()
-        for start in range(0, len(data), CHUNK_BYTES):
-            self._write(REPORT_FD, data[start : start + CHUNK_BYTES])
+        data = (_dumps(record) + "\n").encode()
+        for start in range(0, _len(data), CHUNK_BYTES):
+            _write(REPORT_FD, data[start : start + CHUNK_BYTES])
 
     def _flush(self) -> None:
         for stream in (sys.stdout, sys.stderr):
@@ -247,44 +412,18 @@ class CaseProcess:
 
 
 def _cache_entry(source: str, name: str) -> tuple[int, None, list[str], str]:
-    return len(source), None, source.splitlines(True), name
-
-
-def _laundering(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The entry point with its plain-data results laundered.
-
-    Other results (generators, iterators, objects of the program's classes) pass through as
-    they are: the tests may legitimately consume them, and `strict_equal` refuses to compare
-    anything that is not plain data.
-    """
-
-    def laundered(*args: Any, **kwargs: Any) -> Any:
-        value = function(*args, **kwargs)
-        try:
-            return launder(value)
-        except (TypeError, ValueError):
-            return value
-
-    return laundered
+    return _len(source), None, source.splitlines(True), name
 
 
 def _defined_names(code: str) -> set[str]:
-    tree = ast.parse(code, TEST_FILE)
+    tree = _parse(code, TEST_FILE)
     return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-
-
-def _read_tests(fd: int) -> tuple[str, str]:
-    chunks = []
-    while chunk := os.read(fd, CHUNK_BYTES):
-        chunks.append(chunk)
-    payload = json.loads(b"".join(chunks))
-    return payload["nonce"], payload["code"]
 
 
 def _exit_status(exc: SystemExit) -> int:
     if exc.code is None:
         return 0
-    if isinstance(exc.code, int):
+    if type(exc.code) is int:
         return exc.code & 0xFF
     print(exc.code, file=sys.stderr)
     return 1
@@ -297,37 +436,44 @@ def _exit_status(exc: SystemExit) -> int:
 class CaseRun:
     """Forks, feeds and watches one case; returns its raw record."""
 
-    def __init__(self, header: JsonDict, index: int, case: JsonDict, code: types.CodeType) -> None:
+    def __init__(
+        self, header: Header, index: int, case: JsonDict, code: types.CodeType, budget: int
+    ) -> None:
         self.header = header
         self.index = index
         self.case = case
         self.code = code
-        self.nonce = secrets.token_hex(16)
-        self.out = bytearray()
-        self.err = bytearray()
-        self.report = bytearray()
+        self.budget = budget  # bytes of stdout and report this case may still send
+        self.buffers = {name: bytearray() for name in ("stdout", "stderr", "report", "setup")}
+        self.token = ""
         self.status = "exited"
         self.pid = 0
 
     def run(self) -> JsonDict:
-        pipes = _Pipes.open()
+        channels = _Channels.open(self.case["frame"] == FRAME_SCRIPT)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         pid = self.pid = os.fork()
         if pid == 0:
-            self._become_child(pipes)
-        pipes.close_child_ends()
-        wall_limit_s = self.header["time_limit_s"] * self.header["wall_factor"] + 1.0
-        self._watch(pid, pipes, started + wall_limit_s)
-        kill_program_processes(self.header, group=pid)
-        _, wait_status, usage = os.wait4(pid, 0)
-        pipes.close_parent_ends()
-        return self._record(wait_status, usage, time.monotonic() - started)
-
-    def _become_child(self, pipes: _Pipes) -> None:
+            self._become_child(channels)
+        channels.close_child_ends()
         try:
-            process = self._set_up_child(pipes)
-        except BaseException as exc:  # our own setup failed: say so on the case's stderr
-            os.write(2, f"{SETUP_FAILED}: {exc!r}\n".encode())
+            self._watch(pid, channels, started + self.header.case_wall_limit_s)
+        finally:
+            kill_program_processes(self.header, group=pid)
+            wait_status, max_rss_kb = _reap_case(pid)
+            channels.close_parent_ends()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return self._record(wait_status, cpu_s, max_rss_kb, time.monotonic() - started)
+
+    def _become_child(self, channels: _Channels) -> None:
+        try:
+            process = self._set_up_child(channels)
+            os.close(SETUP_FD)  # closed before the program runs: it can never say "setup failed"
+        except BaseException as exc:  # our own setup failed: say so on the setup channel only
+            with contextlib.suppress(OSError):
+                os.write(SETUP_FD, f"{exc!r}"[:1000].encode() or b"?")
             os._exit(SETUP_FAILED_EXIT)
         try:
             process.run()
@@ -336,50 +482,39 @@ class CaseRun:
             # MemoryError while formatting a RecursionError, say): still the program's fault.
             os._exit(1)
 
-    def _set_up_child(self, pipes: _Pipes) -> CaseProcess:
+    def _set_up_child(self, channels: _Channels) -> CaseProcess:
         os.setsid()
-        pipes.install_in_child()
+        channels.install_in_child()
         set_case_limits(self.header)
         drop_privileges(self.header)
         _reset_std_streams()
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
-        os.chdir(self.header.get("workdir", "/tmp"))
+        os.chdir(self.header.workdir)
         return CaseProcess(self.header, self.case, self.code)
 
-    def _watch(self, pid: int, pipes: _Pipes, deadline: float) -> None:
-        pending = self._pending_inputs()
+    def _watch(self, pid: int, channels: _Channels, deadline: float) -> None:
+        stdin = self.case["input"].encode() if self.case["frame"] == FRAME_STDIO else b""
         with selectors.DefaultSelector() as selector:
             pidfd = os.pidfd_open(pid)
             selector.register(pidfd, selectors.EVENT_READ, "exit")
-            for name, fd in pipes.readable().items():
+            for name, fd in channels.readable().items():
                 selector.register(fd, selectors.EVENT_READ, name)
-            for name, fd in pipes.writable().items():
-                if pending[name]:
-                    os.set_blocking(fd, False)
-                    selector.register(fd, selectors.EVENT_WRITE, name)
-                else:
-                    pipes.close_writer(name)
+            if stdin:
+                os.set_blocking(channels.stdin_fd(), False)
+                selector.register(channels.stdin_fd(), selectors.EVENT_WRITE, "stdin")
+            else:
+                channels.close_stdin()
             try:
-                self._pump(selector, pipes, pending, deadline)
+                self._pump(selector, channels, stdin, deadline)
             finally:
                 os.close(pidfd)
 
-    def _pending_inputs(self) -> dict[str, bytes]:
-        stdin = self.case.get("input", "").encode() if self.header["kind"] == "stdio" else b""
-        tests = b""
-        if self.header["kind"] == "assert":
-            tests = json.dumps({"nonce": self.nonce, "code": self.case["code"]}).encode()
-        return {"stdin": stdin, "tests": tests}
-
     def _pump(
-        self,
-        selector: selectors.BaseSelector,
-        pipes: _Pipes,
-        pending: dict[str, bytes],
-        deadline: float,
+        self, selector: selectors.BaseSelector, channels: _Channels, stdin: bytes, deadline: float
     ) -> None:
         exited = False
+        pending = [stdin]
         while not exited or self._outputs_open(selector):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -393,132 +528,170 @@ class CaseRun:
                 if key.data == "exit":
                     exited = True
                     selector.unregister(key.fd)
-                elif key.data in pending:
-                    self._feed(selector, pipes, pending, key.data, key.fd)
+                elif key.data == "stdin":
+                    self._feed(selector, channels, pending, key.fd)
+                elif key.data == "token":
+                    self._answer_token(selector, key.fd)
                 elif not self._drain(selector, key.data, key.fd):
                     return
 
     @staticmethod
     def _outputs_open(selector: selectors.BaseSelector) -> bool:
-        return any(k.data in ("stdout", "stderr", "report") for k in selector.get_map().values())
+        return any(
+            k.data in ("stdout", "stderr", "report", "setup") for k in selector.get_map().values()
+        )
 
     def _feed(
-        self,
-        selector: selectors.BaseSelector,
-        pipes: _Pipes,
-        pending: dict[str, bytes],
-        name: str,
-        fd: int,
+        self, selector: selectors.BaseSelector, channels: _Channels, pending: list[bytes], fd: int
     ) -> None:
         try:
-            sent = os.write(fd, pending[name][:CHUNK_BYTES])
+            sent = os.write(fd, pending[0][:CHUNK_BYTES])
         except (BrokenPipeError, BlockingIOError) as exc:
-            sent = 0 if isinstance(exc, BlockingIOError) else len(pending[name])
-        pending[name] = pending[name][sent:]
-        if not pending[name]:
+            sent = 0 if isinstance(exc, BlockingIOError) else _len(pending[0])
+        pending[0] = pending[0][sent:]
+        if not pending[0]:
             selector.unregister(fd)
-            pipes.close_writer(name)
+            channels.close_stdin()
+
+    def _answer_token(self, selector: selectors.BaseSelector, fd: int) -> None:
+        """The case's token, made now and only here, sent once to whoever asks first."""
+        try:
+            asked = os.read(fd, 16)
+        except OSError:
+            asked = b""
+        if not asked or self.token:
+            selector.unregister(fd)
+            return
+        self.token = secrets.token_hex(16)
+        with contextlib.suppress(OSError):
+            os.write(fd, self.token.encode())
 
     def _drain(self, selector: selectors.BaseSelector, name: str, fd: int) -> bool:
         chunk = os.read(fd, CHUNK_BYTES)
         if not chunk:
             selector.unregister(fd)
             return True
-        buffer, limit = self._buffer(name)
+        buffer = self.buffers[name]
         buffer.extend(chunk)
-        if len(buffer) > limit:
+        limit = self._limit(name)
+        if _len(buffer) > limit:
             del buffer[limit:]
             self.status = "output_limit" if name != "stderr" else "stderr_limit"
             return False
         return True
 
-    def _buffer(self, name: str) -> tuple[bytearray, int]:
-        if name == "stdout":
-            return self.out, self.header["output_limit_bytes"]
+    def _limit(self, name: str) -> int:
         if name == "stderr":
-            return self.err, self.header["stderr_limit_bytes"]
-        return self.report, REPORT_LIMIT_BYTES
+            return self.header.stderr_limit_bytes
+        if name == "setup":
+            return 4096
+        other = "report" if name == "stdout" else "stdout"
+        shared = self.budget - _len(self.buffers[other]) if name in ("stdout", "report") else 0
+        return max(0, min(self.header.output_limit_bytes, shared))
 
-    def _record(self, wait_status: int, usage: Any, wall_s: float) -> JsonDict:
-        reports = [
-            json.loads(line)
-            for line in self.report.decode(errors="replace").splitlines()
-            if _is_json(line)
-        ]
-        record: JsonDict = {
+    def _record(self, wait_status: int, cpu_s: float, max_rss_kb: int, wall_s: float) -> JsonDict:
+        text = {
+            name: bytes(data).decode("utf-8", errors="replace")
+            for name, data in self.buffers.items()
+        }
+        return {
             "index": self.index,
             "status": self.status,
             "exit_code": os.waitstatus_to_exitcode(wait_status),
-            "cpu_s": usage.ru_utime + usage.ru_stime,
-            "wall_s": wall_s,
-            "max_rss_kb": usage.ru_maxrss,
-            "stdout": self.out.decode("utf-8", errors="replace"),
-            "stderr": self.err.decode("utf-8", errors="replace"),
-            "completed": any(r.get("completed") == self.nonce for r in reports),
+            "cpu_s": float(max(0.0, cpu_s)),
+            "wall_s": float(wall_s),
+            "max_rss_kb": int(max_rss_kb),
+            "stdout": text["stdout"],
+            "stderr": text["stderr"],
+            "report": text["report"],
+            "setup_error": text["setup"],
+            "token": self.token,
         }
-        for report in reports:
-            for key in ("value", "error"):
-                if key in report and key not in record:
-                    record[key] = report[key]
-        return record
 
 
-def _is_json(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
+def _reap_case(pid: int) -> tuple[int, int]:
+    """Reap the case's process and every orphan of it that came back to us (subreaper), so the
+    CPU of all of them lands in our RUSAGE_CHILDREN. Returns the case's wait status and RSS."""
+    wait_status, max_rss_kb = 0, 0
+    deadline = time.monotonic() + REAP_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            reaped, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if reaped == 0:
+            time.sleep(0.001)
+            continue
+        if reaped == pid:
+            wait_status, max_rss_kb = status, usage.ru_maxrss
+    return wait_status, max_rss_kb
 
 
-class _Pipes:
-    """The case's pipes: stdin and tests flow in; stdout, stderr and the report flow out."""
+class _Channels:
+    """The case's pipes: stdin flows in; stdout, stderr, the report and setup failures flow
+    out; a sandbox-judged case also gets a socket on which it asks for its token."""
 
-    CHILD_FDS = {"stdin": 0, "stdout": 1, "stderr": 2, "report": REPORT_FD, "tests": TESTS_FD}
-    INBOUND = ("stdin", "tests")
+    CHILD_FDS = {"stdin": 0, "stdout": 1, "stderr": 2, "report": REPORT_FD, "setup": SETUP_FD}
 
-    def __init__(self, ends: dict[str, tuple[int, int]]) -> None:
+    def __init__(self, ends: dict[str, tuple[int, int]], token: socket.socket | None) -> None:
         self.ends = ends  # name -> (read end, write end)
+        self.token = token
+        self.child_token: socket.socket | None = None
         self.parent_fds: dict[str, int | None] = {}
 
     @classmethod
-    def open(cls) -> _Pipes:
-        return cls({name: os.pipe() for name in cls.CHILD_FDS})
+    def open(cls, with_token: bool) -> _Channels:
+        ends = {name: os.pipe() for name in cls.CHILD_FDS}
+        channels = cls(ends, None)
+        if with_token:
+            channels.token, channels.child_token = socket.socketpair()
+        return channels
 
     def install_in_child(self) -> None:
-        wanted = {}
-        for name, (read_fd, write_fd) in self.ends.items():
-            wanted[name] = read_fd if name in self.INBOUND else write_fd
+        wanted = {
+            name: read_fd if name == "stdin" else write_fd
+            for name, (read_fd, write_fd) in self.ends.items()
+        }
+        targets = dict(self.CHILD_FDS)
+        if self.child_token is not None:
+            wanted["token"], targets["token"] = self.child_token.fileno(), TOKEN_FD
         # Move every end above the target numbers first, so dup2 never clobbers one we need.
         moved = {name: os.dup(fd) for name, fd in wanted.items()}
         for name, fd in moved.items():
-            os.dup2(fd, self.CHILD_FDS[name], inheritable=True)
-        os.closerange(TESTS_FD + 1, 65536)
+            os.dup2(fd, targets[name], inheritable=True)
+        os.closerange(max(targets.values()) + 1, 65536)
 
     def close_child_ends(self) -> None:
         for name, (read_fd, write_fd) in self.ends.items():
-            inbound = name in self.INBOUND
-            os.close(read_fd if inbound else write_fd)
-            self.parent_fds[name] = write_fd if inbound else read_fd
+            os.close(read_fd if name == "stdin" else write_fd)
+            self.parent_fds[name] = write_fd if name == "stdin" else read_fd
+        if self.child_token is not None:
+            self.child_token.close()
 
     def readable(self) -> dict[str, int]:
-        return {
-            n: fd for n, fd in self.parent_fds.items() if n not in self.INBOUND and fd is not None
-        }
+        fds = {n: fd for n, fd in self.parent_fds.items() if n != "stdin" and fd is not None}
+        if self.token is not None:
+            fds["token"] = self.token.fileno()
+        return fds
 
-    def writable(self) -> dict[str, int]:
-        return {n: fd for n, fd in self.parent_fds.items() if n in self.INBOUND and fd is not None}
+    def stdin_fd(self) -> int:
+        fd = self.parent_fds["stdin"]
+        assert fd is not None
+        return fd
 
-    def close_writer(self, name: str) -> None:
-        fd = self.parent_fds.get(name)
+    def close_stdin(self) -> None:
+        fd = self.parent_fds.get("stdin")
         if fd is not None:
             os.close(fd)
-            self.parent_fds[name] = None
+            self.parent_fds["stdin"] = None
 
     def close_parent_ends(self) -> None:
         for name, fd in self.parent_fds.items():
             if fd is not None:
                 os.close(fd)
                 self.parent_fds[name] = None
+        if self.token is not None:
+            self.token.close()
 
 
 def _reset_std_streams() -> None:
@@ -528,26 +701,24 @@ def _reset_std_streams() -> None:
     sys.stderr = io.TextIOWrapper(raw_stderr, encoding="utf-8", write_through=True)
 
 
-def set_case_limits(header: JsonDict) -> None:
+def set_case_limits(header: Header) -> None:
     """rlimits of one case: CPU seconds, address space, file size, files, processes, no core."""
-    cpu_s = math.ceil(header["time_limit_s"] + 0.5)
-    memory_bytes = (header["memory_limit_mb"] + INTERPRETER_HEADROOM_MB) * 1024 * 1024
     limits = {
-        resource.RLIMIT_CPU: (cpu_s, cpu_s + 1),
-        resource.RLIMIT_AS: (memory_bytes, memory_bytes),
-        resource.RLIMIT_FSIZE: (header["file_size_limit_bytes"],) * 2,
+        resource.RLIMIT_CPU: (header.cpu_limit_s, header.cpu_limit_s + 1),
+        resource.RLIMIT_AS: (header.address_space_bytes,) * 2,
+        resource.RLIMIT_FSIZE: (header.file_size_limit_bytes,) * 2,
         resource.RLIMIT_NOFILE: (64, 64),
         resource.RLIMIT_CORE: (0, 0),
     }
-    if header.get("drop_uid") is not None and os.getuid() == 0:
-        limits[resource.RLIMIT_NPROC] = (header["process_limit"],) * 2
+    if header.drop_uid is not None and os.getuid() == 0:
+        limits[resource.RLIMIT_NPROC] = (header.process_limit,) * 2
     for name, value in limits.items():
         resource.setrlimit(name, value)
 
 
-def drop_privileges(header: JsonDict) -> None:
+def drop_privileges(header: Header) -> None:
     """Become the program's uid when the harness runs as root (Docker), else stay as is."""
-    uid = header.get("drop_uid")
+    uid = header.drop_uid
     if uid is None or os.getuid() != 0:
         return
     os.setgroups([])
@@ -555,17 +726,17 @@ def drop_privileges(header: JsonDict) -> None:
     os.setuid(uid)
 
 
-def kill_program_processes(header: JsonDict, group: int | None = None) -> None:
+def kill_program_processes(header: Header, group: int | None = None) -> None:
     """SIGKILL what the program may have left, in the scope the backend names.
 
-    `uid`: every process of the program's uid (Docker: the harness is root and alone with it).
-    `namespace`: kill(-1), exact only inside a private pid namespace (bubblewrap).
-    `group`: the case's own process group only; anything that left it survives (unsandboxed
-    baselines, where kill(-1) would kill the host's processes).
+    `uid`: every process of the program's uid, whatever its state (Docker: the harness is root
+    and alone with it). `namespace`: kill(-1), exact only inside a private pid namespace
+    (bubblewrap). `group`: the case's own process group only; anything that left it survives
+    (unsandboxed baselines, where kill(-1) would kill the host's processes).
     """
-    scope = header.get("kill_scope", "group")
-    if scope == "uid" and header.get("drop_uid") is not None and os.getuid() == 0:
-        _kill_uid(header["drop_uid"])
+    scope = header.kill_scope
+    if scope == "uid" and header.drop_uid is not None and os.getuid() == 0:
+        _kill_uid(header.drop_uid)
     elif scope == "namespace" and _in_private_pid_namespace():
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
@@ -581,8 +752,8 @@ def _in_private_pid_namespace() -> bool:
 
 
 def _kill_uid(uid: int) -> None:
-    for _ in range(100):
-        victims = _pids_of_uid(uid)
+    for _ in range(200):
+        victims = pids_of_uid(uid)
         if not victims:
             return
         for pid in victims:
@@ -591,35 +762,31 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.001)
 
 
-def _pids_of_uid(uid: int) -> list[int]:
-    """Live (non-zombie) processes of `uid`; zombies are dead already and wait for a reaper."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _is_live_process_of(entry, uid):
-            pids.append(int(entry))
-    return pids
+def pids_of_uid(uid: int) -> list[int]:
+    """Processes of `uid` that still hold a thread: a zombie leader whose other threads live
+    counts; only a zombie with nothing left inside waits for a reaper and is dead."""
+    return [int(entry) for entry in _listdir("/proc") if entry.isdigit() and _holds(entry, uid)]
 
 
-def _is_live_process_of(pid: str, uid: int) -> bool:
+def _holds(pid: str, uid: int) -> bool:
     fields: dict[str, str] = {}
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
                 key, _, value = line.partition(":")
                 fields[key] = value.strip()
-                if key == "Uid":
-                    break
     except OSError:
         return False
-    return not fields.get("State", "").startswith(("Z", "X")) and fields.get("Uid", "").split()[
-        :1
-    ] == [str(uid)]
+    if fields.get("Uid", "").split()[:1] != [str(uid)]:
+        return False
+    dead = fields.get("State", "").startswith(("Z", "X"))
+    return not dead or int(fields.get("Threads", "1") or "1") > 1
 
 
-def scrub_scratch_dirs(header: JsonDict) -> bool:
+def scrub_scratch_dirs(header: Header) -> bool:
     """Empty the sandbox's scratch dirs (the backend names them); True when they were empty."""
     clean = True
-    for root in header.get("scrub_dirs", []):
+    for root in header.scrub_dirs:
         if not os.path.isdir(root):
             continue
         for entry in os.listdir(root):
@@ -640,12 +807,40 @@ def _remove(path: str) -> None:
         pass
 
 
+def ipc_is_empty() -> bool:
+    """No SysV shared memory, semaphore or message queue, and no POSIX message queue, is left."""
+    for table in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{table}") as listing:
+                if len(listing.read().splitlines()) > 1:  # a header line, then one per object
+                    return False
+        except OSError:
+            continue
+    return not (os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"))
+
+
+def proven_clean(header: Header) -> bool:
+    """After the attempt's scrub: scratch dirs empty, no IPC object, no process of the program."""
+    scratch = all(not os.listdir(d) for d in header.scrub_dirs if os.path.isdir(d))
+    leftovers = header.drop_uid is not None and os.getuid() == 0 and pids_of_uid(header.drop_uid)
+    return scratch and (not header.check_ipc or ipc_is_empty()) and not leftovers
+
+
+def harden_harness() -> None:
+    """Non-dumpable (no /proc access to our memory or fds by the program's uid) and a child
+    subreaper (every orphan of a case comes back to us); refuse to judge without either."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for option, value in ((PR_SET_DUMPABLE, 0), (PR_SET_CHILD_SUBREAPER, 1)):
+        if libc.prctl(option, value, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+
+
 # ---------------------------------------------------------------------------------------------
 # The harness's main loop
 
 
 def _emit(record: JsonDict) -> None:
-    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.write(_dumps(record, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
@@ -658,35 +853,55 @@ def _compile_program(source: str) -> types.CodeType | JsonDict:
 
 def run(stdin_fd: int) -> None:
     """Read one request, run every case in order, print one record each and a closing one."""
-    run_attempt(read_frame(stdin_fd), stdin_fd)
+    run_attempt(Header.from_json(read_frame(stdin_fd)), stdin_fd)
 
 
 def serve(stdin_fd: int) -> None:
     """Judge requests one after another until stdin closes (a warm container's main process)."""
     while True:
         try:
-            header = read_frame(stdin_fd)
+            header = Header.from_json(read_frame(stdin_fd))
         except EOFError:
             return
         run_attempt(header, stdin_fd)
 
 
-def run_attempt(header: JsonDict, stdin_fd: int) -> None:
+def run_attempt(header: Header, stdin_fd: int) -> None:
     """Run the cases that follow `header` on stdin."""
     started = time.monotonic()
-    left_clean = scrub_scratch_dirs(header)
-    code = _compile_program(header["program"])
-    for index in range(header["n_cases"]):
+    left_clean = scrub_scratch_dirs(header) and (not header.check_ipc or ipc_is_empty())
+    code = _compile_program(header.program)
+    budget = header.attempt_output_limit_bytes
+    for index in range(header.n_cases):
         case = read_frame(stdin_fd)
-        if isinstance(code, dict):
-            _emit({"index": index, "status": "compile_error", "error": code})
-        elif time.monotonic() - started > header["suite_wall_limit_s"]:
-            _emit({"index": index, "status": "skipped"})
+        if not isinstance(code, types.CodeType):
+            _emit(_bare_record(index, "compile_error", json.dumps({"error": code}) + "\n"))
+        elif time.monotonic() - started > header.suite_wall_limit_s:
+            _emit(_bare_record(index, "skipped", ""))
         else:
-            _emit(CaseRun(header, index, case, code).run())
+            record = CaseRun(header, index, case, code, budget).run()
+            budget -= _len(record["stdout"]) + _len(record["report"])
+            _emit(record)
     kill_program_processes(header)
-    scrubbed = scrub_scratch_dirs(header)
-    _emit({"done": True, "clean_before": left_clean, "clean_after": scrubbed})
+    scrub_scratch_dirs(header)
+    _emit({"done": True, "clean_before": left_clean, "clean_after": proven_clean(header)})
+
+
+def _bare_record(index: int, status: str, report: str) -> JsonDict:
+    """The record of a case that never ran."""
+    return {
+        "index": index,
+        "status": status,
+        "exit_code": 0,
+        "cpu_s": 0.0,
+        "wall_s": 0.0,
+        "max_rss_kb": 0,
+        "stdout": "",
+        "stderr": "",
+        "report": report,
+        "setup_error": "",
+        "token": "",
+    }
 
 
 def read_frame(fd: int) -> JsonDict:
@@ -699,7 +914,7 @@ def read_frame(fd: int) -> JsonDict:
     while (byte := os.read(fd, 1)) != b"\n":
         if not byte and not digits:
             raise EOFError("no more frames")
-        if not byte or len(digits) > 12:
+        if not byte or _len(digits) > 12:
             raise ValueError("malformed frame header")
         digits += byte
     size = int(digits)
@@ -709,8 +924,8 @@ def read_frame(fd: int) -> JsonDict:
         if not chunk:
             raise ValueError("truncated frame")
         chunks.append(chunk)
-        size -= len(chunk)
-    frame = json.loads(b"".join(chunks))
+        size -= _len(chunk)
+    frame: JsonDict = json.loads(b"".join(chunks))
     if not isinstance(frame, dict):
         raise ValueError("a frame must hold a JSON object")
     return frame
@@ -718,6 +933,7 @@ def read_frame(fd: int) -> JsonDict:
 
 def main() -> None:
     """Entry point inside the sandbox: one request, or a stream of them with `--serve`."""
+    harden_harness()
     if "--serve" in sys.argv[1:]:
         serve(0)
     else:

@@ -1,4 +1,4 @@
-"""Problems from common benchmark formats (DESIGN §3.1), with their reference solutions.
+"""Problems from common benchmark formats (see docs/sandbox.md), with their reference solutions.
 
 Formats, recognized per record by their keys:
 - a `Problem` itself (`tests`);

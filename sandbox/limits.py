@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from sandbox.problem import Problem
 
 MB = 1024 * 1024
+# Address space the interpreter itself needs on top of the program's memory limit.
+INTERPRETER_HEADROOM_MB = 96
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,21 @@ class Limits:
     def case_wall_limit_s(self) -> float:
         """Wall time a case may take: CPU time decides verdicts, wall time catches sleepers."""
         return self.time_limit_s * self.wall_factor + 1.0
+
+    @property
+    def cpu_rlimit_s(self) -> int:
+        """The case's RLIMIT_CPU: past the limit, so that the verdict is ours, not a signal."""
+        return math.ceil(self.time_limit_s + 0.5)
+
+    @property
+    def address_space_bytes(self) -> int:
+        """The case's RLIMIT_AS: the memory limit plus the interpreter's own headroom."""
+        return (self.memory_limit_mb + INTERPRETER_HEADROOM_MB) * MB
+
+    @property
+    def attempt_output_limit_bytes(self) -> int:
+        """What all cases of one attempt may print and report together."""
+        return 4 * self.output_limit_bytes
 
     def attempt_wall_limit_s(self, n_cases: int) -> float:
         """The outer deadline of one attempt, after which the whole sandbox is killed."""

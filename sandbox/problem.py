@@ -1,4 +1,4 @@
-"""The problem contract (DESIGN §3.1): a statement, its tests and their limits.
+"""The problem contract (see docs/sandbox.md): a statement, its tests and their limits.
 
 These pydantic models are the edge of the sandbox: what a user POSTs, what the CLI reads
 from `--problem`, and what importers produce. Validation errors name the field.
@@ -112,7 +112,7 @@ Tests = Annotated[StdioTests | FunctionalTests | AssertTests, Field(discriminato
 
 
 class Problem(_Strict):
-    """A programming problem with its tests and limits (DESIGN §3.1)."""
+    """A programming problem with its tests and limits (see docs/sandbox.md)."""
 
     title: Annotated[str, Field(min_length=1, max_length=200)]
     statement: Annotated[str, Field(min_length=1, max_length=100_000)]

@@ -1,13 +1,16 @@
-"""Verdicts and results of judging one program against a suite (DESIGN §3.2)."""
+"""Verdicts and results of judging one program against a suite (see docs/sandbox.md)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 EXCERPT_CHARS = 500
+# Who compared the case: the host (expected values never entered the sandbox) or, for assert
+# tests the host could not compile, the harness inside the sandbox (see docs/sandbox.md).
+Judged = Literal["host", "sandbox"]
 
 
 class Verdict(StrEnum):
@@ -74,6 +77,7 @@ class CaseResult(BaseModel):
     error: ProgramError | None = None
     input_chars: int = 0
     actual_chars: int = 0
+    judged: Judged = "host"
 
 
 class SuiteResult(BaseModel):

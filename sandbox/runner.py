@@ -1,4 +1,4 @@
-"""Judge one program against a problem's tests through a backend (DESIGN §3.2)."""
+"""Judge one program against a problem's tests through a backend (see docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from sandbox.backends.base import Backend, HarnessRun, SandboxError
 from sandbox.extract import extract_code
-from sandbox.judge import JudgedCase, assemble, build_request, parse_records
+from sandbox.judge import JudgedCase, assemble, build_request, judged_case, parse_records
 from sandbox.limits import Limits
 from sandbox.problem import Problem
 from sandbox.results import SuiteResult, Verdict
@@ -19,8 +19,13 @@ Split = Literal["public", "hidden", "all"]
 
 def select_cases(problem: Problem, split: Split) -> list[JudgedCase]:
     """The cases of a split, each with its index within its own split."""
-    public = [JudgedCase(i, False, c) for i, c in enumerate(problem.tests.cases("public"))]
-    hidden = [JudgedCase(i, True, c) for i, c in enumerate(problem.tests.cases("hidden"))]
+    entry_point = problem.tests.entry_point
+    public = [
+        judged_case(i, False, c, entry_point) for i, c in enumerate(problem.tests.cases("public"))
+    ]
+    hidden = [
+        judged_case(i, True, c, entry_point) for i, c in enumerate(problem.tests.cases("hidden"))
+    ]
     return {"public": public, "hidden": hidden, "all": public + hidden}[split]
 
 
@@ -48,9 +53,11 @@ class Sandbox:
         except SandboxError as exc:
             logger.error("sandbox failure: %s", exc)
             return assemble(cases, {}, problem.tests, limits, 0.0, detail=str(exc))
-        records, closing = parse_records(run.stdout)
+        records, closing = parse_records(run.stdout, limits)
         detail = "" if closing is not None else _early_end(run)
-        return assemble(cases, records, problem.tests, limits, run.wall_s, detail=detail)
+        return assemble(
+            cases, records, problem.tests, limits, run.wall_s, detail, closing is not None
+        )
 
     def close(self) -> None:
         """Release the backend's containers or processes."""

@@ -9,7 +9,17 @@ from typing import Protocol
 from sandbox.judge import HarnessOptions
 from sandbox.limits import Limits
 
-HARNESS_SOURCE = (Path(__file__).parent.parent / "harness.py").read_text()
+_PACKAGE = Path(__file__).parent.parent
+
+
+def bundle_harness() -> str:
+    """The harness as one source: the protocol it shares with the host, then the harness."""
+    protocol = (_PACKAGE / "protocol.py").read_text()
+    harness = (_PACKAGE / "harness.py").read_text()
+    return protocol + "\n" + harness.replace("from __future__ import annotations\n", "", 1)
+
+
+HARNESS_SOURCE = bundle_harness()
 
 
 class SandboxError(RuntimeError):

@@ -8,7 +8,12 @@ Each container: no network, read-only root, a small noexec tmpfs /tmp, no capabi
 the three the harness needs to drop to the program's uid and kill what the program leaves
 (SETUID, SETGID, KILL), no-new-privileges, pids/memory/CPU limits, an init that reaps zombies,
 and labels naming the process that owns it, so a later start sweeps the orphans of a crash.
-A container is recycled after `max_uses` attempts or after any fault.
+SysV IPC and POSIX message queues are switched off by namespaced sysctls (so no attempt can
+leave an answer or a memory hog in them), the log driver is `none` (the attached stream never
+reaches the host's disk), and a container is recycled after `max_uses` attempts or whenever the
+harness cannot prove it clean. A Docker fault (a container that vanished, an API error, a
+harness that never finished) is the sandbox's: the attempt is re-run once in a fresh container,
+then reported as a sandbox error; no Docker exception escapes `execute`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig
 
 from sandbox.backends.base import HARNESS_SOURCE, HarnessRun, SandboxError
 from sandbox.image import DEFAULT_IMAGE
@@ -38,6 +44,16 @@ OWNER_LABEL = "retrospect.owner"
 PROGRAM_UID = 65534
 HARNESS_HEADROOM_MB = 128
 READ_CHUNK_BYTES = 1 << 16
+ATTEMPTS_PER_RUN = 2  # the attempt, and one re-run in a fresh container after a Docker fault
+# Namespaced sysctls that leave the program no SysV shared memory, semaphores or message
+# queues, and no POSIX message queue (the program runs without CAP_SYS_RESOURCE).
+IPC_OFF_SYSCTLS = {
+    "kernel.shmall": "0",
+    "kernel.shmmax": "0",
+    "kernel.msgmni": "0",
+    "kernel.sem": "0 0 0 0",
+    "fs.mqueue.queues_max": "0",
+}
 
 
 @dataclass
@@ -87,16 +103,35 @@ class DockerBackend:
     def options(self) -> HarnessOptions:
         """The harness runs as root in the container and drops to the program's uid per case."""
         return HarnessOptions(
-            drop_uid=PROGRAM_UID, scrub_dirs=("/tmp", "/dev/shm"), workdir="/tmp", kill_scope="uid"
+            drop_uid=PROGRAM_UID,
+            scrub_dirs=("/tmp", "/dev/shm"),
+            workdir="/tmp",
+            kill_scope="uid",
+            check_ipc=True,
         )
 
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
-        """Run one attempt in a warm container; recycle the container on any fault."""
+        """Run one attempt in a warm container; on a Docker fault, once more in a fresh one."""
+        problem = "no attempt ran"
+        for _ in range(ATTEMPTS_PER_RUN):
+            try:
+                run = self._execute_once(request, limits, n_cases)
+            except (SandboxError, DockerException, OSError) as exc:
+                problem = str(exc)
+                logger.warning("sandbox attempt failed, %s: %s", "retrying", exc)
+                continue
+            if _finished(run):
+                return run
+            problem = "the harness did not finish"
+        raise SandboxError(f"the sandbox failed twice: {problem}")
+
+    def _execute_once(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
         with self._slots:
             slot = self._acquire(limits)
             healthy = False
             try:
-                run = slot.session.run(request, limits.attempt_wall_limit_s(n_cases) + 5.0)
+                cap = limits.attempt_output_limit_bytes * 6 + n_cases * 256 * 1024
+                run = slot.session.run(request, limits.attempt_wall_limit_s(n_cases) + 5.0, cap)
                 healthy = _looks_healthy(run)
                 return run
             finally:
@@ -160,6 +195,8 @@ class DockerBackend:
                 working_dir="/tmp",
                 labels={POOL_LABEL: "1", OWNER_LABEL: owner_tag()},
                 runtime=self.runtime,
+                sysctls=IPC_OFF_SYSCTLS,
+                log_config=LogConfig(type=LogConfig.types.NONE),
             )
             container.start()
         except DockerException as exc:
@@ -167,8 +204,12 @@ class DockerBackend:
         return container
 
 
+def _finished(run: HarnessRun) -> bool:
+    return not run.timed_out and run.exit_code == 0
+
+
 def _looks_healthy(run: HarnessRun) -> bool:
-    return not run.timed_out and run.exit_code == 0 and b'"clean_after": true' in run.stdout[-200:]
+    return _finished(run) and b'"clean_after": true' in run.stdout[-200:]
 
 
 def _remove(container: Any) -> None:
@@ -176,16 +217,27 @@ def _remove(container: Any) -> None:
         container.remove(force=True)
     except NotFound:
         pass
-    except DockerException:
+    except (DockerException, OSError):  # requests' errors are OSErrors
         logger.warning("could not remove sandbox container %s", container.id, exc_info=True)
 
 
 def sweep_orphans(client: Any) -> int:
-    """Remove sandbox containers whose owning process on this host is gone; return how many."""
+    """Remove sandbox containers whose owning process on this host is gone; return how many.
+
+    Other clients of the same daemon start and remove containers meanwhile, so the listing is
+    sparse (no inspect per container, which fails on one removed since) and no Docker error
+    stops the sweep or the backend's start.
+    """
     host = socket.gethostname()
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": POOL_LABEL}):
-        owner_host, _, pid = container.labels.get(OWNER_LABEL, ":").partition(":")
+    try:
+        listed = client.containers.list(all=True, filters={"label": POOL_LABEL}, sparse=True)
+    except DockerException:
+        logger.warning("could not list sandbox containers to sweep", exc_info=True)
+        return 0
+    for container in listed:
+        labels = container.attrs.get("Labels") or {}
+        owner_host, _, pid = str(labels.get(OWNER_LABEL, ":")).partition(":")
         if owner_host == host and pid.isdigit() and not _process_alive(int(pid)):
             _remove(container)
             removed += 1
@@ -219,13 +271,14 @@ class _Session:
         sock = api.attach_socket(container_id, params=params)
         return cls(sock._sock)
 
-    def run(self, request: bytes, deadline_s: float) -> HarnessRun:
-        """Send one request; read records until the closing one, EOF, or the deadline."""
+    def run(self, request: bytes, deadline_s: float, cap_bytes: int) -> HarnessRun:
+        """Send one request; read records until the closing one, EOF, the deadline, or more
+        output than the harness can honestly write (`cap_bytes`)."""
         started = time.monotonic()
         sender = threading.Thread(target=self._send, args=(request,), daemon=True)
         sender.start()
         streams: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
-        outcome = self._read_until_done(streams, started + deadline_s)
+        outcome = self._read_until_done(streams, started + deadline_s, cap_bytes)
         wall_s = time.monotonic() - started
         exit_code = 0 if outcome == "done" else None
         return HarnessRun(
@@ -240,11 +293,15 @@ class _Session:
         with contextlib.suppress(OSError):  # the harness is gone; the reader reports it
             self.raw.sendall(request)
 
-    def _read_until_done(self, streams: dict[int, bytearray], deadline: float) -> str:
+    def _read_until_done(
+        self, streams: dict[int, bytearray], deadline: float, cap_bytes: int
+    ) -> str:
         while not streams[1].endswith(b"\n") or b'"done": true' not in _last_line(streams[1]):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return "timeout"
+            if len(streams[1]) + len(streams.get(2, b"")) > cap_bytes:
+                return "overflow"
             self.raw.settimeout(remaining)
             try:
                 chunk = self.raw.recv(READ_CHUNK_BYTES)

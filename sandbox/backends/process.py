@@ -52,7 +52,11 @@ class ProcessBackend:
     def options(self) -> HarnessOptions:
         """The harness cannot change uid here; /tmp is the sandbox's own tmpfs."""
         return HarnessOptions(
-            drop_uid=None, scrub_dirs=("/tmp",), workdir="/tmp", kill_scope="namespace"
+            drop_uid=None,
+            scrub_dirs=("/tmp",),
+            workdir="/tmp",
+            kill_scope="namespace",
+            check_ipc=True,
         )
 
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:

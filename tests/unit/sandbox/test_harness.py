@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import decimal
-import json
 import linecache
 import os
 import subprocess
@@ -21,27 +20,29 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox import harness
+from sandbox import harness, protocol
 from sandbox.backends.base import HARNESS_SOURCE
 from sandbox.judge import (
     HarnessOptions,
-    JudgedCase,
-    Record,
     assemble,
     build_request,
     frame,
+    judged_case,
     parse_records,
 )
 from sandbox.limits import Limits
 from sandbox.problem import (
     AssertCase,
     AssertTests,
+    Case,
     FunctionalCase,
     FunctionalTests,
     StdioCase,
     StdioTests,
     Tests,
 )
+from sandbox.protocol import MAX_VALUE_DEPTH
+from sandbox.records import CaseRecord, Closing
 from sandbox.results import SuiteResult, Verdict
 
 
@@ -212,9 +213,34 @@ def nested(depth: int) -> list[Any]:
 
 
 def test_launder_limits_depth() -> None:
-    assert harness.launder(nested(150)) == nested(150)
-    with pytest.raises(ValueError, match="deeper than 200"):
-        harness.launder(nested(250))
+    assert harness.launder(nested(MAX_VALUE_DEPTH - 5)) == nested(MAX_VALUE_DEPTH - 5)
+    with pytest.raises(ValueError, match=f"deeper than {MAX_VALUE_DEPTH}"):
+        harness.launder(nested(MAX_VALUE_DEPTH + 50))
+
+
+def test_launder_does_not_ask_a_metaclass_whether_a_type_is_exact() -> None:
+    class Meta(type):
+        def __eq__(cls, other: object) -> bool:
+            return True
+
+        __hash__ = type.__hash__
+
+    class Fake(metaclass=Meta):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = object.__hash__
+
+    assert Fake == decimal.Decimal  # what `type(value) in EXACT_TYPES` would have believed
+    with pytest.raises(TypeError):
+        harness.launder(Fake())
+
+
+def test_launder_consumes_builtin_iterators_only_when_asked() -> None:
+    laundered = harness.launder((i for i in (2, 1)), iterators=True)
+    assert list(laundered) == [2, 1]
+    with pytest.raises(TypeError):
+        harness.launder(iter([1]))
 
 
 json_data = st.recursive(
@@ -276,31 +302,69 @@ check(f)
 """
 
 
-def test_compile_tests_routes_equality_through_the_namespaces_equal() -> None:
+def strict_namespace(**names: Any) -> dict[str, Any]:
+    return {**harness.STRICT_HELPERS, **names}
+
+
+def test_compile_tests_routes_every_comparison_through_the_strict_helpers() -> None:
     calls: list[tuple[Any, Any]] = []
 
-    def recording_equal(left: Any, right: Any) -> bool:
-        calls.append((left, right))
-        return bool(left == right)
+    def recording_compare(left: Any, pairs: list[tuple[str, Any]]) -> bool:
+        calls.append((left, pairs))
+        return harness.strict_compare(left, pairs)
 
-    namespace = {"f": lambda x: x + 1, "__retrospect_equal__": recording_equal}
+    namespace = strict_namespace(f=lambda x: x + 1)
+    namespace["__retrospect_compare__"] = recording_compare
     code = harness.compile_tests(TESTS)
-    assert code.co_filename == harness.TEST_FILE
+    assert code.co_filename == protocol.TEST_FILE
     exec(code, namespace)
-    assert calls == [(2, 2), (3, 5), (4, 4)]  # the chained comparison was left alone
+    assert calls == [
+        (2, [("Eq", 2)]),
+        (3, [("NotEq", 5)]),
+        (4, [("Eq", 4)]),
+        (1, [("Lt", 2), ("Eq", 2)]),
+    ]
 
 
-def test_compiled_tests_are_not_fooled_by_a_lying_eq() -> None:
-    namespace = {"f": lambda x: LyingInt(x), "__retrospect_equal__": harness.strict_equal}
-    with pytest.raises(AssertionError):
-        exec(harness.compile_tests("assert f(1) == 2"), namespace)
-    with pytest.raises(AssertionError):
-        exec(harness.compile_tests("assert not (f(1) != 2)"), namespace)
-    exec(harness.compile_tests("assert f(1) == 1\nassert f(1) != 2"), namespace)
+@pytest.mark.parametrize(
+    "test",
+    [
+        "assert f(1) == 2",
+        "assert not (f(1) != 2)",
+        "assert 2 in [f(1)]",
+        "assert abs(f(1) - 2) < 0.5",
+        "assert f(1) > 1",
+        "assert f(1) and f(1) == 2",
+    ],
+)
+def test_compiled_tests_never_ask_the_programs_objects(test: str) -> None:
+    class Yes:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __sub__(self, other: object) -> int:
+            return 0
+
+        def __gt__(self, other: object) -> bool:
+            return True
+
+        __hash__ = object.__hash__
+
+    for liar in (LyingInt(1), Yes()):
+        with pytest.raises(AssertionError):
+            exec(harness.compile_tests(test), strict_namespace(f=lambda x, v=liar: v))
+
+
+def test_compiled_tests_pass_honest_values() -> None:
+    exec(
+        harness.compile_tests("assert f(1) == 1\nassert f(1) != 2"),
+        strict_namespace(f=lambda x: LyingInt(x)),  # judged by the value it really holds
+    )
+    exec(harness.compile_tests("assert type(f(1)) == int"), strict_namespace(f=lambda x: x))
 
 
 def test_compile_tests_keeps_line_numbers() -> None:
-    namespace = {"__retrospect_equal__": harness.strict_equal}
+    namespace = strict_namespace()
     with pytest.raises(AssertionError) as caught:
         exec(harness.compile_tests("x = 1\n\nassert x == 2\n"), namespace)
     assert harness.describe_error(caught.value)["frames"][-1]["line"] == 3
@@ -324,7 +388,7 @@ def raised(source: str, filename: str, call: str, monkeypatch: pytest.MonkeyPatc
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), namespace)
     try:
-        exec(compile(call, harness.TEST_FILE, "exec"), namespace)
+        exec(compile(call, protocol.TEST_FILE, "exec"), namespace)
     except Exception as exc:
         return exc
     raise AssertionError("nothing was raised")
@@ -333,7 +397,7 @@ def raised(source: str, filename: str, call: str, monkeypatch: pytest.MonkeyPatc
 def test_describe_error_keeps_the_last_three_program_frames(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    described = harness.describe_error(raised(PROGRAM, harness.PROGRAM_FILE, "f(5)", monkeypatch))
+    described = harness.describe_error(raised(PROGRAM, protocol.PROGRAM_FILE, "f(5)", monkeypatch))
     assert described["type"] == "ValueError"
     assert described["message"] == "boom"
     assert described["frames"] == [
@@ -350,7 +414,7 @@ def test_describe_error_leaves_out_frames_of_other_files(monkeypatch: pytest.Mon
 
 def test_describe_error_places_a_syntax_error_in_the_program() -> None:
     with pytest.raises(SyntaxError) as caught:
-        compile("x = 1\ndef f(:\n", harness.PROGRAM_FILE, "exec")
+        compile("x = 1\ndef f(:\n", protocol.PROGRAM_FILE, "exec")
     described = harness.describe_error(caught.value)
     assert described["type"] == "SyntaxError"
     assert described["frames"] == [{"line": 2, "function": "<module>", "code": "def f(:"}]
@@ -446,11 +510,12 @@ def test_read_frame_refuses_malformed_frames(
 
 def run_harness(
     program: str, tests: Tests, workdir: Path, limits: Limits | None = None
-) -> tuple[dict[int, Record], Record | None, SuiteResult]:
+) -> tuple[dict[int, CaseRecord], Closing | None, SuiteResult]:
     """Run the harness under the host's Python, unprivileged in scope: nothing to scrub."""
     limits = limits or Limits(time_limit_s=2.0)
     options = HarnessOptions(drop_uid=None, scrub_dirs=(), workdir=str(workdir))
-    cases = [JudgedCase(i, False, c) for i, c in enumerate(tests.cases("public"))]
+    public: list[Case] = list(tests.public)
+    cases = [judged_case(i, False, c, tests.entry_point) for i, c in enumerate(public)]
     request = build_request(program, tests, cases, limits, options)
     assert b'"scrub_dirs": []' in request  # the harness deletes whatever is listed there
     completed = subprocess.run(
@@ -461,8 +526,9 @@ def run_harness(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr.decode()
-    records, closing = parse_records(completed.stdout)
-    return records, closing, assemble(cases, records, tests, limits, wall_s=0.0)
+    records, closing = parse_records(completed.stdout, limits)
+    result = assemble(cases, records, tests, limits, 0.0, "", closing is not None)
+    return records, closing, result
 
 
 def test_harness_runs_stdio_cases(tmp_path: Path) -> None:
@@ -471,16 +537,14 @@ def test_harness_runs_stdio_cases(tmp_path: Path) -> None:
     )
     program = "import os\na, b = map(int, input().split())\nprint(a + b)\nprint(os.getcwd())\n"
     records, closing, result = run_harness(program, tests, tmp_path)
-    assert closing == {"done": True, "clean_before": True, "clean_after": True}
-    assert records[0]["stdout"] == f"5\n{tmp_path}\n"
-    assert records[1]["stdout"] == f"2\n{tmp_path}\n"
+    assert closing == Closing(clean_before=True, clean_after=True)
+    assert records[0].stdout == f"5\n{tmp_path}\n"
+    assert records[1].stdout == f"2\n{tmp_path}\n"
     for index, record in records.items():
-        assert record["index"] == index
-        assert record["status"] == "exited"
-        assert record["exit_code"] == 0
-        assert record["completed"] is False
-        assert "value" not in record
-        assert "error" not in record
+        assert record.index == index
+        assert (record.status, record.exit_code, record.malformed) == ("exited", 0, "")
+        assert not record.report.has_value
+        assert record.report.error is None
     assert [c.verdict for c in result.cases] == [Verdict.WRONG_ANSWER, Verdict.WRONG_ANSWER]
 
 
@@ -504,12 +568,14 @@ def f(a, b=0):
     tests = FunctionalTests(entry_point="f", public=public)
     records, closing, result = run_harness(program, tests, tmp_path)
     assert closing is not None
-    assert records[0]["value"] == [3, [1, 2], {"k": 2}]
-    assert records[1]["value"] == [1, [1, 0], {"k": 0}]  # the liar's true value
-    assert "value" not in records[2]
-    assert records[2]["error"]["type"] == "ZeroDivisionError"
-    assert records[2]["error"]["frames"][-1]["code"] == 'raise ZeroDivisionError("negative")'
-    assert records[2]["exit_code"] == 1
+    assert records[0].report.value == [3, [1, 2], {"k": 2}]
+    assert records[1].report.value == [1, [1, 0], {"k": 0}]  # the liar's true value
+    assert not records[2].report.has_value
+    failure = records[2].report.error
+    assert failure is not None
+    assert failure["type"] == "ZeroDivisionError"
+    assert failure["frames"][-1]["code"] == 'raise ZeroDivisionError("negative")'
+    assert records[2].exit_code == 1
     verdicts = [c.verdict for c in result.cases]
     assert verdicts == [Verdict.ACCEPTED, Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR]
 
@@ -521,32 +587,39 @@ def test_harness_runs_assert_cases(tmp_path: Path) -> None:
         AssertCase(code="x = 0\nassert f(1) == 3"),
         AssertCase(code="def check(candidate):\n    assert candidate(2) == 3\n"),
         AssertCase(code="assert g(1) == 2"),
+        AssertCase(code="for i in [1]:\n    assert f(i) == 2"),
+        AssertCase(code="for i in [1]:\n    assert f(i) == 3"),
     ]
     tests = AssertTests(entry_point="f", public=public)
     records, _, result = run_harness(program, tests, tmp_path)
-    assert [records[i]["completed"] for i in range(4)] == [True, False, True, False]
-    failure = records[1]["error"]
-    assert failure["type"] == "AssertionError"
+    assert [c.judged for c in result.cases] == ["host"] * 4 + ["sandbox"] * 2
+    assert records[0].report.probes[0].value == 2
+    assert records[3].report.probes[0].error is not None
+    assert records[3].report.probes[0].error["type"] == "NameError"
+    assert records[4].token and records[4].report.completed == (records[4].token,)
+    failure = records[5].report.error
+    assert failure is not None and failure["type"] == "AssertionError"
     assert (failure["actual"], failure["expected"]) == ("2", "3")
-    assert failure["frames"] == [{"line": 2, "function": "<module>", "code": "assert f(1) == 3"}]
-    assert records[3]["error"]["type"] == "NameError"
     verdicts = [c.verdict for c in result.cases]
     assert verdicts == [
         Verdict.ACCEPTED,
         Verdict.WRONG_ANSWER,
         Verdict.ACCEPTED,
         Verdict.RUNTIME_ERROR,
+        Verdict.ACCEPTED,
+        Verdict.WRONG_ANSWER,
     ]
     assert result.cases[1].input_excerpt == "assert f(1) == 3"
+    assert (result.cases[1].actual_excerpt, result.cases[1].expected_excerpt) == ("2", "3")
 
 
 def test_harness_does_not_accept_a_program_that_exits_before_the_tests(tmp_path: Path) -> None:
     program = "import sys\nprint('{\"completed\": true}')\nsys.exit(0)\n"
-    tests = AssertTests(public=[AssertCase(code="assert False")])
+    tests = AssertTests(public=[AssertCase(code="for _ in [0]:\n    assert False")])
     records, closing, result = run_harness(program, tests, tmp_path)
     assert closing is not None
-    assert records[0]["exit_code"] == 0
-    assert records[0]["completed"] is False
+    assert records[0].exit_code == 0
+    assert records[0].token == ""  # nobody asked for one
     assert result.verdict is Verdict.RUNTIME_ERROR
 
 
@@ -554,8 +627,10 @@ def test_harness_reports_a_compile_error_for_every_case(tmp_path: Path) -> None:
     tests = StdioTests(public=[StdioCase(output="1"), StdioCase(output="2")])
     records, closing, result = run_harness("def f(:\n", tests, tmp_path)
     assert closing is not None
-    assert [records[i]["status"] for i in range(2)] == ["compile_error"] * 2
-    assert records[0]["error"]["frames"] == [{"line": 1, "function": "<module>", "code": "def f(:"}]
+    assert [records[i].status for i in range(2)] == ["compile_error"] * 2
+    failure = records[0].report.error
+    assert failure is not None
+    assert failure["frames"] == [{"line": 1, "function": "<module>", "code": "def f(:"}]
     assert result.verdict is Verdict.COMPILE_ERROR
 
 
@@ -566,7 +641,59 @@ def test_harness_cuts_an_output_flood(tmp_path: Path) -> None:
         "while True:\n    print('x' * 100)\n", tests, tmp_path, limits
     )
     assert closing is not None
-    assert records[0]["status"] == "output_limit"
-    assert len(records[0]["stdout"]) == 1000
+    assert records[0].status == "output_limit"
+    assert len(records[0].stdout) == 1000
     assert result.verdict is Verdict.OUTPUT_LIMIT
-    assert json.dumps(records[0])  # the record stays plain JSON
+
+
+def test_harness_cuts_a_report_flood_at_the_output_limit(tmp_path: Path) -> None:
+    limits = Limits(time_limit_s=2.0, output_limit_bytes=1000)
+    program = "import os\nwhile True:\n    os.write(3, b'x' * 4096)\n"
+    records, closing, result = run_harness(
+        program, StdioTests(public=[StdioCase(output="x")]), tmp_path, limits
+    )
+    assert closing is not None
+    assert records[0].status == "output_limit"
+    assert result.verdict is Verdict.OUTPUT_LIMIT
+
+
+def test_a_deep_report_never_reaches_the_harness_parser(tmp_path: Path) -> None:
+    program = (
+        "import os\nos.write(3, b'[' * 200000 + b']' * 200000 + b'\\n')\ndef f():\n    return 1\n"
+    )
+    tests = AssertTests(entry_point="f", public=[AssertCase(code="assert f() == 1")])
+    records, closing, result = run_harness(program, tests, tmp_path)
+    assert closing is not None  # the harness survived and finished the attempt
+    assert records[0].malformed
+    assert result.verdict is Verdict.RUNTIME_ERROR
+
+
+def test_the_setup_banner_from_the_program_is_its_own_failure(tmp_path: Path) -> None:
+    program = (
+        "import sys\nsys.stderr.write('retrospect-harness: case setup failed\\n')\nsys.exit(70)\n"
+    )
+    records, closing, result = run_harness(
+        program, StdioTests(public=[StdioCase(output="x")]), tmp_path
+    )
+    assert records[0].setup_error == ""
+    assert result.verdict is Verdict.RUNTIME_ERROR
+
+
+def test_cpu_of_unreaped_children_is_charged(tmp_path: Path) -> None:
+    """A child that burns CPU and is never waited for still counts against the case."""
+    program = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    end = time.process_time() + 1.2\n"
+        "    while time.process_time() < end:\n"
+        "        pass\n"
+        "    os._exit(0)\n"
+        "time.sleep(2.0)\n"
+        "print('x')\n"
+    )
+    limits = Limits(time_limit_s=1.0)
+    _, _, result = run_harness(
+        program, StdioTests(public=[StdioCase(output="x")]), tmp_path, limits
+    )
+    assert result.cases[0].time_s >= 1.0
+    assert result.verdict is Verdict.TIME_LIMIT

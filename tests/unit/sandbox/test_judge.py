@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.harness import SETUP_FAILED, SETUP_FAILED_EXIT
+from sandbox.harness import SETUP_FAILED_EXIT
 from sandbox.judge import (
     HarnessOptions,
     JudgedCase,
@@ -18,6 +18,7 @@ from sandbox.judge import (
     build_request,
     frame,
     judge_case,
+    judged_case,
     limit_verdict,
     parse_records,
 )
@@ -32,6 +33,8 @@ from sandbox.problem import (
     StdioTests,
     Tests,
 )
+from sandbox.protocol import encode_value
+from sandbox.records import CaseRecord, Closing, parse_case
 from sandbox.results import (
     EXCERPT_CHARS,
     SUITE_PRIORITY,
@@ -45,10 +48,32 @@ OPTIONS = HarnessOptions(drop_uid=65534, scrub_dirs=("/tmp",), workdir="/tmp")
 STDIO = StdioTests(public=[StdioCase(input="2 3\n", output="5")])
 FUNCTIONAL = FunctionalTests(entry_point="f", public=[FunctionalCase(args=[1], expected=2)])
 ASSERTS = AssertTests(entry_point="f", public=[AssertCase(code="assert f(1) == 2")])
+# A loop is a shape the host does not compile: this case is judged in the sandbox.
+SCRIPT = AssertTests(
+    entry_point="f", public=[AssertCase(code="for _ in [0]:\n    assert f(1) == 2")]
+)
+TOKEN = "0123456789abcdef0123456789abcdef"
 
 
-def make_record(**overrides: Any) -> dict[str, Any]:
-    """A raw record of a case that ran briefly and exited cleanly with no output."""
+def raw_record(**overrides: Any) -> dict[str, Any]:
+    """A harness record of a case that ran briefly and exited cleanly with no output.
+
+    `value`, `error`, `completed` (the harness's token, or `True` for it) and `probes` (index ->
+    value, or {"error": ...}) go into the case's report, as the case process writes them.
+    """
+    lines: list[dict[str, Any]] = []
+    if "value" in overrides:
+        lines.append({"value": overrides.pop("value")})
+    if "error" in overrides:
+        lines.append({"error": overrides.pop("error")})
+    for index, outcome in overrides.pop("probes", {}).items():
+        if isinstance(outcome, dict) and "error" in outcome:
+            lines.append({"probe": index, **outcome})
+        else:
+            lines.append({"probe": index, "value": encode_value(outcome)})
+    completed = overrides.pop("completed", None)
+    if completed is not None:
+        lines.append({"completed": TOKEN if completed is True else completed})
     record: dict[str, Any] = {
         "index": 0,
         "status": "exited",
@@ -58,14 +83,21 @@ def make_record(**overrides: Any) -> dict[str, Any]:
         "max_rss_kb": 10240,
         "stdout": "",
         "stderr": "",
-        "completed": False,
+        "report": "".join(json.dumps(line) + "\n" for line in lines),
+        "setup_error": "",
+        "token": TOKEN if completed is not None else "",
     }
     record.update(overrides)
     return record
 
 
-def judge(record: dict[str, Any], tests: Tests, case: Case | None = None) -> CaseResult:
-    return judge_case(record, JudgedCase(0, False, case or tests.public[0]), tests, LIMITS)
+def make_record(**overrides: Any) -> CaseRecord:
+    return parse_case(raw_record(**overrides), LIMITS)
+
+
+def judge(record: CaseRecord, tests: Tests, case: Case | None = None) -> CaseResult:
+    judged = judged_case(0, False, case or tests.public[0], tests.entry_point)
+    return judge_case(record, judged, tests, LIMITS)
 
 
 def error(kind: str, **extra: Any) -> dict[str, Any]:
@@ -142,14 +174,51 @@ def test_functional_outcomes(overrides: dict[str, Any], verdict: Verdict) -> Non
     ("overrides", "verdict"),
     [
         ({"completed": True}, Verdict.ACCEPTED),
+        ({"completed": "f" * 32}, Verdict.RUNTIME_ERROR),  # not the token the harness issued
         ({"exit_code": 1, "error": error("AssertionError")}, Verdict.WRONG_ANSWER),
         ({"exit_code": 1, "error": error("TypeError")}, Verdict.RUNTIME_ERROR),
         ({}, Verdict.RUNTIME_ERROR),  # exited (say with sys.exit(0)) before the tests ended
         ({"stdout": "PASSED", "exit_code": 0}, Verdict.RUNTIME_ERROR),
     ],
 )
-def test_assert_outcomes(overrides: dict[str, Any], verdict: Verdict) -> None:
-    assert judge(make_record(**overrides), ASSERTS).verdict is verdict
+def test_sandbox_judged_assert_outcomes(overrides: dict[str, Any], verdict: Verdict) -> None:
+    result = judge(make_record(**overrides), SCRIPT)
+    assert result.verdict is verdict
+    assert result.judged == "sandbox"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "verdict"),
+    [
+        ({"probes": {0: 2}}, Verdict.ACCEPTED),
+        ({"probes": {0: 3}}, Verdict.WRONG_ANSWER),
+        ({"probes": {0: 2.5}}, Verdict.WRONG_ANSWER),
+        ({"probes": {0: {"error": error("AssertionError")}}}, Verdict.WRONG_ANSWER),
+        ({"probes": {0: {"error": error("KeyError")}}}, Verdict.RUNTIME_ERROR),
+        ({}, Verdict.RUNTIME_ERROR),  # the probe never reported
+        ({"completed": True}, Verdict.RUNTIME_ERROR),  # no token passes a host-judged case
+        ({"probes": {0: 2}, "cpu_s": 1.5}, Verdict.TIME_LIMIT),
+        ({"probes": {0: 3}, "status": "wall_timeout"}, Verdict.WRONG_ANSWER),
+        ({"status": "wall_timeout"}, Verdict.TIME_LIMIT),
+    ],
+)
+def test_host_judged_assert_outcomes(overrides: dict[str, Any], verdict: Verdict) -> None:
+    result = judge(make_record(**overrides), ASSERTS)
+    assert result.verdict is verdict
+    assert result.judged == "host"
+
+
+def test_a_host_judged_failure_shows_the_assert_and_both_sides() -> None:
+    result = judge(make_record(probes={0: [1, 2]}), ASSERTS)
+    assert result.input_excerpt == "assert f(1) == 2"
+    assert (result.actual_excerpt, result.expected_excerpt) == ("[1, 2]", "2")
+
+
+def test_a_malformed_report_is_the_programs_fault() -> None:
+    for report in ('{"probe": 0, "value": ["i", "zz"]}\n', "[1]\n", '{"value": 1}\n{"value": 2}\n'):
+        record = parse_case(raw_record(report=report), LIMITS)
+        assert record.malformed
+        assert judge(record, ASSERTS).verdict is Verdict.RUNTIME_ERROR
 
 
 # --- excerpts --------------------------------------------------------------------------------
@@ -190,8 +259,8 @@ def test_functional_without_a_value_shows_nothing_as_actual() -> None:
 def test_assert_excerpts_come_from_the_failing_line_and_the_mismatch() -> None:
     frames = [{"line": 2, "function": "<module>", "code": "assert f(1) == 2"}]
     failure = error("AssertionError", frames=frames, actual="3", expected="2")
-    case = AssertCase(code="x = 1\nassert f(1) == 2\n")
-    result = judge(make_record(exit_code=1, error=failure), ASSERTS, case)
+    case = AssertCase(code="x = 1\nfor _ in [0]:\n    assert f(1) == 2\n")
+    result = judge(make_record(exit_code=1, error=failure), SCRIPT, case)
     assert result.verdict is Verdict.WRONG_ANSWER
     assert result.input_excerpt == "assert f(1) == 2"
     assert result.expected_excerpt == "2"
@@ -202,17 +271,33 @@ def test_assert_excerpts_come_from_the_failing_line_and_the_mismatch() -> None:
 
 
 def test_assert_without_frames_shows_the_whole_test() -> None:
-    case = AssertCase(code="assert f(1) == 2\nassert f(2) == 3\n")
-    result = judge(make_record(exit_code=1, error=error("NameError")), ASSERTS, case)
+    case = AssertCase(code="for _ in [0]:\n    assert f(1) == 2\nassert f(2) == 3\n")
+    result = judge(make_record(exit_code=1, error=error("NameError")), SCRIPT, case)
     assert result.input_excerpt == case.code
     assert result.expected_excerpt == ""
     assert result.actual_excerpt == ""
 
 
-def test_nonsense_usage_never_makes_a_negative_time() -> None:
-    result = judge(make_record(cpu_s=-5.0, max_rss_kb=-1, stdout="5"), STDIO)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"cpu_s": -5.0},
+        {"max_rss_kb": -1},
+        {"cpu_s": float("nan")},
+        {"cpu_s": 1},  # an int where the harness writes a float
+        {"status": "accepted"},
+        {"stdout": "x" * (LIMITS.output_limit_bytes + 1)},
+        {"extra": True},
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_a_program_fault_not_a_crash(
+    overrides: dict[str, Any],
+) -> None:
+    record = make_record(**{"stdout": "5", **overrides})
+    assert record.malformed
+    result = judge(record, STDIO)
+    assert result.verdict is Verdict.RUNTIME_ERROR
     assert result.time_s == 0.0
-    assert result.memory_mb == 0.0
 
 
 # --- assembling a suite ----------------------------------------------------------------------
@@ -225,6 +310,8 @@ def test_a_missing_record_is_a_sandbox_error_never_the_programs() -> None:
     cases = [JudgedCase(0, False, tests.public[0]), JudgedCase(0, True, tests.hidden[0])]
     records = {0: make_record(stdout="1")}
     result = assemble(cases, records, tests, LIMITS, wall_s=0.5)
+    finished = assemble(cases, records, tests, LIMITS, wall_s=0.5, finished=True)
+    assert finished.cases[1].verdict is Verdict.RUNTIME_ERROR  # unreadable: the program's doing
     assert [c.verdict for c in result.cases] == [Verdict.ACCEPTED, Verdict.SANDBOX_ERROR]
     assert result.verdict is Verdict.SANDBOX_ERROR
     assert (result.passed, result.total, result.wall_s) == (1, 2, 0.5)
@@ -333,7 +420,7 @@ def test_stdio_request_never_carries_expected_outputs(pairs: list[tuple[str, str
         assert output.encode() not in request
     header, *payloads = split_frames(request)
     assert header["n_cases"] == len(pairs)
-    assert payloads == [{"input": i} for i, _ in pairs]
+    assert payloads == [{"frame": "stdio", "input": i} for i, _ in pairs]
 
 
 @given(
@@ -356,33 +443,45 @@ def test_functional_request_never_carries_expected_values(
             if text.startswith("EXPECTED"):
                 assert text.encode() not in request
     _, *payloads = split_frames(request)
-    assert payloads == [{"args": args, "kwargs": {}} for args, _ in calls]
+    assert payloads == [{"frame": "call", "args": args, "kwargs": {}} for args, _ in calls]
 
 
 def test_the_header_carries_the_limits_and_the_backends_options() -> None:
-    cases = [JudgedCase(0, False, ASSERTS.public[0])]
-    header, payload = split_frames(build_request("x = 1", ASSERTS, cases, LIMITS, OPTIONS))
+    cases = [judged_case(0, False, c, "f") for c in (ASSERTS.public[0], SCRIPT.public[0])]
+    header, probes, script = split_frames(build_request("x = 1", ASSERTS, cases, LIMITS, OPTIONS))
     assert header["kind"] == "assert"
     assert header["entry_point"] == "f"
     assert header["program"] == "x = 1"
-    assert header["time_limit_s"] == LIMITS.time_limit_s
+    assert header["case_wall_limit_s"] == LIMITS.case_wall_limit_s
+    assert header["cpu_limit_s"] == LIMITS.cpu_rlimit_s
     assert header["drop_uid"] == 65534
     assert header["scrub_dirs"] == ["/tmp"]
-    assert payload == {"code": "assert f(1) == 2"}  # assert code is the test itself
+    # A compiled assert sends only the program's side; the expected 2 stays on the host.
+    assert probes == {"frame": "probes", "setup": "", "steps": [["f(1)", "", True]]}
+    assert script == {"frame": "script", "code": SCRIPT.public[0].code}
 
 
 def test_records_round_trip_through_parse_records() -> None:
-    sent = [make_record(index=i, stdout=f"line {i}\n") for i in range(3)]
+    sent = [raw_record(index=i, stdout=f"line {i}\n") for i in range(3)]
     closing = {"done": True, "clean_before": True, "clean_after": True}
     lines = [json.dumps(r) for r in sent]
     stdout = "\n".join(["noise", lines[0], "[1, 2]", lines[2], lines[1], json.dumps(closing)])
     records, done = parse_records(stdout.encode())
-    assert records == {r["index"]: r for r in sent}
-    assert done == closing
+    assert records == {r["index"]: parse_case(r, LIMITS) for r in sent}
+    assert done == Closing(clean_before=True, clean_after=True)
+
+
+def test_deep_or_huge_lines_never_raise() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    nested = '{"index": 0, "stdout": ' + "[" * 5000 + "]" * 5000 + "}"
+    huge = json.dumps(raw_record(stdout="x" * (LIMITS.output_limit_bytes * 20)))
+    records, done = parse_records("\n".join([deep, nested, huge]).encode(), LIMITS)
+    assert records == {}
+    assert done is None
 
 
 def test_parse_records_without_a_closing_record() -> None:
-    truncated = json.dumps(make_record()) + "\n" + '{"index": 1, "stat'
+    truncated = json.dumps(raw_record()) + "\n" + '{"index": 1, "stat'
     records, done = parse_records(truncated.encode())
     assert list(records) == [0]
     assert done is None
@@ -405,10 +504,13 @@ def test_frame_is_length_prefixed_json() -> None:
 
 
 def test_a_case_the_harness_could_not_set_up_is_a_sandbox_error() -> None:
-    record = make_record(exit_code=SETUP_FAILED_EXIT, stderr=f"{SETUP_FAILED}: EPERM\n")
+    record = make_record(exit_code=SETUP_FAILED_EXIT, setup_error="PermissionError(1)")
     assert judge(record, STDIO).verdict is Verdict.SANDBOX_ERROR
 
 
-def test_the_same_exit_code_without_the_harness_marker_is_the_program_s() -> None:
-    record = make_record(exit_code=SETUP_FAILED_EXIT, stderr="Traceback ...\n")
+def test_the_setup_exit_code_and_banner_on_stderr_are_the_program_s() -> None:
+    """The program can print anything and exit 70; only the setup channel, closed before the
+    program runs, says that setup failed."""
+    banner = "retrospect-harness: case setup failed: EPERM\n"
+    record = make_record(exit_code=SETUP_FAILED_EXIT, stderr=banner)
     assert judge(record, STDIO).verdict is Verdict.RUNTIME_ERROR

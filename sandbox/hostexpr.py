@@ -1,0 +1,309 @@
+"""Test logic the host evaluates over laundered probe values: comparisons, truth, arithmetic.
+
+A host-judged assert case (see `sandbox.asserts`) is a list of checks whose leaves are constants
+(expected values, never sent to the sandbox) and probes (what the sandbox reported). Every
+operation here runs on exact builtin values, so no program object's method is ever called, and
+each one costs time about linear in its operands (big-number arithmetic is refused, hashing is
+guarded against collisions), so a hostile value cannot hold the host up.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.protocol import Iterated, check_hashes
+
+MAX_ARITHMETIC_BITS = 100_000
+NUMBER_TYPES = (bool, int, float, complex)
+PLAIN_TYPES: dict[str, type] = {
+    t.__name__: t
+    for t in (bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset, range)
+}
+PLAIN_TYPES["NoneType"] = type(None)
+
+
+class HostEvalError(Exception):
+    """The test's own logic failed on the host (a TypeError in `sorted`, say): as in Python,
+    the program's values made the test raise."""
+
+
+class ProbeMissing(Exception):
+    """A probe the check needs never reported: the case ended (or was cut) before it."""
+
+
+class ProbeFailed(Exception):
+    """A probe raised inside the sandbox; `error` is the harness's description of it."""
+
+    def __init__(self, error: Mapping[str, Any]) -> None:
+        super().__init__(str(error.get("type", "error")))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """What one probe reported: a decoded value, or an error description."""
+
+    value: Any = None
+    error: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Const:
+    """A value known on the host: expected values and other test constants."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The laundered value of probe `index`, evaluated in the sandbox."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Compare:
+    """A comparison chain, `left op1 right1 op2 right2 ...`, with Python's ast op names."""
+
+    left: Node
+    ops: tuple[str, ...]
+    rights: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    """`and` / `or`, short-circuiting as in Python."""
+
+    op: str
+    values: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Unary:
+    """`not`, unary minus or plus."""
+
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary:
+    """Arithmetic on numbers only."""
+
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function the host evaluates itself (`HOST_FUNCTIONS`), on evaluated arguments."""
+
+    function: str
+    args: tuple[Node, ...]
+    kwargs: tuple[tuple[str, Node], ...] = ()
+
+
+@dataclass(frozen=True)
+class Display:
+    """A tuple, list or set display with evaluated elements."""
+
+    kind: str
+    elements: tuple[Node, ...]
+
+
+Node = Const | Probe | Compare | BoolOp | Unary | Binary | Call | Display
+
+
+def _items(value: Any) -> Any:
+    return value.items if type(value) is Iterated else value
+
+
+def _hashed(build: Callable[[Any], Any]) -> Callable[..., Any]:
+    def guarded(value: Any = ()) -> Any:
+        items = list(_items(value))
+        try:
+            check_hashes(items)
+        except ValueError as exc:
+            raise HostEvalError(str(exc)) from None
+        return build(items)
+
+    return guarded
+
+
+def _isinstance(value: Any, kinds: Any) -> bool:
+    options = kinds if type(kinds) is tuple else (kinds,)
+    if not all(any(kind is plain for plain in PLAIN_TYPES.values()) for kind in options):
+        raise HostEvalError("isinstance() takes builtin types here")
+    return isinstance(value, options)
+
+
+def _sorted(value: Any, reverse: bool = False) -> list[Any]:
+    return sorted(_items(value), reverse=bool(reverse))
+
+
+def _round(value: Any, ndigits: Any = None) -> Any:
+    # round(5, -10**18) would build 10**(10**18): the digits asked for are bounded.
+    if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 400):
+        raise HostEvalError("round() to that many digits is not judged on the host")
+    return round(value) if ndigits is None else round(value, ndigits)
+
+
+HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "abs": abs,
+    "len": lambda value: len(_items(value)),
+    "set": _hashed(set),
+    "frozenset": _hashed(frozenset),
+    "list": lambda value=(): list(_items(value)),
+    "tuple": lambda value=(): tuple(_items(value)),
+    "sorted": _sorted,
+    "sum": lambda value, start=0: sum(_items(value), start),
+    "min": lambda *values: min(*(_items(v) for v in values)),
+    "max": lambda *values: max(*(_items(v) for v in values)),
+    "any": lambda value: any(_items(value)),
+    "all": lambda value: all(_items(value)),
+    "round": _round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "isinstance": _isinstance,
+    "type": type,
+    "math.isclose": math.isclose,
+    "math.fabs": math.fabs,
+}
+HOST_CONSTANTS: dict[str, Any] = {
+    "math.pi": math.pi,
+    "math.e": math.e,
+    "math.tau": math.tau,
+    "math.inf": math.inf,
+    "math.nan": math.nan,
+}
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "Eq": operator.eq,
+    "NotEq": operator.ne,
+    "Lt": operator.lt,
+    "LtE": operator.le,
+    "Gt": operator.gt,
+    "GtE": operator.ge,
+    "Is": operator.is_,
+    "IsNot": operator.is_not,
+    "In": lambda a, b: a in _items(b),
+    "NotIn": lambda a, b: a not in _items(b),
+}
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": operator.add,
+    "Sub": operator.sub,
+    "Mult": operator.mul,
+    "Div": operator.truediv,
+    "FloorDiv": operator.floordiv,
+    "Mod": operator.mod,
+}
+_UNARY: dict[str, Callable[[Any], Any]] = {
+    "Not": operator.not_,
+    "USub": operator.neg,
+    "UAdd": operator.pos,
+}
+
+
+def evaluate(node: Node, probes: Mapping[int, ProbeOutcome]) -> Any:
+    """The value of `node` given the probes' outcomes; raises ProbeMissing, ProbeFailed or
+    HostEvalError (any exception the test's own logic raised on the program's values)."""
+    try:
+        return _evaluate(node, probes)
+    except (ProbeMissing, ProbeFailed, HostEvalError):
+        raise
+    except (ArithmeticError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+        raise HostEvalError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _evaluate(node: Node, probes: Mapping[int, ProbeOutcome]) -> Any:
+    if isinstance(node, Const):
+        return node.value
+    if isinstance(node, Probe):
+        return _probe(node.index, probes)
+    if isinstance(node, Compare):
+        return _compare(node, probes)
+    if isinstance(node, BoolOp):
+        return _bool_op(node, probes)
+    if isinstance(node, Unary):
+        return _unary(node.op, _evaluate(node.operand, probes))
+    if isinstance(node, Binary):
+        return _binary(node.op, _evaluate(node.left, probes), _evaluate(node.right, probes))
+    if isinstance(node, Call):
+        return _call(node, probes)
+    return _display(node.kind, [_evaluate(e, probes) for e in node.elements])
+
+
+def _probe(index: int, probes: Mapping[int, ProbeOutcome]) -> Any:
+    outcome = probes.get(index)
+    if outcome is None:
+        raise ProbeMissing(index)
+    if outcome.error is not None:
+        raise ProbeFailed(outcome.error)
+    return outcome.value
+
+
+def _compare(node: Compare, probes: Mapping[int, ProbeOutcome]) -> bool:
+    left = _evaluate(node.left, probes)
+    for op, right_node in zip(node.ops, node.rights, strict=True):
+        right = _evaluate(right_node, probes)
+        if not bool(_COMPARE[op](left, right)):
+            return False
+        left = right
+    return True
+
+
+def _bool_op(node: BoolOp, probes: Mapping[int, ProbeOutcome]) -> Any:
+    value: Any = node.op == "And"
+    for child in node.values:
+        value = _evaluate(child, probes)
+        if bool(value) != (node.op == "And"):
+            return value
+    return value
+
+
+def _unary(op: str, value: Any) -> Any:
+    if op != "Not":
+        _require_number(value)
+    return _UNARY[op](value)
+
+
+def _binary(op: str, left: Any, right: Any) -> Any:
+    _require_number(left)
+    _require_number(right)
+    return _BINARY[op](left, right)
+
+
+def _require_number(value: Any) -> None:
+    if not any(type(value) is kind for kind in NUMBER_TYPES):
+        raise HostEvalError(f"arithmetic on a {type(value).__name__} is not judged on the host")
+    if type(value) is int and value.bit_length() > MAX_ARITHMETIC_BITS:
+        raise HostEvalError("arithmetic on a number this large is not judged on the host")
+
+
+def _call(node: Call, probes: Mapping[int, ProbeOutcome]) -> Any:
+    args = [_evaluate(a, probes) for a in node.args]
+    kwargs = {name: _evaluate(value, probes) for name, value in node.kwargs}
+    return HOST_FUNCTIONS[node.function](*args, **kwargs)
+
+
+def _display(kind: str, elements: Iterable[Any]) -> Any:
+    if kind == "List":
+        return list(elements)
+    if kind == "Set":
+        return HOST_FUNCTIONS["set"](list(elements))
+    return tuple(elements)
+
+
+def safe_repr(value: Any, limit: int = 1000) -> str:
+    """`repr` for feedback, cut at `limit`, never raising on a huge number."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond the digit limit of str()
+        text = f"<a number of {value.bit_length()} bits>" if type(value) is int else "<value>"
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,250 @@
+"""The harness protocol, shared by the host and the in-sandbox harness: stdlib only.
+
+The harness runs as one source string inside the sandbox (`sandbox.backends.base` bundles this
+module in front of `harness.py`), so everything here is plain Python with no package imports.
+
+- stdin: length-prefixed JSON frames (`<bytes>\\n<json>`): a `Header`, then one case frame per
+  case (`case_frame`); with `--serve` requests follow one another until stdin closes.
+- stdout: one `CASE_KEYS` record per case, then a closing record (`CLOSING_KEYS`). The harness
+  builds these itself; what the program produced travels inside them as plain strings
+  (`stdout`, `stderr`, `report`), which the host parses as hostile data.
+- The case process's report (fd `REPORT_FD`) is JSON lines: `{"value": json}` (functional),
+  `{"probe": i, "value": tagged}` or `{"probe": i, "error": {...}}` (host-judged asserts),
+  `{"error": {...}}`, and `{"completed": token}` (sandbox-judged asserts).
+- Values of host-judged probes use the tagged encoding below (`encode_value`/`decode_value`):
+  exact builtin types only, nothing a program's class can hide in.
+
+See docs/sandbox.md for how judging uses this.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import decimal
+import json
+from typing import Any
+
+PROGRAM_FILE = "Solution.py"
+TEST_FILE = "Test.py"
+# The case process's file descriptors beyond stdin, stdout and stderr.
+REPORT_FD = 3
+TESTS_FD = 4
+SETUP_FD = 5
+TOKEN_FD = 6
+MAX_VALUE_DEPTH = 100
+# Each container level of a tagged value is two JSON levels, plus the record around it.
+MAX_JSON_DEPTH = 2 * MAX_VALUE_DEPTH + 8
+# A set or dict whose elements share a hash this often is a collision attack on the host.
+MAX_HASH_REPEATS = 16
+# Case statuses the harness writes; anything else in a record is a surprise.
+STATUSES = ("exited", "wall_timeout", "output_limit", "stderr_limit", "compile_error", "skipped")
+CASE_KEYS = {
+    "index": int,
+    "status": str,
+    "exit_code": int,
+    "cpu_s": float,
+    "wall_s": float,
+    "max_rss_kb": int,
+    "stdout": str,
+    "stderr": str,
+    "report": str,
+    "setup_error": str,
+    "token": str,
+}
+CLOSING_KEYS = {"done": bool, "clean_before": bool, "clean_after": bool}
+# Case kinds as the harness runs them: the test kinds, with asserts split by who judges them.
+FRAME_STDIO = "stdio"
+FRAME_CALL = "call"
+FRAME_PROBES = "probes"
+FRAME_SCRIPT = "script"
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+    """What the harness needs for one attempt; the host computes every limit in it."""
+
+    program: str
+    kind: str
+    entry_point: str | None
+    n_cases: int
+    cpu_limit_s: int
+    case_wall_limit_s: float
+    suite_wall_limit_s: float
+    address_space_bytes: int
+    output_limit_bytes: int
+    attempt_output_limit_bytes: int
+    stderr_limit_bytes: int
+    file_size_limit_bytes: int
+    process_limit: int
+    drop_uid: int | None
+    kill_scope: str
+    check_ipc: bool
+    scrub_dirs: list[str]
+    workdir: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The header as the frame's JSON object."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Header:
+        """The header from its frame (written by the host, so trusted)."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeStep:
+    """One expression a host-judged case evaluates in the sandbox, in order.
+
+    `target`, when set, binds the value to that name for later steps (`r = f(x)`); `report`
+    says whether the laundered value goes back to the host (step index = probe id).
+    """
+
+    source: str
+    target: str = ""
+    report: bool = True
+
+
+def case_frame(kind: str, **fields: Any) -> dict[str, Any]:
+    """One case frame: `stdio` (input), `call` (args, kwargs), `probes` (setup, steps as
+    `[source, target, report]` triples) or `script` (code)."""
+    return {"frame": kind, **fields}
+
+
+def frame(payload: dict[str, Any]) -> bytes:
+    """One length-prefixed JSON frame."""
+    data = json.dumps(payload).encode()
+    return str(len(data)).encode() + b"\n" + data
+
+
+# --- the tagged value encoding ---------------------------------------------------------------
+
+
+class Iterated:
+    """What a builtin iterator (generator, map, ...) yielded: equal to nothing but itself,
+    as the iterator would be, yet `list`, `sorted`, `in` and the like read its items."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Any, ...]) -> None:
+        self.items = items
+
+    def __repr__(self) -> str:
+        return f"<iterator over {list(self.items)!r}>"
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.items
+
+
+_SEQUENCE_TAGS = {"l": list, "t": tuple, "g": Iterated}
+
+
+def encode_value(value: Any) -> Any:
+    """A laundered value (exact builtin types) as JSON data; see `decode_value`."""
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        return ["i", hex(value)]
+    if kind is float:
+        return ["f", float.hex(value)]
+    if kind is complex:
+        return ["c", float.hex(value.real), float.hex(value.imag)]
+    if kind is bytes:
+        return ["y", value.hex()]
+    if kind is decimal.Decimal:
+        return ["D", str(value)]
+    if kind is range:
+        return ["r", hex(value.start), hex(value.stop), hex(value.step)]
+    return _encode_container(value, kind)
+
+
+def _encode_container(value: Any, kind: type) -> Any:
+    if kind is list:
+        return ["l", [encode_value(v) for v in value]]
+    if kind is tuple:
+        return ["t", [encode_value(v) for v in value]]
+    if kind is Iterated:
+        return ["g", [encode_value(v) for v in value.items]]
+    if kind is dict:
+        return ["d", [[encode_value(k), encode_value(v)] for k, v in value.items()]]
+    if kind is set:
+        return ["s", [encode_value(v) for v in value]]
+    if kind is frozenset:
+        return ["fs", [encode_value(v) for v in value]]
+    raise TypeError(f"cannot encode a {kind.__name__}")
+
+
+def decode_value(data: Any, depth: int = 0) -> Any:
+    """The value `encode_value` wrote; anything malformed raises ValueError.
+
+    Runs on the host on data the program may have written itself, so every shape is checked,
+    nesting is bounded and hashing is guarded against collision attacks.
+    """
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError("value nests too deep")
+    kind = type(data)
+    if data is None or kind is bool or kind is str:
+        return data
+    if kind is not list or not data or type(data[0]) is not str:
+        raise ValueError("malformed value")
+    tag, rest = data[0], data[1:]
+    if tag in _SEQUENCE_TAGS or tag in ("d", "s", "fs"):
+        return _decode_container(tag, rest, depth)
+    return _decode_scalar(tag, rest)
+
+
+def _decode_scalar(tag: str, rest: list[Any]) -> Any:
+    if not rest or not all(type(part) is str for part in rest):
+        raise ValueError("malformed scalar")
+    try:
+        if tag == "i" and len(rest) == 1:
+            return int(rest[0], 16)
+        if tag == "f" and len(rest) == 1:
+            return float.fromhex(rest[0])
+        if tag == "c" and len(rest) == 2:
+            return complex(float.fromhex(rest[0]), float.fromhex(rest[1]))
+        if tag == "y" and len(rest) == 1:
+            return bytes.fromhex(rest[0])
+        if tag == "D" and len(rest) == 1:
+            return decimal.Decimal(rest[0])
+        if tag == "r" and len(rest) == 3:
+            return range(*(int(part, 16) for part in rest))
+    except (ValueError, OverflowError, decimal.InvalidOperation) as exc:
+        raise ValueError(f"malformed scalar: {exc}") from None
+    raise ValueError(f"unknown value tag {tag[:20]!r}")
+
+
+def _decode_container(tag: str, rest: list[Any], depth: int) -> Any:
+    if len(rest) != 1 or type(rest[0]) is not list:
+        raise ValueError("malformed container")
+    if tag == "d":
+        pairs = [_decode_pair(item, depth) for item in rest[0]]
+        check_hashes([key for key, _ in pairs])
+        return dict(pairs)
+    items = [decode_value(item, depth + 1) for item in rest[0]]
+    if tag in _SEQUENCE_TAGS:
+        sequence = _SEQUENCE_TAGS[tag]
+        return sequence(tuple(items)) if sequence is Iterated else sequence(items)
+    check_hashes(items)
+    return set(items) if tag == "s" else frozenset(items)
+
+
+def _decode_pair(item: Any, depth: int) -> tuple[Any, Any]:
+    if type(item) is not list or len(item) != 2:
+        raise ValueError("malformed dict item")
+    return decode_value(item[0], depth + 1), decode_value(item[1], depth + 1)
+
+
+def check_hashes(items: list[Any]) -> None:
+    """Refuse elements whose hashes collide so often that building a set would be quadratic."""
+    try:
+        counts = collections.Counter(hash(item) for item in items)
+    except TypeError as exc:
+        raise ValueError(f"unhashable element: {exc}") from None
+    if counts and max(counts.values()) > MAX_HASH_REPEATS:
+        raise ValueError("set or dict elements share one hash (a collision attack)")
