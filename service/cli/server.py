@@ -54,9 +54,19 @@ def api(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info
 
 @app.command("worker")
 def worker(log_level: LogLevel = "info") -> None:
-    """Claim and solve jobs until SIGTERM or SIGINT, then hand the current job back."""
+    """Claim and solve jobs until SIGTERM or SIGINT, then hand the current job back.
+
+    Exits with status 2 and the reason, before claiming any job, when the engine cannot
+    start as configured (no CUDA where `cuda` was asked for, no vLLM, no memory for the model).
+    """
+    from service.engine.errors import EngineConfigError
+
     _logging(log_level)
-    asyncio.run(_run_worker(get_settings()))
+    try:
+        asyncio.run(_run_worker(get_settings()))
+    except EngineConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _run_worker(settings: Settings) -> None:

@@ -1,8 +1,10 @@
 """Adapter checkpoints on disk: names never reused, safetensors files, sha256, optimizer state.
 
 A checkpoint directory holds what vLLM and peft load (`adapter_config.json`,
-`adapter_model.safetensors`) plus what a job needs to continue exactly: the EMA teacher
-(`teacher.safetensors`), the AdamW state (`optimizer.safetensors`) and `manifest.json`.
+`adapter_model.safetensors`) and `manifest.json`; every `state_every_steps`-th one also holds
+what a job needs to continue exactly: the EMA teacher (`teacher.safetensors`) and the AdamW
+state (`optimizer.safetensors`). A job keeps its newest few versions, and always the newest
+one with learner state, which is where a resume starts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import itertools
 import json
 import re
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save, save_file
 
 ADAPTER_FILE = "adapter_model.safetensors"
 TEACHER_FILE = "teacher.safetensors"
@@ -81,6 +84,7 @@ class Manifest:
     steps: int
     has_teacher: bool
     adapter_sha256: str
+    has_state: bool = True  # teacher (when EMA) and optimizer files are present
 
     def write(self, directory: Path) -> None:
         """Write `manifest.json`."""
@@ -92,9 +96,44 @@ class Manifest:
         return cls(**json.loads((directory / MANIFEST_FILE).read_text()))
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Save contiguous CPU copies (safetensors refuses shared or non-contiguous storage)."""
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(path))
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> str:
+    """Save contiguous CPU copies (safetensors refuses shared or non-contiguous storage).
+
+    Returns the file's sha256, hashed from the bytes in memory rather than read back.
+    """
+    data = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def versions_on_disk(job_dir: Path) -> list[tuple[Manifest, Path]]:
+    """The job's complete checkpoint directories (staging ones skipped), oldest first."""
+    found = []
+    for child in job_dir.iterdir() if job_dir.is_dir() else ():
+        if child.name.startswith(".") or not (child / MANIFEST_FILE).is_file():
+            continue
+        found.append((Manifest.read(child), child))
+    return sorted(found, key=lambda item: item[0].version)
+
+
+def newest_with_state(job_dir: Path, at_most: int) -> tuple[Manifest, Path] | None:
+    """The newest checkpoint of version <= `at_most` that holds learner state."""
+    candidates = [(m, p) for m, p in versions_on_disk(job_dir) if m.has_state]
+    eligible = [(m, p) for m, p in candidates if m.version <= at_most]
+    return eligible[-1] if eligible else None
+
+
+def prune_versions(job_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` versions, never the newest one with learner state."""
+    versions = versions_on_disk(job_dir)
+    keep_paths = {path for _, path in versions[-keep:]}
+    stateful = [path for manifest, path in versions if manifest.has_state]
+    if stateful:
+        keep_paths.add(stateful[-1])
+    removed = [path for _, path in versions if path not in keep_paths]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 def load_tensors(path: Path, *, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:

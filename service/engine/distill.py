@@ -107,7 +107,7 @@ def run_micro_batch(step: MicroStep, micro: MicroBatch, totals: StepTotals) -> N
     with torch.no_grad(), step.host.active(step.teacher) as model, autocast:
         teacher = response_outputs(model, micro.teacher, tokens, hidden=hidden)
     with step.host.active(step.student, trainable=True) as model:
-        with autocast, training_mode(model, settings.gradient_checkpointing):
+        with autocast, training_mode(model, _checkpointing(model)):
             student = response_outputs(model, micro.student, tokens, hidden=hidden)
             terms = _terms(step, model, student, teacher, micro)
         weights = _importance_weights(settings, terms, micro)
@@ -123,6 +123,11 @@ def run_micro_batch(step: MicroStep, micro: MicroBatch, totals: StepTotals) -> N
             loss
         )  # inside `active`: recomputation in backward must see the same adapter
     _record(totals, step, terms, micro, weights, float(loss.detach()), share)
+
+
+def _checkpointing(model: Any) -> bool:
+    """Whether the model recomputes activations in backward (set when the host loads it)."""
+    return bool(getattr(model, "is_gradient_checkpointing", False))
 
 
 def _terms(

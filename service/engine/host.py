@@ -1,7 +1,7 @@
 """One base model on a worker, with one peft LoRA adapter per job, shared by learner and sampler.
 
 Sharing the module object is what makes a fresh adapter live for the transformers sampler at
-once (DESIGN §5). Which adapter is active is global state of the module, so every forward
+once. Which adapter is active is global state of the module, so every forward
 runs inside `active(name)`, which holds a re-entrant lock for its duration.
 """
 
@@ -75,15 +75,20 @@ class ModelHost:
 
         path = resolve_model(settings.model, cache_dir)
         device = pick_device(settings.device)
+        # Straight onto the device, shard by shard: host RAM never holds the whole model.
         model: Any = AutoModelForCausalLM.from_pretrained(
-            path, dtype=pick_dtype(settings.model_dtype, device)
+            path, dtype=pick_dtype(settings.model_dtype, device), device_map=str(device)
         )
-        model.to(device)
+        return cls.around(model, AutoTokenizer.from_pretrained(path), settings)
+
+    @classmethod
+    def around(cls, model: Any, tokenizer: Any, settings: EngineSettings) -> ModelHost:
+        """A host for a model already on its device, with checkpointing as the settings say."""
         if settings.gradient_checkpointing:
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
-        return cls(model, AutoTokenizer.from_pretrained(path), lora_config(settings))
+        return cls(model, tokenizer, lora_config(settings))
 
     @property
     def device(self) -> torch.device:

@@ -18,7 +18,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,30 +122,37 @@ class PeftLearner:
         self.host.add_adapter(adapters.live_adapter_name(job_id), seed=seed)
         self._jobs[job_id] = self._assemble(job_id, settings)
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> None:
-        """Load a checkpoint written by `checkpoint`; the next step equals the uninterrupted one.
+    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
+        """Load the newest checkpoint with learner state at or before `ref`; the next step
+        equals the uninterrupted one from there. Returns it under a fresh name and int id.
 
         `overrides` as for `create`; the checkpoint does not hold them, so pass the job's again.
         """
         settings = job_settings(self.settings, overrides)
-        manifest = adapters.Manifest.read(ref.path)
-        if manifest.job_id != ref.job_id:
-            raise ValueError(f"{ref.path} belongs to job {manifest.job_id!r}, not {ref.job_id!r}")
-        weights = adapters.load_tensors(
-            ref.path / adapters.ADAPTER_FILE, expected_sha256=ref.sha256
-        )
+        manifest, path = self._resume_point(ref)
+        expected = ref.sha256 if path == ref.path else manifest.adapter_sha256
+        weights = adapters.load_tensors(path / adapters.ADAPTER_FILE, expected_sha256=expected)
         self.delete(ref.job_id)
         self.host.load_adapter(adapters.live_adapter_name(ref.job_id), weights)
-        teacher_file = ref.path / adapters.TEACHER_FILE
+        teacher_file = path / adapters.TEACHER_FILE
         teacher = adapters.load_tensors(teacher_file) if manifest.has_teacher else None
         job = self._assemble(ref.job_id, settings, teacher_weights=teacher)
-        job.optimizer.load_state_dict(adapters.load_optimizer(ref.path / adapters.OPTIMIZER_FILE))
+        job.optimizer.load_state_dict(adapters.load_optimizer(path / adapters.OPTIMIZER_FILE))
         # The saved param groups carry the lr of the run that wrote them; the job's settings
         # are the one source of truth for it (the same value unless the worker's changed).
         for group in job.optimizer.param_groups:
             group["lr"] = settings.learning_rate
+        # Versions continue after the newest recorded one, so no version number repeats.
         job.version, job.steps = ref.version, manifest.steps
         self._jobs[ref.job_id] = job
+        return AdapterRef(
+            job_id=ref.job_id,
+            version=ref.version,
+            name=adapters.fresh_adapter_name(ref.job_id, ref.version),
+            int_id=adapters.next_int_id(),
+            path=path,
+            sha256=manifest.adapter_sha256,
+        )
 
     def delete(self, job_id: str) -> None:
         """Forget the job's adapters and optimizer (no-op for an unknown job)."""
@@ -173,8 +180,7 @@ class PeftLearner:
         params = [p for group in job.optimizer.param_groups for p in group["params"]]
         job.optimizer.zero_grad(set_to_none=True)
         with self.host.lock:
-            for first in range(0, len(usable), settings.micro_batch_size):
-                chunk = usable[first : first + settings.micro_batch_size]
+            for chunk in micro_batches(usable, settings):
                 micro = collate(chunk, pad_id=self._pad_id, device=self.host.device)
                 run_micro_batch(micro_step, micro, totals)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, settings.grad_clip))
@@ -185,19 +191,22 @@ class PeftLearner:
         return _metrics(totals, grad_norm, time.perf_counter() - start, batch, usable)
 
     def checkpoint(self, job_id: str) -> AdapterRef:
-        """Write adapter, teacher, optimizer and manifest under a fresh, never-reused name."""
+        """Write the adapter and manifest under a fresh, never-reused name, with the teacher
+        and optimizer every `state_every_steps` steps; then prune old versions."""
         job = self._job(job_id)
         version = job.version + 1
         name = adapters.fresh_adapter_name(job_id, version)
-        parent = self.adapters_dir / adapters.job_key(job_id)
+        parent = self._job_dir(job_id)
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+        with_state = job.steps % job.settings.state_every_steps == 0
         try:
-            sha256 = self._write_checkpoint(job, staging, version)
+            sha256 = self._write_checkpoint(job, staging, version, with_state=with_state)
             staging.rename(parent / name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         job.version = version
+        adapters.prune_versions(parent, self.settings.keep_adapter_versions)
         return AdapterRef(
             job_id=job_id,
             version=version,
@@ -309,24 +318,81 @@ class PeftLearner:
             for target, source in job.ema_pairs:
                 target.lerp_(source.to(target.dtype), rate)
 
-    def _write_checkpoint(self, job: _Job, directory: Path, version: int) -> str:
+    def _write_checkpoint(
+        self, job: _Job, directory: Path, version: int, *, with_state: bool
+    ) -> str:
         peft_model = self.host.peft
         weights = get_peft_model_state_dict(peft_model, adapter_name=job.adapter)
-        adapters.save_tensors(weights, directory / adapters.ADAPTER_FILE)
+        sha256 = adapters.save_tensors(weights, directory / adapters.ADAPTER_FILE)
         self.host.config.save_pretrained(str(directory))
-        if job.teacher is not None:
+        if with_state and job.teacher is not None:
             teacher = get_peft_model_state_dict(peft_model, adapter_name=job.teacher)
             adapters.save_tensors(teacher, directory / adapters.TEACHER_FILE)
-        adapters.save_optimizer(job.optimizer.state_dict(), directory / adapters.OPTIMIZER_FILE)
-        sha256 = adapters.sha256_file(directory / adapters.ADAPTER_FILE)
+        if with_state:
+            state = job.optimizer.state_dict()
+            adapters.save_optimizer(state, directory / adapters.OPTIMIZER_FILE)
         adapters.Manifest(
             job_id=job.job_id,
             version=version,
             steps=job.steps,
-            has_teacher=job.teacher is not None,
+            has_teacher=with_state and job.teacher is not None,
             adapter_sha256=sha256,
+            has_state=with_state,
         ).write(directory)
         return sha256
+
+    def _job_dir(self, job_id: str) -> Path:
+        return self.adapters_dir / adapters.job_key(job_id)
+
+    def _resume_point(self, ref: AdapterRef) -> tuple[adapters.Manifest, Path]:
+        """`ref`'s checkpoint if it holds learner state, else the newest older one that does."""
+        manifest = adapters.Manifest.read(ref.path)
+        if manifest.job_id != ref.job_id:
+            raise ValueError(f"{ref.path} belongs to job {manifest.job_id!r}, not {ref.job_id!r}")
+        if manifest.has_state:
+            return manifest, ref.path
+        found = adapters.newest_with_state(ref.path.parent, ref.version)
+        if found is None:
+            raise ValueError(
+                f"job {ref.job_id}: no checkpoint with learner state at or before "
+                f"v{ref.version} under {ref.path.parent}"
+            )
+        return found
+
+
+def micro_batches(
+    examples: Sequence[DistillationExample], settings: EngineSettings
+) -> list[list[DistillationExample]]:
+    """Consecutive examples grouped so that each group's padded tokens stay within
+    `micro_batch_tokens` (None: no token bound) and its rows within `micro_batch_size`.
+
+    A row is as long as the longer of its student and teacher rows, and a group pays for
+    its longest row in every row. A row longer than the budget goes alone.
+    """
+    groups: list[list[DistillationExample]] = []
+    longest = 0
+    for example in examples:
+        length = _row_tokens(example)
+        group = groups[-1] if groups else None
+        widened = max(longest, length)
+        if group is None or not _fits(len(group) + 1, widened, settings):
+            groups.append([example])
+            longest = length
+            continue
+        group.append(example)
+        longest = widened
+    return groups
+
+
+def _row_tokens(example: DistillationExample) -> int:
+    prompt = max(len(example.prompt_ids), len(example.teacher_prompt_ids or ()))
+    return prompt + len(example.response_ids)
+
+
+def _fits(rows: int, longest: int, settings: EngineSettings) -> bool:
+    if rows > settings.micro_batch_size:
+        return False
+    return settings.micro_batch_tokens is None or rows * longest <= settings.micro_batch_tokens
 
 
 def _metrics(

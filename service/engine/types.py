@@ -131,12 +131,17 @@ class Learner(Protocol):
         ...
 
     def checkpoint(self, job_id: str) -> AdapterRef:
-        """Write the job's adapter, teacher and optimizer state; return a fresh, unique ref."""
+        """Write the job's adapter (and, as often as resume needs, its learner state).
+
+        Returns a fresh, unique ref; old versions beyond the newest few are pruned.
+        """
         ...
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> None:
-        """Load a job from its checkpoint so that it continues exactly where it left off.
+    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
+        """Load a job from its newest checkpoint with learner state, at or before `ref`.
 
+        It continues exactly as from that checkpoint. Returns the adapter to publish: the
+        restored weights under a fresh name and int id (a sampler may have seen `ref`'s).
         `overrides` as for `create`: the job's own, which a checkpoint does not hold.
         """
         ...

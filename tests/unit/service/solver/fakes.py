@@ -132,10 +132,13 @@ class FakeLearner:
         self.version += 1
         return make_ref(job_id, self.version)
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> None:
+    def restore(
+        self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None
+    ) -> AdapterRef:
         self.calls.append("restore")
         self.overrides.append(None if overrides is None else dict(overrides))
         self.version = ref.version
+        return ref
 
     def delete(self, job_id: str) -> None:
         self.calls.append("delete")

@@ -1,0 +1,113 @@
+"""The smoke run's engine: the planned settings, the model (or random weights in a shape),
+its learner and its sampler, built the way a worker builds them."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.gpu_smoke.measured import MeasuredLearner, MeasuredSampler
+from service.config import SamplerKind, Settings
+from service.engine.hf_sampler import HfSampler
+from service.engine.host import ModelHost, pick_dtype
+from service.engine.learner import PeftLearner
+from service.engine.memory_plan import MemoryPlan, plan_memory, read_device_memory
+from service.engine.model import resolve_model
+from service.engine.shape import ModelShape
+from service.engine.startup import check_device, check_sampler, plan_request, resolved_settings
+from service.engine.vllm_sampler import VllmSampler
+
+SHAPES_DIR = Path(__file__).resolve().parents[1] / "shapes"
+
+
+@dataclass
+class SmokeEngine:
+    """What the smoke run measures with."""
+
+    device: torch.device
+    sampler_kind: SamplerKind
+    plan: MemoryPlan
+    host: ModelHost
+    learner: MeasuredLearner
+    sampler: MeasuredSampler
+    model_label: str
+
+    def close(self) -> None:
+        """Stop vLLM's processes, if any."""
+        close = getattr(self.sampler.inner, "close", None)
+        if callable(close):
+            close()
+
+
+def shape_dir(shape: str) -> Path:
+    """A shape's folder: a name under benchmarks/shapes, or a folder with a config.json."""
+    named = SHAPES_DIR / shape
+    return named if named.is_dir() else Path(shape)
+
+
+def build(settings: Settings, *, shape: str | None, tokenizer_dir: Path | None) -> SmokeEngine:
+    """Plan memory, then load the configured model or random weights in `shape`."""
+    engine = settings.engine
+    device = check_device(engine.device)
+    kind = check_sampler(engine.sampler, device)
+    model_dir = (
+        shape_dir(shape) if shape else Path(resolve_model(engine.model, settings.model_cache_dir))
+    )
+    request = plan_request(
+        engine,
+        ModelShape.from_dir(model_dir),
+        read_device_memory(str(device)),
+        device=device,
+        uses_vllm=kind is SamplerKind.VLLM,
+    )
+    plan = plan_memory(request)
+    resolved = resolved_settings(engine, plan)
+    tokenizer = _tokenizer(tokenizer_dir or _default_tokenizer_dir(settings, model_dir))
+    weights_dir = model_dir
+    if shape:
+        model = _random_model(model_dir, device, pick_dtype(resolved.model_dtype, device))
+        if kind is SamplerKind.VLLM:
+            weights_dir = _written(model, tokenizer)
+        host = ModelHost.around(model, tokenizer, resolved)
+    else:
+        host = ModelHost.load(resolved, settings.model_cache_dir)
+    learner = PeftLearner(host, resolved, Path(tempfile.mkdtemp(prefix="gpu-smoke-")))
+    sampler: Any = HfSampler(host)
+    if kind is SamplerKind.VLLM:
+        sampler = VllmSampler(str(weights_dir), resolved)
+    label = f"random weights shaped as {model_dir.name}" if shape else engine.model
+    return SmokeEngine(
+        device, kind, plan, host, MeasuredLearner(learner, device), MeasuredSampler(sampler), label
+    )
+
+
+def _random_model(config_dir: Path, device: torch.device, dtype: torch.dtype) -> Any:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    build_model: Any = AutoModelForCausalLM.from_config
+    with device:
+        return build_model(AutoConfig.from_pretrained(config_dir), dtype=dtype)
+
+
+def _default_tokenizer_dir(settings: Settings, model_dir: Path) -> Path:
+    if (model_dir / "tokenizer.json").is_file() or (model_dir / "tokenizer_config.json").is_file():
+        return model_dir
+    return Path(resolve_model(settings.engine.model, settings.model_cache_dir))
+
+
+def _tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def _written(model: Any, tokenizer: Any) -> Path:
+    """vLLM loads from files: random weights are written out first, with the tokenizer."""
+    out = Path(tempfile.mkdtemp(prefix="gpu-smoke-weights-"))
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
