@@ -14,7 +14,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Response, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -29,12 +29,13 @@ from service.api.schemas import CancelMessage, ErrorBody, EventView
 from service.api.state import AppState, get_ws_state
 from service.api.views import event_view
 from service.bus import job_channel
-from service.errors import ServiceError
+from service.errors import InvalidRequest, ServiceError
 from service.solver.events import TERMINAL_TYPES
 from service.store.events import list_events_after
 from service.store.jobs import get_owned_job
 from service.store.lifecycle import request_cancel
-from service.store.status import JobStatus
+from service.store.models import Job
+from service.store.status import TERMINAL, JobStatus
 
 router = APIRouter(tags=["events"])
 READ_BATCH = 500
@@ -61,11 +62,21 @@ async def job_events(state: AppState, job_id: str, after_seq: int) -> AsyncItera
         await wake.close()
 
 
+def nothing_left(job: Job, after_seq: int, field: str) -> bool:
+    """Whether a finished job has no event after `after_seq`; `InvalidRequest` naming `field`
+    for a seq the job never reached (a client cannot have seen it)."""
+    if after_seq > job.last_event_seq:
+        message = f"{field}: {after_seq} is past the job's last event seq ({job.last_event_seq})"
+        raise InvalidRequest(message, field=field)
+    return job.status in TERMINAL and after_seq == job.last_event_seq
+
+
 @router.get(
     "/jobs/{job_id}/events",
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "events as SSE"},
+        204: {"description": "the job has ended and nothing follows the given seq"},
         **{code: {"model": ErrorBody} for code in (401, 404, 422)},
     },
 )
@@ -75,12 +86,17 @@ async def events(
     who: StreamWho,
     last_event_id: LastEventId = None,
     after: AfterSeq = 0,
-) -> EventSourceResponse:
+) -> Response:
     """Server-sent events: `id:` is the seq, `event:` the type, `data:` the event as JSON.
-    Replay starts after `Last-Event-ID` (what a reconnecting browser sends), else `after`."""
-    after_seq = after if last_event_id is None else last_event_id
+    Replay starts after `Last-Event-ID` (what a reconnecting browser sends), else `after`;
+    204 once a finished job has nothing after it, 422 for a seq past the job's last event."""
+    field, after_seq = (
+        ("after", after) if last_event_id is None else ("Last-Event-ID", last_event_id)
+    )
     async with state.sessions() as session:
-        await get_owned_job(session, job_id, who.api_key_id)
+        row = await get_owned_job(session, job_id, who.api_key_id)
+    if nothing_left(row, after_seq, field):
+        return Response(status_code=204)  # EventSource stops reconnecting on a 204
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         state.metrics.streams.inc()
@@ -109,8 +125,12 @@ async def websocket(
     and closed with `4000 + status` (4422, 4401, 4404) by `service.api.errors`."""
     who = await resolve_caller(state, ws.headers.get("authorization"), access_token)
     async with state.sessions() as session:
-        await get_owned_job(session, job_id, who.api_key_id)
+        row = await get_owned_job(session, job_id, who.api_key_id)
+    ended = nothing_left(row, after, "after")
     await ws.accept()
+    if ended:
+        await ws.close(code=1000)
+        return
     state.metrics.streams.inc()
     sender = asyncio.create_task(_send(ws, state, job_id, after))
     listener = asyncio.create_task(_listen(ws, state, job_id))

@@ -300,6 +300,9 @@ def test_sse_and_websocket_replay_after_the_last_event_id(settings: Settings) ->
             ]
         assert [(d["seq"], d["type"]) for d in data] == [(4, "job.exhausted")]
         assert data[0]["job_id"] == job_id and data[0]["budget_left"]["attempts"] == 8
+        assert (
+            client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": "4"}).status_code == 204
+        )
         bad = client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": "soon"})
         assert bad.status_code == 422 and error_of(bad)["field"] == "Last-Event-ID"
         with client.websocket_connect(f"/jobs/{job_id}/ws?after=1") as ws:
