@@ -20,6 +20,7 @@ import ast
 import builtins
 import copy
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,12 @@ def compile_assert(code: str, entry_point: str | None) -> CompiledAssert | None:
         return _Compiler(entry_point).compile(code)
     except (NotCompilable, SyntaxError, ValueError, RecursionError):
         return None
+
+
+def host_judged_share(tests: Iterable[tuple[str, str | None]]) -> tuple[int, int]:
+    """How many of the (code, entry point) assert cases compile for host judging, of all."""
+    outcomes = [compile_assert(code, entry_point) is not None for code, entry_point in tests]
+    return sum(outcomes), len(outcomes)
 
 
 @dataclass
@@ -133,7 +140,7 @@ class _Compiler:
 
     def _statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, ast.Assert):
-            test = self._expr(statement.test)
+            test = self._truth(statement.test)
             self.checks.append(Check(test, ast.unparse(statement.test), statement.lineno))
         elif isinstance(statement, ast.Import | ast.ImportFrom):
             self._import(statement)
@@ -148,12 +155,12 @@ class _Compiler:
         for alias in statement.names:
             if alias.name == "*" or isinstance(statement, ast.ImportFrom) and statement.level:
                 raise NotCompilable("star or relative import")
+            local = alias.asname or alias.name.split(".")[0]
+            self._forget(local)
             if isinstance(statement, ast.Import):
-                local = alias.asname or alias.name.split(".")[0]
                 self.modules[local] = alias.name if alias.asname else local
             else:
-                self.modules[alias.asname or alias.name] = f"{statement.module}.{alias.name}"
-            self._forget(alias.asname or alias.name.split(".")[0])
+                self.modules[local] = f"{statement.module}.{alias.name}"
         self.setup.append(ast.unparse(statement))
 
     def _assign(self, name: str, value: ast.expr) -> None:
@@ -171,6 +178,30 @@ class _Compiler:
         self.modules.pop(name, None)
 
     # --- expressions -----------------------------------------------------------------------
+
+    def _truth(self, node: ast.expr) -> Node:
+        """A truth test: a probe at its top reports `bool(...)` of itself, so that a returned
+        object that is no plain data (a `re.Match`, say) still answers `assert m(...)`; the
+        program decides such a test's truth either way."""
+        if isinstance(node, ast.BoolOp):
+            return BoolOp(type(node.op).__name__, tuple(self._truth(v) for v in node.values))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return Unary("Not", self._truth(node.operand))
+        if self._is_leaf(node):
+            truth = ast.Call(func=ast.Name("bool", ast.Load()), args=[node], keywords=[])
+            return self._probe(ast.copy_location(truth, node))
+        return self._expr(node)
+
+    def _is_leaf(self, node: ast.expr) -> bool:
+        """True when `node` would become one probe as a whole."""
+        if isinstance(node, ast.Name):
+            return node.id in self.probe_names or self._program_name(node.id)
+        host_shapes = (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.BinOp, ast.Tuple, ast.List)
+        if isinstance(node, (*host_shapes, ast.Set, ast.Constant, ast.Attribute)):
+            return False
+        if isinstance(node, ast.Call) and self._host_function(node.func) is not None:
+            return False
+        return self._constant(node) is None
 
     def _expr(self, node: ast.expr) -> Node:
         """The host expression for `node`: host logic where it can, probes at the leaves."""

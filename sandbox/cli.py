@@ -10,8 +10,10 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
+from sandbox.asserts import host_judged_share
 from sandbox.backends import BackendName, SandboxError, make_backend
 from sandbox.image import DEFAULT_IMAGE, ImageBuildError, build_image, image_exists
+from sandbox.importers import ImportFormatError, load_problems
 from sandbox.problem import Problem, describe_validation_error
 from sandbox.runner import Sandbox, Split
 
@@ -63,6 +65,27 @@ def run_command(
     finally:
         sandbox.close()
     typer.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+
+
+@app.command("assert-share")
+def assert_share_command(
+    files: Annotated[list[Path], typer.Argument(help="problem files (any known format)")],
+) -> None:
+    """Print the share of assert cases the host judges (the rest are judged in the sandbox)."""
+    for path in files:
+        try:
+            problems = load_problems(path)
+        except (ImportFormatError, OSError) as exc:
+            _fail(f"{path}: {exc}")
+        cases = [
+            (case.code, problem.tests.entry_point)
+            for problem in problems
+            for case in [*problem.tests.public, *problem.tests.hidden]
+            if problem.tests.kind.value == "assert" and hasattr(case, "code")
+        ]
+        host, total = host_judged_share(cases)
+        share = host / total if total else 0.0
+        typer.echo(f"{path}: {host} of {total} assert cases judged on the host ({share:.1%})")
 
 
 def _backend_name(name: str) -> BackendName:

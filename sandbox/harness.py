@@ -36,6 +36,7 @@ import sys
 import time
 import traceback
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -221,8 +222,14 @@ def strict_truth(value: Any) -> bool:
     return _bool(_plain(value))
 
 
+# Rewritten test code calls the strict helpers through placeholder constants, which
+# `_bind_helpers` swaps for the functions themselves: a name in the shared namespace could be
+# rebound by the program while the test runs, a code object's constants cannot.
+_HELPER_MARK = "\x00retrospect-helper:" + secrets.token_hex(8) + ":"
+
+
 def _helper(name: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
+    return ast.Call(func=ast.Constant(_HELPER_MARK + name), args=list(args), keywords=[])
 
 
 class _StrictOperations(ast.NodeTransformer):
@@ -267,15 +274,30 @@ def _boolean(node: ast.expr) -> ast.expr:
 def compile_tests(code: str) -> types.CodeType:
     """Sandbox-judged test code on laundered operations, compiled under its own file name."""
     tree = ast.fix_missing_locations(_StrictOperations().visit(_parse(code, TEST_FILE)))
-    compiled: types.CodeType = _compile(tree, TEST_FILE, "exec")
-    return compiled
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # "'str' object is not callable"
+        compiled: types.CodeType = _compile(tree, TEST_FILE, "exec")
+    return _bind_helpers(compiled)
 
 
-STRICT_HELPERS = {
+STRICT_HELPERS: dict[str, Callable[..., Any]] = {
     "__retrospect_compare__": strict_compare,
     "__retrospect_binary__": strict_binary,
     "__retrospect_truth__": strict_truth,
 }
+_BY_MARK = {_HELPER_MARK + name: helper for name, helper in STRICT_HELPERS.items()}
+
+
+def _bind_helpers(code: types.CodeType) -> types.CodeType:
+    constants = tuple(
+        _bind_helpers(c)
+        if isinstance(c, types.CodeType)
+        else _BY_MARK.get(c, c)
+        if type(c) is str
+        else c
+        for c in code.co_consts
+    )
+    return code.replace(co_consts=constants)
 
 
 def describe_error(exc: BaseException) -> JsonDict:
@@ -380,7 +402,6 @@ class CaseProcess:
     def _run_script(self, namespace: dict[str, Any]) -> None:
         entry_point = self.header.entry_point
         candidate = resolve_entry(namespace, entry_point) if entry_point else None
-        namespace.update(STRICT_HELPERS)
         _exec(self.tests, namespace)  # type: ignore[arg-type]
         if self.defines_check:
             if candidate is None:

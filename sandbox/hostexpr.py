@@ -18,6 +18,7 @@ from typing import Any
 from sandbox.protocol import Iterated, check_hashes
 
 MAX_ARITHMETIC_BITS = 100_000
+MAX_RANGE_ITEMS = 1_000_000
 NUMBER_TYPES = (bool, int, float, complex)
 PLAIN_TYPES: dict[str, type] = {
     t.__name__: t
@@ -153,7 +154,21 @@ def _round(value: Any, ndigits: Any = None) -> Any:
     return round(value) if ndigits is None else round(value, ndigits)
 
 
+def _range(*bounds: Any) -> range:
+    # A range is lazy, but list(range(10**12)) on the host is not: its length is bounded.
+    result = range(*bounds)
+    if len(result) > MAX_RANGE_ITEMS:
+        raise HostEvalError("a range this long is not judged on the host")
+    return result
+
+
+def _reversed(value: Any) -> Iterated:
+    return Iterated(tuple(reversed(list(_items(value)))))
+
+
 HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "range": _range,
+    "reversed": _reversed,
     "abs": abs,
     "len": lambda value: len(_items(value)),
     "set": _hashed(set),

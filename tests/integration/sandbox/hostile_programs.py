@@ -3,6 +3,11 @@
 Every program would pass its test if the attack worked (it prints or returns what the test
 expects only when it escaped, faked, or broke something), so "not accepted" is the
 containment check; the expected verdicts pin down how it was judged.
+
+Assert attacks run against `test_code`, formatted with a fresh random `{token}` per run, so the
+only way to pass is to learn the expected value. A test with a loop is one the host does not
+compile (judged in the sandbox); the others are judged on the host. Programs are never
+formatted: the token must not reach them through their own source.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ class Hostile:
     kind: str = "stdio"
     expected_output: str = "escaped"
     stdin: str = ""
+    test_code: str = "assert f(1) == 2"
+    compare: str = "tokens"
     # The process backend is weaker (see sandbox/backends/process.py); where it judges an
     # attack differently but still contains it, the verdicts it gives, and why.
     process_verdicts: frozenset[Verdict] | None = None
@@ -36,7 +43,19 @@ def _v(*verdicts: Verdict) -> frozenset[Verdict]:
     return frozenset(verdicts)
 
 
-CORPUS: tuple[Hostile, ...] = (
+TOKEN_TEST = 'assert f() == "{token}"'
+# The same test in a loop: a shape the host does not compile, so it is judged in the sandbox.
+SANDBOX_TOKEN_TEST = 'for _ in [0]:\n    assert f() == "{token}"'
+FIND_TOKEN = """
+import re
+TOKEN = re.compile(r"[0-9a-f]{32}")
+def first_token(text):
+    found = TOKEN.findall(text)
+    return found[0] if found else ""
+"""
+
+
+BASE_CORPUS: tuple[Hostile, ...] = (
     Hostile(
         "fork_bomb",
         "fork without end to exhaust the host's process table",
@@ -198,3 +217,242 @@ CORPUS: tuple[Hostile, ...] = (
         _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
     ),
 )
+
+# --- faked passes on assert tests --------------------------------------------------------
+ASSERT_ATTACKS: tuple[Hostile, ...] = (
+    Hostile(
+        "token_from_pipes",
+        "read every inherited file descriptor for the expected token",
+        FIND_TOKEN
+        + "import os\nfound = ''\nfor fd in range(20):\n    try:\n        os.set_blocking(fd, False)\n"
+        "        found = found or first_token(os.read(fd, 1 << 20).decode('latin-1'))\n"
+        "    except OSError:\n        pass\ndef f():\n    return found\n",
+        _v(V.WRONG_ANSWER),
+        kind="assert",
+        test_code=TOKEN_TEST,
+    ),
+    Hostile(
+        "token_from_gc_and_frames",
+        "search every object gc can find, and every frame, for the expected token",
+        FIND_TOKEN
+        + "import gc, sys\ndef strings(obj):\n    try:\n        if isinstance(obj, dict):\n"
+        "            return [v for v in list(obj.values()) + list(obj) if isinstance(v, str)]\n"
+        "        if isinstance(obj, (list, tuple)):\n"
+        "            return [v for v in obj if isinstance(v, str)]\n"
+        "        if isinstance(obj, bytes):\n            return [obj.decode('latin-1')]\n"
+        "    except Exception:\n        pass\n    return []\n"
+        "def f():\n    frame = sys._getframe()\n    while frame is not None:\n"
+        "        for text in strings(frame.f_locals) + strings(frame.f_globals):\n"
+        "            if first_token(text):\n                return first_token(text)\n"
+        "        frame = frame.f_back\n    for obj in gc.get_objects():\n"
+        "        for text in strings(obj):\n            if first_token(text):\n"
+        "                return first_token(text)\n    return ''\n",
+        _v(V.WRONG_ANSWER),
+        kind="assert",
+        test_code=TOKEN_TEST,
+    ),
+    Hostile(
+        "metaclass_eq",
+        "return an object whose class and metaclass both answer == with True",
+        "class Meta(type):\n    def __eq__(cls, other):\n        return True\n"
+        "    __hash__ = type.__hash__\nclass Yes(metaclass=Meta):\n    def __eq__(self, other):\n"
+        "        return True\n    __hash__ = object.__hash__\ndef f():\n    return Yes()\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
+        kind="assert",
+        test_code=TOKEN_TEST,
+    ),
+    Hostile(
+        "metaclass_eq_sandbox_judged",
+        "a metaclass that answers == for its classes, against a test judged in the sandbox",
+        "class Meta(type):\n    def __eq__(cls, other):\n        return True\n"
+        "    __hash__ = type.__hash__\nclass Yes(metaclass=Meta):\n    def __eq__(self, other):\n"
+        "        return True\n    __hash__ = object.__hash__\ndef f():\n    return Yes()\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
+        kind="assert",
+        test_code=SANDBOX_TOKEN_TEST,
+    ),
+    Hostile(
+        "patch_harness_functions",
+        "replace exec, eval, compile, ast.parse, json.dumps and isinstance before the tests run",
+        "import ast, builtins, json\n_compile = compile\n"
+        "builtins.exec = lambda *a, **k: None\nbuiltins.eval = lambda *a, **k: True\n"
+        "builtins.compile = lambda *a, **k: _compile('pass', 'x', 'exec')\n"
+        "ast.parse = lambda *a, **k: ast.Module(body=[], type_ignores=[])\n"
+        "json.dumps = lambda *a, **k: '{\"completed\": true}'\n"
+        "builtins.isinstance = lambda *a: True\ndef f():\n    return 'wrong'\n",
+        _v(V.WRONG_ANSWER, V.RUNTIME_ERROR),
+        kind="assert",
+        test_code=TOKEN_TEST,
+    ),
+    Hostile(
+        "patch_harness_functions_sandbox_judged",
+        "replace the harness's functions and rebind its comparison helpers while the tests run",
+        "import ast, builtins, json, sys\n_compile = compile\n"
+        "builtins.exec = lambda *a, **k: None\n"
+        "builtins.compile = lambda *a, **k: _compile('pass', 'x', 'exec')\n"
+        "ast.parse = lambda *a, **k: ast.Module(body=[], type_ignores=[])\n"
+        "builtins.isinstance = lambda *a: True\n"
+        "def f():\n    names = sys._getframe(1).f_globals\n    for name in list(names):\n"
+        "        if name.startswith('__retrospect'):\n"
+        "            names[name] = lambda *a, **k: True\n"
+        "    names['__retrospect_compare__'] = lambda *a, **k: True\n    return 'wrong'\n",
+        _v(V.WRONG_ANSWER, V.RUNTIME_ERROR),
+        kind="assert",
+        test_code=SANDBOX_TOKEN_TEST,
+    ),
+    Hostile(
+        "contains_lies",
+        "answer `in` with True whatever is asked",
+        "class Bag:\n    def __contains__(self, item):\n        return True\ndef f():\n"
+        "    return Bag()\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
+        kind="assert",
+        test_code='assert "{token}" in f()',
+    ),
+    Hostile(
+        "contains_lies_sandbox_judged",
+        "answer `in` with True, against a test judged in the sandbox",
+        "class Bag:\n    def __contains__(self, item):\n        return True\ndef f():\n"
+        "    return Bag()\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
+        kind="assert",
+        test_code='for _ in [0]:\n    assert "{token}" in f()',
+    ),
+    Hostile(
+        "tolerance_lies",
+        "make `abs(f() - x) < eps` hold with an object whose subtraction returns 0",
+        "class Zero:\n    def __sub__(self, other):\n        return 0\n"
+        "    def __rsub__(self, other):\n        return 0\ndef f():\n    return Zero()\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
+        kind="assert",
+        test_code="assert abs(f() - 0.{token_digits}) < 1e-12",
+    ),
+    Hostile(
+        "tolerance_lies_sandbox_judged",
+        "an object whose subtraction returns 0, against a test judged in the sandbox",
+        "class Zero:\n    def __sub__(self, other):\n        return 0\n"
+        "    def __rsub__(self, other):\n        return 0\ndef f():\n    return Zero()\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER),
+        kind="assert",
+        test_code="for _ in [0]:\n    assert abs(f() - 0.{token_digits}) < 1e-12",
+    ),
+    Hostile(
+        "forged_report_lines",
+        "write probe values, completion records and harness-like records on every descriptor",
+        "import json, os\nlines = [{'probe': 0, 'value': 'guess'}, {'completed': 'f' * 32},\n"
+        "         {'index': 0, 'status': 'exited', 'completed': True}, {'done': True}]\n"
+        "for fd in range(1, 10):\n    for line in lines:\n        try:\n"
+        "            os.write(fd, (json.dumps(line) + '\\n').encode())\n"
+        "        except OSError:\n            pass\nos._exit(0)\n",
+        _v(V.WRONG_ANSWER, V.RUNTIME_ERROR),
+        kind="assert",
+        test_code=TOKEN_TEST,
+    ),
+    Hostile(
+        "harness_stdout_through_proc",
+        "write fake records into the harness's stdout through /proc/<ppid>/fd/1, then kill it",
+        "import json, os, signal\nfake = {'index': 0, 'status': 'exited', 'exit_code': 0,\n"
+        "        'cpu_s': 0.0, 'wall_s': 0.0, 'max_rss_kb': 0, 'stdout': '', 'stderr': '',\n"
+        "        'report': json.dumps({'probe': 0, 'value': 'x'}) + '\\n', 'setup_error': '',\n"
+        "        'token': ''}\nfor pid in (os.getppid(), 1, 2):\n    try:\n"
+        "        with open(f'/proc/{pid}/fd/1', 'w') as out:\n"
+        "            out.write(json.dumps(fake) + '\\n' + json.dumps({'done': True,\n"
+        "                      'clean_before': True, 'clean_after': True}) + '\\n')\n"
+        "    except OSError:\n        pass\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError:\n        pass\ndef f():\n    return 'wrong'\n",
+        _v(V.WRONG_ANSWER, V.RUNTIME_ERROR),
+        kind="assert",
+        test_code=TOKEN_TEST,
+        process_verdicts=_v(V.WRONG_ANSWER, V.RUNTIME_ERROR, V.SANDBOX_ERROR),
+        process_reason="the harness shares the program's uid under bubblewrap, so the program "
+        "can kill it (a sandbox error), but it is non-dumpable: its fds stay closed to the program",
+    ),
+)
+
+# --- the host judge crashed, hung or flooded by program output --------------------------
+OUTPUT_ATTACKS: tuple[Hostile, ...] = (
+    Hostile(
+        "report_of_wrong_types",
+        "write report records of the wrong type and shape to the report pipe",
+        'import os\nfor line in (b\'[1, 2]\', b\'{"probe": "0", "value": 1}\', b\'"x"\',\n'
+        '             b\'{"value": {"a": 1}}\', b\'{"error": 5}\'):\n'
+        "    os.write(3, line + b'\\n')\ndef f(x):\n    return 2\n",
+        _v(V.RUNTIME_ERROR),
+        kind="assert",
+    ),
+    Hostile(
+        "report_nested_deep",
+        "write a record nested 100,000 deep to the report pipe",
+        "import os\nos.write(3, b'{\"probe\": 0, \"value\": ' + b'[' * 100000 + b']' * 100000"
+        " + b'}\\n')\ndef f(x):\n    return 2\n",
+        _v(V.RUNTIME_ERROR),
+        kind="assert",
+    ),
+    Hostile(
+        "report_flood",
+        "write 8 MB report lines, far past the output limit",
+        "import os\nline = b'{\"value\": \"' + b'x' * (8 << 20) + b'\"}\\n'\n"
+        "for _ in range(4):\n    os.write(3, line)\ndef f(x):\n    return 2\n",
+        _v(V.OUTPUT_LIMIT),
+        kind="functional",
+    ),
+    Hostile(
+        "megabyte_of_digits",
+        "print a 1 MB line of digits that ends in a letter, against a float comparison",
+        "import sys\nsys.stdout.write('1' * 1000000 + 'x\\n')\n",
+        _v(V.WRONG_ANSWER),
+        expected_output="1",
+        compare="float",
+    ),
+    Hostile(
+        "deep_return_value",
+        "return a value nested 10,000 deep",
+        "def f(x):\n    v = []\n    for _ in range(10000):\n        v = [v]\n    return v\n",
+        _v(V.RUNTIME_ERROR),
+        kind="functional",
+    ),
+    Hostile(
+        "deep_return_value_assert",
+        "return a value nested 10,000 deep to an assert test",
+        "def f(x):\n    v = []\n    for _ in range(10000):\n        v = [v]\n    return v\n",
+        _v(V.RUNTIME_ERROR),
+        kind="assert",
+    ),
+    Hostile(
+        "colliding_hashes",
+        "return a set of integers whose hashes all collide, to make the host's set quadratic",
+        "def f(x):\n    return {k * (2 ** 61 - 1) for k in range(1, 3000)}\n",
+        _v(V.RUNTIME_ERROR, V.WRONG_ANSWER, V.TIME_LIMIT),
+        kind="assert",
+        test_code="assert f(1) == {{1}}",
+    ),
+)
+
+# --- processes, CPU and the sandbox's own failures ------------------------------------------
+PROCESS_ATTACKS: tuple[Hostile, ...] = (
+    Hostile(
+        "zombie_leader",
+        "end the main thread while another thread lives (a zombie leader with threads)",
+        "import ctypes, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n",
+        _v(V.TIME_LIMIT, V.RUNTIME_ERROR),
+    ),
+    Hostile(
+        "cpu_in_unreaped_children",
+        "burn 1.6 s of CPU in a child that is never waited for, under a 1 s limit",
+        "import os, time\nr, w = os.pipe()\nif os.fork() == 0:\n"
+        "    end = time.process_time() + 1.6\n    while time.process_time() < end:\n"
+        "        pass\n    os.write(w, b'x')\n    os._exit(0)\nos.read(r, 1)\nprint('escaped')\n",
+        _v(V.TIME_LIMIT),
+    ),
+    Hostile(
+        "setup_failure_banner",
+        "print the harness's old setup-failure banner and exit 70, to be blamed on the sandbox",
+        "import sys\nsys.stderr.write('retrospect-harness: case setup failed: EPERM\\n')\n"
+        "sys.exit(70)\n",
+        _v(V.RUNTIME_ERROR),
+    ),
+)
+
+CORPUS: tuple[Hostile, ...] = BASE_CORPUS + ASSERT_ATTACKS + OUTPUT_ATTACKS + PROCESS_ATTACKS

@@ -6,6 +6,8 @@ import contextlib
 import json
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -199,9 +201,14 @@ print(json.dumps({
 """
 
 
-def test_the_program_sees_a_hardened_container(make_backend: BackendFactory) -> None:
-    sandbox = Sandbox(make_backend(concurrency=1))
+def test_the_program_sees_a_hardened_container(make_backend: BackendFactory, client: Any) -> None:
+    backend = make_backend(concurrency=1)
+    sandbox = Sandbox(backend)
     result = sandbox.run_suite(HARDENING_PROBE, SUM)
+    host_config = client.api.inspect_container(backend._idle[0].container.id)["HostConfig"]
+    assert host_config["LogConfig"]["Type"] == "none"  # nothing of the stream on the host disk
+    assert host_config["Sysctls"]["kernel.shmall"] == "0"
+    assert host_config["Sysctls"]["fs.mqueue.queues_max"] == "0"
     case = result.cases[0]
     assert case.verdict is Verdict.WRONG_ANSWER, result.model_dump()  # it ran to its end
     seen = json.loads(case.actual_excerpt)
@@ -223,3 +230,50 @@ def test_concurrent_attempts_share_a_small_pool(make_backend: BackendFactory) ->
     hosts = {r.cases[0].stderr_excerpt.strip() for r in results}
     assert 1 <= len(hosts) <= 2  # never more containers than slots
     assert len(backend._idle) == len(hosts)
+
+
+def test_a_vanished_container_is_replaced_and_the_attempt_run_again(
+    make_backend: BackendFactory, client: Any
+) -> None:
+    backend = make_backend(concurrency=1)
+    sandbox = Sandbox(backend)
+    first = hostname_of(sandbox)
+    client.containers.get(backend._idle[0].container.id).remove(force=True)
+    assert hostname_of(sandbox) != first  # judged, in a fresh container, not a sandbox error
+
+
+@pytest.fixture
+def container_churn(client: Any, owner_pids: tuple[int, int]) -> Iterator[None]:
+    """Another client's containers appearing and vanishing while ours start and sweep."""
+    dead_pid = owner_pids[0]
+    stop = threading.Event()
+
+    def churn() -> None:
+        labels = {POOL_LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{dead_pid}"}
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # swept by the clients under test meanwhile
+                client.containers.create(DEFAULT_IMAGE, ["true"], labels=labels).remove(force=True)
+
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
+def test_several_clients_on_one_daemon_never_crash(tmp_path: Any, container_churn: None) -> None:
+    problem = tmp_path / "sum.json"
+    problem.write_text(SUM.model_dump_json())
+    program = tmp_path / "sum.py"
+    program.write_text(SUM_PROGRAM)
+    programs = ["--program", str(program), "--program", str(program)]
+    command = [sys.executable, "-m", "sandbox", "run", "--backend", "docker"]
+    command += ["--problem", str(problem), *programs]
+    clients = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    for client_process in clients:
+        out, err = client_process.communicate(timeout=300)
+        assert client_process.returncode == 0, err.decode()[-2000:]
+        verdicts = [r["verdict"] for r in json.loads(out)]
+        assert verdicts == ["accepted", "accepted"]

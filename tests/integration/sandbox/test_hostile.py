@@ -36,9 +36,11 @@ def hostile_problem(hostile: Hostile, values: dict[str, Any]) -> Problem:
         output = hostile.expected_output.format(**values)
         tests = {"kind": "stdio", "public": [{"input": hostile.stdin, "output": output}]}
     elif hostile.kind == "assert":
-        tests = {"kind": "assert", "entry_point": "f", "public": [{"code": "assert f(1) == 2"}]}
+        code = hostile.test_code.format(**values)
+        tests = {"kind": "assert", "entry_point": "f", "public": [{"code": code}]}
     else:
         tests = {"kind": "functional", "entry_point": "f", "public": [{"args": [1], "expected": 2}]}
+    tests["compare"] = {"mode": hostile.compare}
     return Problem.model_validate(
         {
             "title": hostile.name,
@@ -78,10 +80,13 @@ def test_hostile_program_is_contained(
     listener: socket.socket,
     secret_file: tuple[Path, str],
 ) -> None:
+    token = secrets.token_hex(16)
     values = {
         "port": listener.getsockname()[1],
         "secret_path": str(secret_file[0]),
         "secret": secret_file[1],
+        "token": token,
+        "token_digits": str(int(token, 16))[:15],
     }
     program = hostile.program.format(**values) if hostile.tags else hostile.program
     problem = hostile_problem(hostile, values)
@@ -172,3 +177,74 @@ def test_time_limit_is_judged_on_cpu_time(any_sandbox: Sandbox) -> None:
     assert time.monotonic() - started >= 1.5
     assert result.verdict is Verdict.ACCEPTED
     assert result.cases[0].time_s < 1.0
+
+
+PLANT_IPC = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget(0x5EC, 300 * 1024 * 1024, 0o1666)
+libc.msgget(0x5ED, 0o1666)
+libc.semget(0x5EE, 1, 0o1666)
+libc.mq_open(b"/retrospect-answer", os.O_CREAT | os.O_RDWR, 0o666, None)
+print("planted")
+"""
+
+CHECK_IPC = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+left = []
+for table in ("shm", "msg", "sem"):
+    try:
+        rows = open(f"/proc/sysvipc/{table}").read().splitlines()[1:]
+    except OSError:
+        rows = []
+    if rows:
+        left.append(table)
+if libc.shmget(0x5EC, 0, 0) >= 0:
+    left.append("shm key")
+if os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"):
+    left.append("mqueue")
+if libc.mq_open(b"/retrospect-answer", os.O_RDONLY) >= 0:
+    left.append("mq name")
+print("clean" if not left else "dirty " + " ".join(left))
+"""
+
+
+def _stdio_problem(output: str) -> Problem:
+    return Problem.model_validate(
+        {
+            "title": "ipc",
+            "statement": "leave nothing in IPC",
+            "tests": {"kind": "stdio", "public": [{"input": "", "output": output}]},
+        }
+    )
+
+
+def test_no_ipc_object_survives_into_the_next_attempt(any_sandbox: Sandbox) -> None:
+    """SysV shared memory, message queues, semaphores and POSIX message queues left by one
+    attempt (an answer to replay, or 300 MB that starve the next program) are gone after it."""
+    assert any_sandbox.run_suite(PLANT_IPC, _stdio_problem("planted")).accepted
+    result = any_sandbox.run_suite(CHECK_IPC, _stdio_problem("clean"))
+    assert result.verdict is Verdict.ACCEPTED, result.cases[0].actual_excerpt
+    canary = any_sandbox.run_suite(CANARY_PROGRAM, CANARY)
+    assert canary.verdict is Verdict.ACCEPTED, canary.model_dump()
+
+
+def test_a_sandbox_judged_case_says_so_and_a_host_judged_one_too(any_sandbox: Sandbox) -> None:
+    problem = Problem.model_validate(
+        {
+            "title": "judged",
+            "statement": "f(x) = x + 1",
+            "tests": {
+                "kind": "assert",
+                "entry_point": "f",
+                "public": [
+                    {"code": "assert f(1) == 2"},
+                    {"code": "for i in range(3):\n    assert f(i) == i + 1"},
+                ],
+            },
+        }
+    )
+    result = any_sandbox.run_suite("def f(x):\n    return x + 1\n", problem)
+    assert result.verdict is Verdict.ACCEPTED, result.model_dump()
+    assert [c.judged for c in result.cases] == ["host", "sandbox"]

@@ -303,27 +303,43 @@ check(f)
 
 
 def strict_namespace(**names: Any) -> dict[str, Any]:
-    return {**harness.STRICT_HELPERS, **names}
+    return dict(names)
 
 
-def test_compile_tests_routes_every_comparison_through_the_strict_helpers() -> None:
+def test_compile_tests_routes_every_comparison_through_the_strict_helpers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     calls: list[tuple[Any, Any]] = []
+    original = harness.strict_compare
 
     def recording_compare(left: Any, pairs: list[tuple[str, Any]]) -> bool:
         calls.append((left, pairs))
-        return harness.strict_compare(left, pairs)
+        return original(left, pairs)
 
-    namespace = strict_namespace(f=lambda x: x + 1)
-    namespace["__retrospect_compare__"] = recording_compare
+    monkeypatch.setitem(
+        harness._BY_MARK, harness._HELPER_MARK + "__retrospect_compare__", recording_compare
+    )
     code = harness.compile_tests(TESTS)
     assert code.co_filename == protocol.TEST_FILE
-    exec(code, namespace)
+    exec(code, strict_namespace(f=lambda x: x + 1))
     assert calls == [
         (2, [("Eq", 2)]),
         (3, [("NotEq", 5)]),
         (4, [("Eq", 4)]),
         (1, [("Lt", 2), ("Eq", 2)]),
     ]
+
+
+def test_the_program_cannot_rebind_the_helpers_while_the_tests_run() -> None:
+    def f() -> int:
+        for name in list(namespace):
+            namespace[name] = lambda *args: True
+        namespace.update({n: (lambda *args: True) for n in harness.STRICT_HELPERS})
+        return 1
+
+    namespace: dict[str, Any] = {"f": f}
+    with pytest.raises(AssertionError):
+        exec(harness.compile_tests("assert f() == 2"), namespace)
 
 
 @pytest.mark.parametrize(
@@ -681,17 +697,20 @@ def test_the_setup_banner_from_the_program_is_its_own_failure(tmp_path: Path) ->
 
 def test_cpu_of_unreaped_children_is_charged(tmp_path: Path) -> None:
     """A child that burns CPU and is never waited for still counts against the case."""
+    # The child says on a pipe when it has burnt its CPU and exits; the parent never waits.
     program = (
         "import os, time\n"
+        "done_r, done_w = os.pipe()\n"
         "if os.fork() == 0:\n"
         "    end = time.process_time() + 1.2\n"
         "    while time.process_time() < end:\n"
         "        pass\n"
+        "    os.write(done_w, b'x')\n"
         "    os._exit(0)\n"
-        "time.sleep(2.0)\n"
+        "os.read(done_r, 1)\n"
         "print('x')\n"
     )
-    limits = Limits(time_limit_s=1.0)
+    limits = Limits(time_limit_s=1.0, wall_factor=20.0)  # a loaded host must not cut it short
     _, _, result = run_harness(
         program, StdioTests(public=[StdioCase(output="x")]), tmp_path, limits
     )
