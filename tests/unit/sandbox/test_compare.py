@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sandbox import compare
 from sandbox.compare import outputs_match, values_match
 from sandbox.problem import Compare, CompareMode
 
@@ -256,3 +257,61 @@ def test_values_symmetric(left: object, right: object) -> None:
 def test_values_exact_implies_float(left: object, right: object) -> None:
     if values_match(left, right, EXACT):  # type: ignore[arg-type]
         assert values_match(left, right, FLOAT)  # type: ignore[arg-type]
+
+
+def is_finite_literal(token: str) -> bool:
+    """A hand-written reference for the float token grammar: [+-] (digits [. digits*] | . digits)
+    [e [+-] digits], read left to right once."""
+    i, n = 0, len(token)
+    if i < n and token[i] in "+-":
+        i += 1
+    start = i
+    while i < n and token[i].isdigit() and token[i].isascii():
+        i += 1
+    whole = i > start
+    if i < n and token[i] == ".":
+        i += 1
+        frac_start = i
+        while i < n and token[i].isdigit() and token[i].isascii():
+            i += 1
+        if not whole and i == frac_start:
+            return False
+    elif not whole:
+        return False
+    if i < n and token[i] in "eE":
+        i += 1
+        if i < n and token[i] in "+-":
+            i += 1
+        exp_start = i
+        while i < n and token[i].isdigit() and token[i].isascii():
+            i += 1
+        if i == exp_start:
+            return False
+    return i == n
+
+
+adversarial = st.text(alphabet="0123456789.eE+-x", max_size=40) | st.builds(
+    lambda digits, tail: "1" * digits + tail,
+    st.integers(0, 5000),
+    st.sampled_from(["", "x", ".", "e", "e+", ".5e", "..", "1e5x"]),
+)
+
+
+@given(adversarial)
+def test_the_float_token_pattern_is_the_reference_grammar(token: str) -> None:
+    """The pattern that replaced a backtracking one accepts exactly the grammar's tokens."""
+    assert bool(compare._FINITE_TOKEN.fullmatch(token)) == is_finite_literal(token)
+
+
+@given(adversarial, adversarial)
+def test_float_mode_never_raises_on_adversarial_tokens(left: str, right: str) -> None:
+    floats = Compare(mode=CompareMode.FLOAT)
+    assert outputs_match(left, left, floats)
+    assert outputs_match(left, right, floats) == outputs_match(right, left, floats)
+
+
+def test_a_megabyte_of_digits_is_compared_like_any_token() -> None:
+    """The line that once kept a host busy for hours (its time is in benchmarks.sandbox)."""
+    floats = Compare(mode=CompareMode.FLOAT)
+    assert not outputs_match("1", "1" * 1_000_000 + "x", floats)
+    assert outputs_match("1" * 1_000_000, "1" * 1_000_000 + ".0", floats)
