@@ -4,7 +4,7 @@
 - the bytes must be UTF-8 JSON without lone surrogates, `NaN` or `Infinity`, nested at most
   200 deep (pydantic's parser refuses the rest): `InvalidRequest` on `body`;
 - every string (keys too) must be free of NUL, every float finite (`1e400` parses as
-  infinity) and every integer shorter than `MAX_INT_DIGITS` digits (longer ones cannot be
+  infinity) and every integer at most `MAX_INT_DIGITS` digits long (longer ones cannot be
   written back as JSON): `InvalidRequest` naming the dotted path, e.g. `problem.statement`;
 - the model validates strictly: `true` is not a number, `"8"` is not an integer:
   `RequestValidationError`, which `service.api.errors` answers as 422 naming the field.
@@ -64,7 +64,7 @@ def _problem_with(item: Any) -> str | None:
     if isinstance(item, float):
         return None if math.isfinite(item) else "numbers must be finite"
     if isinstance(item, int) and abs(item) >= _INT_BOUND:
-        return f"integers must have fewer than {MAX_INT_DIGITS} digits"
+        return f"integers may have at most {MAX_INT_DIGITS} digits"
     return None
 
 

@@ -380,6 +380,9 @@ def test_the_openapi_schema_is_valid(settings: Settings) -> None:
         schema = client.get("/openapi.json").json()
     validate(schema)
     assert {"/solve", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/events"} <= set(schema["paths"])
+    components = schema["components"]["schemas"]
+    for tests in ("StdioTests", "FunctionalTests", "AssertTests"):
+        assert "kind" in components[tests]["required"], components[tests]  # the discriminator
 
 
 def test_every_documented_status_code_is_reached(settings: Settings) -> None:
