@@ -26,7 +26,9 @@ from typing import Any
 from sandbox import Limits, Problem, Sandbox
 from sandbox.backends.base import HARNESS_SOURCE, Backend, HarnessRun
 from sandbox.backends.docker import DockerBackend
+from sandbox.compare import outputs_match
 from sandbox.judge import HarnessOptions
+from sandbox.problem import Compare, CompareMode
 
 TRIVIAL = Problem.model_validate(
     {
@@ -139,6 +141,16 @@ def make_backends(concurrency: int) -> dict[str, Backend]:
     }
 
 
+def compare_megabyte_line_s() -> float:
+    """Seconds the host takes to compare a 1 MB line of digits ending in a letter in float
+    mode (a backtracking pattern once made this hours)."""
+    line = "1" * 1_000_000 + "x"
+    started = time.perf_counter()
+    outputs_match("1", line, Compare(mode=CompareMode.FLOAT))
+    outputs_match(line, line[:-1] + ".0", Compare(mode=CompareMode.FLOAT))
+    return time.perf_counter() - started
+
+
 def run(attempts: int) -> dict[str, Any]:
     """Every mode × suite × concurrency, with ratios against the bare baseline."""
     rows: list[Measurement] = []
@@ -152,7 +164,9 @@ def run(attempts: int) -> dict[str, Any]:
         finally:
             for backend in backends.values():
                 backend.close()
-    return {"rows": [asdict(r) for r in rows], "summary": summarize(rows)}
+    summary = summarize(rows)
+    summary["float_compare_1mb_line_s"] = compare_megabyte_line_s()
+    return {"rows": [asdict(r) for r in rows], "summary": summary}
 
 
 def summarize(rows: list[Measurement]) -> dict[str, float]:

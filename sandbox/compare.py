@@ -34,6 +34,7 @@ _INT_TOKEN = re.compile(r"[+-]?[0-9]+")
 # Each part is unambiguous (`[0-9]+(?:\.[0-9]*)?`, never `[0-9]+\.?[0-9]*`), so a match costs
 # time linear in the token: a megabyte of digits ending in a letter cannot backtrack.
 _FINITE_TOKEN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER_CHARS = "0123456789.eE+-"
 _SPECIAL_TOKEN = re.compile(r"([+-]?)(inf|infinity|nan)", re.IGNORECASE)
 
 # Wide exponents so that no literal overflows, no traps so that nothing raises; the precision
@@ -96,10 +97,16 @@ def _tokens_close(expected: str, actual: str, compare: Compare) -> bool:
 
 
 def _parse_token(token: str) -> _Number | None:
+    if token.strip(_NUMBER_CHARS):  # some other character: only inf or nan can still match
+        return _special(token)
     if _INT_TOKEN.fullmatch(token):
         return _Number(decimal.Decimal(token), is_int=True)
     if _FINITE_TOKEN.fullmatch(token):
         return _finite(token)
+    return None
+
+
+def _special(token: str) -> _Number | None:
     special = _SPECIAL_TOKEN.fullmatch(token)
     if special is None:
         return None

@@ -28,7 +28,6 @@ import linecache
 import operator
 import os
 import resource
-import secrets
 import selectors
 import signal
 import socket
@@ -225,7 +224,7 @@ def strict_truth(value: Any) -> bool:
 # Rewritten test code calls the strict helpers through placeholder constants, which
 # `_bind_helpers` swaps for the functions themselves: a name in the shared namespace could be
 # rebound by the program while the test runs, a code object's constants cannot.
-_HELPER_MARK = "\x00retrospect-helper:" + secrets.token_hex(8) + ":"
+_HELPER_MARK = "\x00retrospect-helper:" + os.urandom(8).hex() + ":"
 
 
 def _helper(name: str, *args: ast.expr) -> ast.Call:
@@ -583,7 +582,7 @@ class CaseRun:
         if not asked or self.token:
             selector.unregister(fd)
             return
-        self.token = secrets.token_hex(16)
+        self.token = os.urandom(16).hex()
         with contextlib.suppress(OSError):
             os.write(fd, self.token.encode())
 
