@@ -2,9 +2,11 @@
 
 What it lacks next to Docker: no memory cgroup (RLIMIT_AS per case bounds address space, not
 RSS), and the harness runs under the program's uid, so a program can signal the harness (the
-attempt then ends as a sandbox error, never as a pass). Each attempt gets a fresh bubblewrap
-with no network, a private pid namespace and a private tmpfs /tmp, under one uid per slot so
-concurrent attempts do not share RLIMIT_NPROC.
+attempt then ends as a sandbox error, never as a pass). It cannot open the harness's file
+descriptors or memory: the harness is non-dumpable. Each attempt gets a fresh bubblewrap with
+no network, private pid and IPC namespaces (so no SysV or POSIX IPC object outlives it) and a
+private tmpfs /tmp, under one uid per slot so concurrent attempts do not share RLIMIT_NPROC.
+See docs/sandbox.md.
 """
 
 from __future__ import annotations

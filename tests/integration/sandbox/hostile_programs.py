@@ -369,6 +369,18 @@ ASSERT_ATTACKS: tuple[Hostile, ...] = (
     ),
 )
 
+PROC_ATTACKS: tuple[Hostile, ...] = (
+    Hostile(
+        "open_harness_fds",
+        "open the harness's stdout and memory through /proc/<ppid>, as its uid or another",
+        "import os\nopened = []\nfor path in ('fd/0', 'fd/1', 'mem', 'environ'):\n    try:\n"
+        "        os.close(os.open(f'/proc/{os.getppid()}/{path}', os.O_RDONLY))\n"
+        "        opened.append(path)\n    except OSError:\n        pass\n"
+        "print('escaped' if opened else 'denied')\n",
+        _v(V.WRONG_ANSWER),
+    ),
+)
+
 # --- the host judge crashed, hung or flooded by program output --------------------------
 OUTPUT_ATTACKS: tuple[Hostile, ...] = (
     Hostile(
@@ -455,4 +467,6 @@ PROCESS_ATTACKS: tuple[Hostile, ...] = (
     ),
 )
 
-CORPUS: tuple[Hostile, ...] = BASE_CORPUS + ASSERT_ATTACKS + OUTPUT_ATTACKS + PROCESS_ATTACKS
+CORPUS: tuple[Hostile, ...] = (
+    BASE_CORPUS + ASSERT_ATTACKS + PROC_ATTACKS + OUTPUT_ATTACKS + PROCESS_ATTACKS
+)
