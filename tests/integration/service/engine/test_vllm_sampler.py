@@ -252,3 +252,56 @@ def test_engine_preload_stays_out_of_our_environment(
 ) -> None:
     # Later children of the worker (sandboxed programs) must not inherit tcmalloc / libiomp5.
     assert os.environ.get("LD_PRELOAD") == preload_before
+
+
+def test_a_cancel_aborts_sampling_mid_round(sampler: VllmSampler, prompt_ids) -> None:
+    polls = {"count": 0}
+
+    def cancel_after_a_few_steps() -> bool:
+        polls["count"] += 1
+        return polls["count"] > 3
+
+    long_round = SamplingParams(max_new_tokens=400, seed=2, interrupt=cancel_after_a_few_steps)
+    aborted = sampler.sample(prompt_ids, 4, long_round, None)
+    assert len(aborted) == 4
+    assert all(s.truncated and not s.token_ids for s in aborted)
+    assert polls["count"] == 4  # stopped at the first poll that said cancel
+    # The engine holds nothing of the aborted round: the next one runs normally.
+    after = sampler.sample(prompt_ids, 2, SamplingParams(max_new_tokens=NEW_TOKENS, seed=3), None)
+    assert all(0 < len(s.token_ids) <= NEW_TOKENS for s in after)
+
+
+def test_a_job_resumed_on_the_same_worker_publishes_under_a_fresh_name(
+    sampler: VllmSampler, prompt_ids, tmp_path: Path
+) -> None:
+    from service.engine.learner import PeftLearner
+    from tests.integration.service.engine.hf_support import load_host
+
+    settings = EngineSettings(device="cpu", lora_rank=16, learning_rate=1e-2)
+    learner = PeftLearner(load_host(settings), settings, tmp_path / "adapters")
+    learner.create("same-worker", seed=0)
+    learner.step("same-worker", _one_example_batch(prompt_ids))
+    recorded = learner.checkpoint("same-worker")
+    sampler.publish(recorded)
+    params = SamplingParams(max_new_tokens=NEW_TOKENS, seed=9)
+    before = sampler.sample(prompt_ids, 2, params, recorded)
+    # The job is handed back and claimed again by this same process.
+    sampler.release("same-worker")
+    learner.delete("same-worker")
+    restored = learner.restore(recorded)
+    assert restored.path == recorded.path and restored.version == recorded.version
+    assert restored.name != recorded.name and restored.int_id != recorded.int_id
+    sampler.publish(restored)  # the recorded name is retired: republishing it would fail
+    with pytest.raises(AdapterReuseError):
+        sampler.publish(AdapterRef("other", 1, recorded.name, 10_001, recorded.path))
+    after = sampler.sample(prompt_ids, 2, params, restored)
+    assert [s.token_ids for s in after] == [s.token_ids for s in before]
+    sampler.release("same-worker")
+
+
+def _one_example_batch(prompt_ids: list[int]):
+    from service.engine.types import DistillationBatch, DistillationExample
+
+    response = tuple(prompt_ids[-6:])
+    teacher = tuple(prompt_ids) + (198,)
+    return DistillationBatch((DistillationExample(tuple(prompt_ids), teacher, response),))
