@@ -32,8 +32,7 @@ export TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
     "transformers", transformers.__version__, "peft", peft.__version__,
     "cuda", torch.cuda.is_available() and torch.cuda.get_device_name(0))' || exit 3
 
-mbpp=../shared/data/mbpp-sanitized.json
-[ -f "$mbpp" ] || mbpp=.device/mbpp-sanitized.json
+mbpp=benchmarks/data/mbpp/mbpp-sanitized.json
 if [ -f data/models/smollm2-135m-instruct/model.safetensors ]; then
     args=(--config gpu)
 else

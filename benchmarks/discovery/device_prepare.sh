@@ -4,7 +4,7 @@
 #   model/   the default model's shape: config and tokenizer, not the 514 MB of weights
 #   wheels/  our Python dependencies that host lacks, built for its CPython 3.12
 #   debs/    bubblewrap, for the process sandbox (such hosts have no Docker)
-#   mbpp-sanitized.json, since ../shared does not travel
+# (MBPP travels with the working tree: benchmarks/data/mbpp/.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -14,7 +14,6 @@ rm -rf .device && mkdir -p .device/model .device/wheels .device/debs
 for name in config.json generation_config.json tokenizer.json tokenizer_config.json chat_template.jinja; do
     cp "$model/$name" .device/model/
 done
-cp ../shared/data/mbpp-sanitized.json .device/
 # The same versions as here, so that what ran in CI is what runs there.
 pins=()
 for dist in pydantic pydantic-core pydantic-settings annotated-types typing-inspection \

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks.data import MBPP_SANITIZED
 from sandbox.importers import ImportedProblem, load_with_references
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = REPO / "examples"
-MBPP_PATH = REPO.parent / "shared" / "data" / "mbpp-sanitized.json"
+MBPP_PATH = MBPP_SANITIZED
 
 
 def load_set(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.data import MBPP_SANITIZED
 from sandbox import Sandbox, Verdict
 from sandbox.backends.docker import DockerBackend
 from sandbox.backends.process import ProcessBackend, bwrap_available
@@ -17,7 +18,7 @@ from tests.integration.sandbox.conftest import docker_ready
 
 pytestmark = [pytest.mark.docker, pytest.mark.bwrap]
 
-MBPP_PATH = Path(__file__).parents[4] / "shared" / "data" / "mbpp-sanitized.json"
+MBPP_PATH = MBPP_SANITIZED
 EXCEPTIONS_PATH = Path(__file__).with_name("mbpp_exceptions.json")
 CONCURRENCY = 4
 

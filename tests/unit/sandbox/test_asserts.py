@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.data import MBPP_SANITIZED
 from sandbox import harness
 from sandbox.asserts import CompiledAssert, compile_assert, host_judged_share
 from sandbox.hostexpr import ProbeOutcome
@@ -19,7 +20,7 @@ from sandbox.hostjudge import judge_checks
 from sandbox.importers import load_problems
 from sandbox.protocol import decode_value, encode_value
 
-MBPP_PATH = Path(__file__).parents[4] / "shared" / "data" / "mbpp-sanitized.json"
+MBPP_PATH = MBPP_SANITIZED
 STYLE_PATH = Path(__file__).with_name("data") / "humaneval_style.jsonl"
 
 

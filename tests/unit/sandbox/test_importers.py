@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.data import MBPP_SANITIZED
 from sandbox.importers import (
     ImportedProblem,
     ImportFormatError,
@@ -25,7 +26,6 @@ from sandbox.importers import (
 )
 from sandbox.problem import AssertTests, FunctionalTests, Problem, StdioTests
 
-MBPP_SANITIZED = Path("/work/shared/data/mbpp-sanitized.json")
 MBPP_SANITIZED_COUNT = 427
 
 HUMANEVAL: dict[str, Any] = {
