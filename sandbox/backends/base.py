@@ -16,7 +16,8 @@ def bundle_harness() -> str:
     """The harness as one source: the protocol it shares with the host, then the harness."""
     protocol = (_PACKAGE / "protocol.py").read_text()
     harness = (_PACKAGE / "harness.py").read_text()
-    return protocol + "\n" + harness.replace("from __future__ import annotations\n", "", 1)
+    harness = harness.replace("from __future__ import annotations\n", "", 1)
+    return protocol + "\nBUNDLED_HARNESS = True\n" + harness
 
 
 HARNESS_SOURCE = bundle_harness()
