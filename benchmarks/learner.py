@@ -7,7 +7,7 @@ One step over a batch of 8 responses of about 400 tokens (synthetic ids; the tea
 350 tokens longer than the student's), on a LoRA adapter of the configured shape.
 - `ours`: `PeftLearner.step` with the default settings (top-20 + tail from chunked hidden
   states, reverse KL, clipped advantages, IS weights, EMA teacher, micro-batches).
-- `baseline` (research/feasibility.md §2): full logits of both forwards, log-softmax on both,
+- `baseline`: full logits of both forwards, log-softmax on both,
   full-vocabulary reverse KL, the whole batch at once.
 Each variant runs in its own subprocess so that peak memory (ru_maxrss on the CPU,
 `torch.cuda.max_memory_allocated` on a GPU) is its own. Prints the ratios; writes JSON.

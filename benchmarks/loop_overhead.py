@@ -1,4 +1,4 @@
-"""Loop overhead (DESIGN §7): where a job's wall time goes when it runs through the service.
+"""Loop overhead: where a job's wall time goes when it runs through the service.
 
     python -m benchmarks.loop_overhead [--max-attempts 24] [--attempts-per-round 8]
         [--max-new-tokens 192] [--out benchmarks/results/loop_overhead.json]

@@ -1,6 +1,6 @@
 """Pure statistics for the discovery@k benchmark (no I/O).
 
-Vocabulary (shared/research/sdpo.md §4.1):
+Vocabulary (the paper's §5, docs/algorithm.md §6):
 - A *run* is one (problem, seed) pair of one strategy, with an attempt budget.
 - Its *discovery index* is the 0-based index of its first confirmed passing attempt, counted in
   total generations (an SDPO round of 8 attempts consumes 8), or None when no attempt passed
@@ -265,7 +265,7 @@ def attempt_ratio(
     needed to reach it.
 
     This is what issue 5 calls "the ratio of attempts needed by best-of-k and by multi-turn to
-    reach SDPO's discovery probability" (the paper's "≈3x fewer generations", sdpo.md §4.5):
+    reach SDPO's discovery probability" (the paper's "≈3x fewer generations", its §5):
     with p = sdpo_curve[at_k], the ratio is attempts_to_reach(baseline_curve, p) over
     attempts_to_reach(sdpo_curve, p). The denominator is at_k where SDPO's curve rises at
     at_k, and less where it is flat before at_k: a flat stretch is not counted against SDPO

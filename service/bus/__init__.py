@@ -1,4 +1,4 @@
-"""The event bus: wake-ups between the processes of a deployment (DESIGN §1).
+"""The event bus: wake-ups between the processes of a deployment (docs/architecture.md §1).
 
 A message carries no data, only "look again": the database is the source of truth. A worker
 announces on `job_channel(id)` after it commits an event, so API replicas read the new rows

@@ -26,7 +26,7 @@ MAX_RECONNECTS = 30
 
 @app.command("submit")
 def submit(
-    problem: Annotated[Path, typer.Argument(help="problem JSON (DESIGN §3.1)")],
+    problem: Annotated[Path, typer.Argument(help="problem JSON (see examples/)")],
     url: Annotated[str, typer.Option(help="the API's base URL")] = "http://127.0.0.1:8000",
     follow: Annotated[bool, typer.Option(help="stream events until the job ends")] = False,
     api_key: Annotated[

@@ -37,7 +37,7 @@ def prepare_model(
 
 @app.command("solve")
 def solve_command(
-    problem: Annotated[Path, typer.Argument(help="problem JSON (DESIGN §3.1)")],
+    problem: Annotated[Path, typer.Argument(help="problem JSON (see examples/)")],
     strategy: Annotated[str, typer.Option(help="sdpo, best_of_k or multi_turn")] = "sdpo",
     max_attempts: Annotated[int, typer.Option(help="attempt budget")] = 32,
     attempts_per_round: Annotated[int, typer.Option(help="attempts sampled per round")] = 8,

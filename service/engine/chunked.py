@@ -1,4 +1,4 @@
-"""Chunked top-K distillation terms straight from hidden states (DESIGN §4.1, last paragraph).
+"""Chunked top-K distillation terms straight from hidden states (docs/algorithm.md §4, memory).
 
 A straightforward SDPO step materializes full-vocabulary logits and log-softmax for student
 and teacher over every response token (8 × 400 × 49,152 fp32 is 0.6 GB per tensor, several

@@ -1,4 +1,5 @@
-"""The transformers sampler (the CPU default, DESIGN §5): `generate` on the learner's own model.
+"""The transformers sampler (the CPU default, docs/architecture.md §4): `generate` on the
+learner's own model.
 
 It shares the `ModelHost` with the learner, so a job's adapter is live the moment the learner
 steps it: publishing is choosing the adapter. Only when the job's adapter is not in this

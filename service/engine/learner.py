@@ -1,4 +1,5 @@
-"""The peft learner: one LoRA adapter per job over the worker's shared base model (DESIGN §4.1).
+"""The peft learner: one LoRA adapter per job over the worker's shared base model
+(docs/algorithm.md §5).
 
 Per job it keeps the student adapter, its AdamW state and, with `teacher=ema`, a second
 adapter holding the teacher. One step = teacher and student forwards per micro-batch with
@@ -82,7 +83,7 @@ class _Job:
 
 
 class PeftLearner:
-    """The `Learner` of DESIGN §4.1 on torch + peft (CPU or one GPU).
+    """The `Learner` (docs/algorithm.md §5) on torch + peft (CPU or one GPU).
 
     Settings used: lr, weight decay, grad clip, micro_batch_size, teacher (+ EMA rate), top_k,
     add_tail, alpha, clip_advantage, is_clip (None turns the IS weight off), loss_chunk_tokens,

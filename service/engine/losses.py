@@ -1,12 +1,13 @@
-"""SDPO distillation losses: pure torch functions (research/sdpo.md §1).
+"""SDPO distillation losses: pure torch functions (docs/algorithm.md §4).
 
 Notation, per response position t of sequence b: the student π = π_θ(·|x, y<t) (with grad),
 the teacher q = q(·|x, f, y<t) (no grad), both already temperature-scaled and aligned to the
 response tokens. A "support" is the set of categories a divergence is summed over: the full
 vocabulary, or the student's top-K tokens plus one tail bucket.
 
-Every loss reduces the same way (sdpo.md §1.7): a token mean per sequence, then the mean over
-sequences; a sequence whose mask is all zero contributes 0 but still counts in the denominator.
+Every loss reduces the same way (docs/algorithm.md §4): a token mean per sequence, then the
+mean over sequences; a sequence whose mask is all zero contributes 0 but still counts in the
+denominator.
 
 Shapes: logits `[B, T, V]`, masks and per-token values `[B, T]`, supports `[B, T, S]`.
 """
@@ -97,7 +98,7 @@ def terms_from_logits(
     """Distillation terms from full logits `[B, T, V]` (the unchunked path).
 
     top-K indices come from the student; the teacher is gathered at the same indices; both are
-    log-normalized over the full vocabulary before the tail bucket (sdpo.md §1.3).
+    log-normalized over the full vocabulary before the tail bucket (docs/algorithm.md §4).
     """
     student_logp = F.log_softmax(at_least_fp32(student_logits), dim=-1)
     teacher_logp = F.log_softmax(at_least_fp32(teacher_logits.detach()), dim=-1)
@@ -126,7 +127,7 @@ def divergence(student_logp: Tensor, teacher_logp: Tensor, *, alpha: float) -> T
     alpha = 1: reverse KL(π‖q) = Σ π (log π − log q).
     0 < alpha < 1: generalized JSD with mixture M = (1−α)π + αq (built in log space),
     D = (1−α) KL(π‖M) + α KL(q‖M). It does not tend to the endpoints (it vanishes at both
-    limits), which are therefore separate cases, as in the reference code (sdpo.md §1.2).
+    limits), which are therefore separate cases, as in the reference code (docs/algorithm.md §4).
     """
     if alpha == 0.0:
         return _kl(teacher_logp, student_logp)
@@ -150,7 +151,7 @@ def logit_advantages(student_logp: Tensor, teacher_logp: Tensor, *, alpha: float
 
     A_k is −∂D/∂π_k up to a constant (the constant drops out because Σ_k ∇π_k = 0), chosen so
     that A = 0 where teacher and student agree:
-    alpha = 1: A = log q − log π (the SDPO advantage, sdpo.md §1.1);
+    alpha = 1: A = log q − log π (the SDPO advantage, docs/algorithm.md §1);
     0 < alpha < 1: A = (1−α)(log M − log π);
     alpha = 0: A = q/π − 1.
     """
@@ -169,7 +170,7 @@ def clipped_divergence(
     """Divergence `[B, T]` whose gradient is the clipped-advantage policy gradient.
 
     Surrogate S = Σ_k π_k · sg(−clamp(A_k, −c, c)), so ∇S = −Σ_k π_k clamp(A_k, −c, c) ∇log π_k.
-    For reverse KL this is Σ_k π_k · sg(clamp(log π_k − log q_k, −c, c)) (sdpo.md §1.6). For
+    For reverse KL this is Σ_k π_k · sg(clamp(log π_k − log q_k, −c, c)) (docs/algorithm.md §4). For
     alpha < 1 the same clamp applies to that divergence's own advantage (see
     `logit_advantages`): for JSD (1−α) log(M/π) is bounded below by (1−α)·log(1−α) and only
     its upper side can clip; for forward KL the ratio q/π − 1 is clipped. The returned value
@@ -223,7 +224,7 @@ def distillation_loss(
     clip_advantage: float | None = None,
     token_weights: Tensor | None = None,
 ) -> Tensor:
-    """SDPO logit-level distillation loss (a scalar), sdpo.md §1.1-§1.7.
+    """SDPO logit-level distillation loss (a scalar), docs/algorithm.md §4.
 
     student_logits `[B, T, V]` (with grad) and teacher_logits `[B, T, V]` (detached here) are
     temperature-scaled and aligned to the response tokens; response_mask `[B, T]` is 1 on
@@ -263,7 +264,7 @@ def sampled_token_loss(
     clip_advantage: float | None = None,
     token_weights: Tensor | None = None,
 ) -> Tensor:
-    """Token-level SDPO (reverse KL on the sampled token only, sdpo.md §1.3 last bullet).
+    """Token-level SDPO (reverse KL on the sampled token only, docs/algorithm.md §4).
 
     Inputs are the sampled tokens' log-probs `[B, T]`. Per token the surrogate is
     sg(clamp(log π(y_t) − log q(y_t), −c, c)) · log π(y_t); its value is reported as the
@@ -287,7 +288,7 @@ def sampled_token_loss(
 def truncated_importance_weights(
     learner_logprobs: Tensor, sampler_logprobs: Tensor, *, is_clip: float | None
 ) -> Tensor:
-    """min(π_train(y_t) / π_sampler(y_t), is_clip), detached, `[B, T]` (sdpo.md §1.5).
+    """min(π_train(y_t) / π_sampler(y_t), is_clip), detached, `[B, T]` (docs/algorithm.md §4).
 
     The log-ratio is clamped to ±20 before exp; is_clip=None leaves the ratio untruncated.
     """

@@ -1,4 +1,4 @@
-"""Student, teacher and multi-turn prompts as token ids (research/sdpo.md §2.2, §3.1, §4.4).
+"""Student, teacher and multi-turn prompts as token ids (docs/algorithm.md §2).
 
 Pure functions of a problem, feedback strings and a tokenizer's chat template. The teacher
 prompt holds the problem and the feedback, never the attempt's text: the attempt enters the
@@ -52,18 +52,18 @@ def _io_contract(problem: Problem) -> str:
 
 
 def student_text(problem: Problem) -> str:
-    """The student's user message: CODE_PROMPT (sdpo.md §3.1) adapted to our problems."""
+    """The student's user message: the coding instructions, then the problem."""
     instructions = STUDENT_INSTRUCTIONS.format(time_limit=f"{problem.time_limit_s:g}")
     return f"{instructions}\n\n{problem_text(problem)}"
 
 
 def teacher_text(problem: Problem, feedback: str) -> str:
-    """The self-teacher's user message (sdpo.md §2.2): problem, feedback, the closing line."""
+    """The self-teacher's user message (docs/algorithm.md §2): problem, feedback, closing line."""
     return f"{student_text(problem)}\n{FEEDBACK_HEADER}{feedback}{CLOSING}"
 
 
 def multi_turn_text(problem: Problem, feedbacks: Sequence[str]) -> str:
-    """The multi-turn baseline's single user message with all past feedback (sdpo.md §4.4)."""
+    """The multi-turn baseline's one user message with all past feedback (docs/algorithm.md §2)."""
     if not feedbacks:
         return student_text(problem)
     joined = "\n\n".join(feedbacks)

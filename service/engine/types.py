@@ -68,7 +68,7 @@ class DistillationExample:
     """One attempt to learn from: the student prompt, its teacher prompt and the exact response.
 
     `teacher_prompt_ids=None` marks an attempt without feedback: it contributes nothing but
-    still counts in the batch's sequence mean (research/sdpo.md §1.7). `sampler_logprobs`
+    still counts in the batch's sequence mean (docs/algorithm.md §4). `sampler_logprobs`
     (one per response token) enable the truncated importance weight; None means weight 1.
     """
 

@@ -1,1 +1,2 @@
-"""Jobs on a worker: claim with a lease, heartbeat, run the solver, record, resume (DESIGN §1)."""
+"""Jobs on a worker: claim with a lease, heartbeat, run the solver, record, resume
+(docs/architecture.md §3)."""

@@ -1,4 +1,5 @@
-"""The solver: strategies, the feedback the model sees, prompts and budgets (DESIGN §4)."""
+"""The solver: strategies, the feedback the model sees, prompts and budgets
+(docs/algorithm.md §5, §6)."""
 
 from service.solver.feedback import render_feedback
 

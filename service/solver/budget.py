@@ -1,8 +1,8 @@
 """How much a job may spend: the `Budget` a user POSTs, and the running `BudgetUse` of a job.
 
-Attempts are the unit that strategies are compared on (discovery@k, DESIGN §4.2); the wall-clock
-limit only guards the service. Elapsed time comes from an injected monotonic clock so that tests
-never sleep and a resumed job can carry the seconds it spent before a crash.
+Attempts are the unit that strategies are compared on (discovery@k, docs/algorithm.md §6);
+the wall-clock limit only guards the service. Elapsed time comes from an injected monotonic
+clock so that tests never sleep and a resumed job can carry the seconds it spent before a crash.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Budget(BaseModel):
 
 
 def default_attempts_per_round(*, gpu: bool) -> int:
-    """DESIGN §4.1's round size: 16 attempts on a GPU host, 8 on a CPU host."""
+    """The round size (docs/algorithm.md §5): 16 attempts on a GPU host, 8 on a CPU host."""
     return ATTEMPTS_PER_ROUND_GPU if gpu else ATTEMPTS_PER_ROUND_CPU
 
 

@@ -1,4 +1,4 @@
-"""The events a job streams (DESIGN §3.4), as the solver emits them.
+"""The events a job streams (docs/http-api.md), as the solver emits them.
 
 Every event carries `attempts_used` and `budget_left`; the store adds `job_id`, `seq` and `at`
 when it appends the event. The models are pydantic because they cross the edge as JSON (SSE,

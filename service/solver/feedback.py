@@ -1,4 +1,4 @@
-"""The feedback the model sees after an attempt, LeetCode style (sdpo.md §3.3).
+"""The feedback the model sees after an attempt, LeetCode style (docs/algorithm.md §3).
 
 Only public cases are ever read: a hidden case contributes no text and no count. One failure
 kind is shown, in this priority:
@@ -35,7 +35,7 @@ _LIMIT_HEADINGS = {
 
 @dataclass(frozen=True)
 class FeedbackCaps:
-    """How much of each part is shown; the defaults are sdpo.md §3.3's."""
+    """How much of each part is shown; the defaults follow the paper's feedback format."""
 
     line_chars: int = 250
     input_lines: int = 8

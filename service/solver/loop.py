@@ -1,4 +1,4 @@
-"""The controller loop (DESIGN §4, research/sdpo.md §7.7): rounds until a confirmed pass,
+"""The controller loop (docs/algorithm.md §5): rounds until a confirmed pass,
 the end of the budget, a cancel request, or an error of ours.
 
 One round: sample → judge the public tests (concurrently, order kept) → confirm a public pass

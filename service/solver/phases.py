@@ -1,6 +1,6 @@
 """Where a solve's wall time goes: sampling, sandbox, learning, and the rest (bookkeeping).
 
-DESIGN §7 measures loop overhead as the share of wall time outside sampling and learning;
+The loop-overhead benchmark measures it as the share of wall time outside sampling and learning;
 this split is what a job reports for it.
 """
 

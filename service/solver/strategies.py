@@ -1,4 +1,4 @@
-"""The three strategies behind one interface (DESIGN §4.1, §4.2); `loop.solve` drives them.
+"""The three strategies behind one interface (docs/algorithm.md §5, §6); `loop.solve` drives them.
 
 A strategy decides what each round samples from (prompt and adapter) and what happens after a
 round without a success: `sdpo` takes one SDPO step on the job's adapter and publishes it,
@@ -183,7 +183,7 @@ class MultiTurn:
 
 @dataclass
 class Sdpo:
-    """SDPO test-time training on the job's own LoRA adapter (DESIGN §4.1 steps 5-7).
+    """SDPO test-time training on the job's own LoRA adapter (docs/algorithm.md §5, steps 4-6).
 
     Until the first step the job's fresh adapter equals the base model (LoRA B = 0), so the
     first round samples with `adapter=None` and nothing is published before there is

@@ -1,4 +1,4 @@
-"""The durable store: the database is the source of truth (DESIGN §1).
+"""The durable store: the database is the source of truth (docs/architecture.md §1).
 
 Repository functions take an `AsyncSession`, flush, and never commit: the caller owns the
 transaction. Tables are in `models`, the lifecycle in `status`, and Alembic drives the schema

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class JobStatus(StrEnum):
-    """Where a job is in its life (DESIGN §3.3)."""
+    """Where a job is in its life (docs/http-api.md)."""
 
     QUEUED = "queued"
     RUNNING = "running"

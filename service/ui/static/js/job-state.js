@@ -1,4 +1,4 @@
-// A job's live state, folded from its events (DESIGN §3.4). Pure: no DOM, no network, so the
+// A job's live state, folded from its events (docs/http-api.md). Pure: no DOM, no network, so the
 // same events always give the same state, however often a reconnecting stream replays them.
 
 export const TERMINAL = {

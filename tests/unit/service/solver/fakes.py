@@ -132,9 +132,7 @@ class FakeLearner:
         self.version += 1
         return make_ref(job_id, self.version)
 
-    def restore(
-        self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None
-    ) -> AdapterRef:
+    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
         self.calls.append("restore")
         self.overrides.append(None if overrides is None else dict(overrides))
         self.version = ref.version
