@@ -130,6 +130,11 @@ class WorkerSettings(BaseModel):
         "one small host must split the cores, or both slow down many times over",
     )
     max_new_tokens: Annotated[int, Field(ge=1, le=32768)] = 512
+    max_jobs: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=1,
+        description="jobs one worker holds at once, each with its own adapter; their rounds "
+        "sample together in one batch",
+    )
 
 
 class LimitSettings(BaseModel):
