@@ -20,6 +20,8 @@ class Limits:
     memory_limit_mb: int = 256
     wall_factor: float = 3.0
     output_limit_bytes: int = 1 * MB
+    # What all cases of one attempt may print and report together: bounds what the host holds.
+    attempt_output_limit_bytes: int = 64 * MB
     stderr_limit_bytes: int = 64 * 1024
     file_size_limit_bytes: int = 8 * MB
     tmpfs_mb: int = 16
@@ -48,11 +50,6 @@ class Limits:
     def address_space_bytes(self) -> int:
         """The case's RLIMIT_AS: the memory limit plus the interpreter's own headroom."""
         return (self.memory_limit_mb + INTERPRETER_HEADROOM_MB) * MB
-
-    @property
-    def attempt_output_limit_bytes(self) -> int:
-        """What all cases of one attempt may print and report together."""
-        return 4 * self.output_limit_bytes
 
     def attempt_wall_limit_s(self, n_cases: int) -> float:
         """The outer deadline of one attempt, after which the whole sandbox is killed."""

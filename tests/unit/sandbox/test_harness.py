@@ -716,3 +716,13 @@ def test_cpu_of_unreaped_children_is_charged(tmp_path: Path) -> None:
     )
     assert result.cases[0].time_s >= 1.0
     assert result.verdict is Verdict.TIME_LIMIT
+
+
+def test_the_attempt_shares_one_output_budget(tmp_path: Path) -> None:
+    """Each case may print up to the output limit, all cases together up to the attempt's."""
+    limits = Limits(time_limit_s=2.0, output_limit_bytes=1000, attempt_output_limit_bytes=1500)
+    tests = StdioTests(public=[StdioCase(output="x" * 800)] * 2)
+    records, closing, result = run_harness("print('x' * 800)\n", tests, tmp_path, limits)
+    assert closing is not None
+    assert [records[i].status for i in range(2)] == ["exited", "output_limit"]
+    assert [c.verdict for c in result.cases] == [Verdict.ACCEPTED, Verdict.OUTPUT_LIMIT]
