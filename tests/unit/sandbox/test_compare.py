@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox import compare
+from sandbox import compare as compare_module
 from sandbox.compare import outputs_match, values_match
 from sandbox.problem import Compare, CompareMode
 
@@ -300,7 +300,7 @@ adversarial = st.text(alphabet="0123456789.eE+-x", max_size=40) | st.builds(
 @given(adversarial)
 def test_the_float_token_pattern_is_the_reference_grammar(token: str) -> None:
     """The pattern that replaced a backtracking one accepts exactly the grammar's tokens."""
-    assert bool(compare._FINITE_TOKEN.fullmatch(token)) == is_finite_literal(token)
+    assert bool(compare_module._FINITE_TOKEN.fullmatch(token)) == is_finite_literal(token)
 
 
 @given(adversarial, adversarial)
