@@ -259,35 +259,35 @@ def test_values_exact_implies_float(left: object, right: object) -> None:
         assert values_match(left, right, FLOAT)  # type: ignore[arg-type]
 
 
+def _digits(token: str, i: int) -> int:
+    """Where the run of ASCII digits starting at `i` ends."""
+    while i < len(token) and token[i] in "0123456789":
+        i += 1
+    return i
+
+
 def is_finite_literal(token: str) -> bool:
     """A hand-written reference for the float token grammar: [+-] (digits [. digits*] | . digits)
     [e [+-] digits], read left to right once."""
-    i, n = 0, len(token)
-    if i < n and token[i] in "+-":
-        i += 1
-    start = i
-    while i < n and token[i].isdigit() and token[i].isascii():
-        i += 1
-    whole = i > start
-    if i < n and token[i] == ".":
-        i += 1
-        frac_start = i
-        while i < n and token[i].isdigit() and token[i].isascii():
-            i += 1
-        if not whole and i == frac_start:
+    i = 1 if token[:1] in ("+", "-") and token else 0
+    end = _digits(token, i)
+    whole = end > i
+    if token[end : end + 1] == ".":
+        after = _digits(token, end + 1)
+        if not whole and after == end + 1:
             return False
+        end = after
     elif not whole:
         return False
-    if i < n and token[i] in "eE":
-        i += 1
-        if i < n and token[i] in "+-":
-            i += 1
-        exp_start = i
-        while i < n and token[i].isdigit() and token[i].isascii():
-            i += 1
-        if i == exp_start:
+    if token[end : end + 1] in ("e", "E") and end < len(token):
+        sign = (
+            end + 2 if token[end + 1 : end + 2] in ("+", "-") and end + 1 < len(token) else end + 1
+        )
+        exponent_end = _digits(token, sign)
+        if exponent_end == sign:
             return False
-    return i == n
+        end = exponent_end
+    return end == len(token)
 
 
 adversarial = st.text(alphabet="0123456789.eE+-x", max_size=40) | st.builds(
