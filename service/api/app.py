@@ -21,7 +21,12 @@ from service.bus import Bus, make_bus
 from service.config import Settings
 from service.jobs.parts import WorkerParts
 from service.jobs.worker import Worker
-from service.store.db import engine_from_settings, is_sqlite, make_sessionmaker
+from service.store.db import (
+    engine_from_settings,
+    is_sqlite,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
 from service.store.migrate import upgrade_to_head_async
 
 logger = logging.getLogger(__name__)
@@ -46,6 +51,7 @@ def create_app(
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
+            reads=make_read_sessionmaker(engine),
             bus=bus or make_bus(settings),
             keys_required=keys_required(settings, bind_host),
             metrics=metrics,

@@ -41,7 +41,7 @@ async def resolve_caller(state: AppState, authorization: str | None, token: str 
                 "an API key is required: 'Authorization: Bearer <key>'", field="Authorization"
             )
         return Caller(None)
-    async with state.sessions() as session:
+    async with state.reads() as session:
         row = await find_api_key(session, token)
     if row is None:
         raise Unauthorized("unknown or revoked API key", field="Authorization")

@@ -46,14 +46,14 @@ async def metrics(state: State, who: Who) -> Response:
     """Prometheus text format: this process's requests and streams, and the caller's jobs
     (every key's with `RETROSPECT_METRICS_FLEET=true`). Needs a key where keys are required."""
     owner = None if state.settings.metrics_fleet else owned_by(who.api_key_id)
-    async with state.sessions() as session:
+    async with state.reads() as session:
         jobs = await render_jobs(session, owner)
     return Response(state.metrics.render() + jobs, media_type="text/plain; version=0.0.4")
 
 
 async def _database_ok(state: AppState) -> bool:
     async def probe() -> bool:
-        async with state.sessions() as session:
+        async with state.reads() as session:
             await session.execute(text("SELECT 1"))
         return True
 

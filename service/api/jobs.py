@@ -104,7 +104,7 @@ async def jobs(
     limit: PageLimit = 50,
 ) -> JobPage:
     """The caller's jobs, newest first."""
-    async with state.sessions() as session:
+    async with state.reads() as session:
         page = await list_jobs(session, who.api_key_id, cursor=cursor, limit=limit)
     return JobPage(data=[job_summary(job) for job in page.data], next_cursor=page.next_cursor)
 
@@ -112,7 +112,7 @@ async def jobs(
 @router.get("/jobs/{job_id}", response_model=JobView, responses=_errors(401, 404, 422))
 async def job(job_id: JobId, state: State, who: Who) -> JobView:
     """Status, counts, the best attempt, and the solution once succeeded."""
-    async with state.sessions() as session:
+    async with state.reads() as session:
         row = await get_owned_job(session, job_id, who.api_key_id)
         best = await best_attempt(session, job_id)
     return job_view(row, best)
@@ -127,7 +127,7 @@ async def attempts(
     limit: PageLimit = 50,
 ) -> AttemptPage:
     """The job's attempts by index: code, verdicts and feedback."""
-    async with state.sessions() as session:
+    async with state.reads() as session:
         await get_owned_job(session, job_id, who.api_key_id)
         page = await list_attempts(session, job_id, cursor=cursor, limit=limit)
     return AttemptPage(data=[attempt_view(a) for a in page.data], next_cursor=page.next_cursor)
@@ -164,7 +164,7 @@ async def adapter(
     who: StreamWho,
 ) -> FileResponse:
     """The job's newest LoRA adapter weights (safetensors; peft's key format)."""
-    async with state.sessions() as session:
+    async with state.reads() as session:
         await get_owned_job(session, job_id, who.api_key_id)
         row = await latest_adapter(session, job_id)
     path = None if row is None else Path(row.path) / ADAPTER_FILE

@@ -21,6 +21,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]  # read-only: GETs and streams
     bus: Bus
     keys_required: bool
     metrics: Metrics

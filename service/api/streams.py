@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from asyncio import FIRST_COMPLETED
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, WebSocket, WebSocketDisconnect
@@ -20,7 +21,7 @@ from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Message
 
-from service.api.auth import resolve_caller
+from service.api.auth import Caller, resolve_caller
 from service.api.body import parse_json
 from service.api.deps import State, StreamWho, current_time
 from service.api.errors import describe_errors, ws_error_frame
@@ -34,7 +35,7 @@ from service.solver.events import TERMINAL_TYPES
 from service.store.events import list_events_after
 from service.store.jobs import get_owned_job
 from service.store.lifecycle import request_cancel
-from service.store.models import Job
+from service.store.models import Event, Job
 from service.store.status import TERMINAL, JobStatus
 
 router = APIRouter(tags=["events"])
@@ -44,13 +45,32 @@ CANCEL_MESSAGE = TypeAdapter(CancelMessage)
 WsState = Annotated[AppState, Depends(get_ws_state)]
 
 
-async def job_events(state: AppState, job_id: str, after_seq: int) -> AsyncIterator[EventView]:
-    """The job's events after `after_seq`, live, ending with the terminal event."""
+@dataclass(frozen=True)
+class Opening:
+    """What a stream's request read in its one session: the job, and the first events."""
+
+    job: Job
+    first: Sequence[Event]
+
+
+async def open_stream(state: AppState, job_id: str, who: Caller, after_seq: int) -> Opening:
+    """The caller's job and its first batch of events after `after_seq`, in one session."""
+    async with state.reads() as session:
+        job = await get_owned_job(session, job_id, who.api_key_id)
+        first = await list_events_after(session, job_id, after_seq, limit=READ_BATCH)
+    return Opening(job, first)
+
+
+async def job_events(
+    state: AppState, job_id: str, after_seq: int, first: Sequence[Event]
+) -> AsyncIterator[EventView]:
+    """The job's events after `after_seq`, live, ending with the terminal event; `first` is
+    the batch the request read already (an event committed between that read and the
+    subscription is found by the next timed re-read: a second late, never lost)."""
     wake = await state.bus.subscribe(job_channel(job_id))
+    rows = first
     try:
         while True:
-            async with state.sessions() as session:
-                rows = await list_events_after(session, job_id, after_seq, limit=READ_BATCH)
             for row in rows:
                 after_seq = row.seq
                 yield event_view(row)
@@ -58,6 +78,8 @@ async def job_events(state: AppState, job_id: str, after_seq: int) -> AsyncItera
                     return
             if len(rows) < READ_BATCH:
                 await wake.wait(REREAD_S)
+            async with state.reads() as session:
+                rows = await list_events_after(session, job_id, after_seq, limit=READ_BATCH)
     finally:
         await wake.close()
 
@@ -93,15 +115,14 @@ async def events(
     field, after_seq = (
         ("after", after) if last_event_id is None else ("Last-Event-ID", last_event_id)
     )
-    async with state.sessions() as session:
-        row = await get_owned_job(session, job_id, who.api_key_id)
-    if nothing_left(row, after_seq, field):
+    opening = await open_stream(state, job_id, who, after_seq)
+    if nothing_left(opening.job, after_seq, field):
         return Response(status_code=204)  # EventSource stops reconnecting on a 204
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         state.metrics.streams.inc()
         try:
-            async for event in job_events(state, job_id, after_seq):
+            async for event in job_events(state, job_id, after_seq, opening.first):
                 yield ServerSentEvent(
                     data=event.model_dump_json(), event=event.type, id=str(event.seq)
                 )
@@ -124,15 +145,14 @@ async def websocket(
     A refusal (bad parameter, no key, no such job) is accepted, answered with an error frame
     and closed with `4000 + status` (4422, 4401, 4404) by `service.api.errors`."""
     who = await resolve_caller(state, ws.headers.get("authorization"), access_token)
-    async with state.sessions() as session:
-        row = await get_owned_job(session, job_id, who.api_key_id)
-    ended = nothing_left(row, after, "after")
+    opening = await open_stream(state, job_id, who, after)
+    ended = nothing_left(opening.job, after, "after")
     await ws.accept()
     if ended:
         await ws.close(code=1000)
         return
     state.metrics.streams.inc()
-    sender = asyncio.create_task(_send(ws, state, job_id, after))
+    sender = asyncio.create_task(_send(ws, state, job_id, after, opening.first))
     listener = asyncio.create_task(_listen(ws, state, job_id))
     try:
         # Whichever ends first ends both: the job's terminal event, or the client leaving.
@@ -146,11 +166,13 @@ async def websocket(
         state.metrics.streams.dec()
 
 
-async def _send(ws: WebSocket, state: AppState, job_id: str, after: int) -> bool:
+async def _send(
+    ws: WebSocket, state: AppState, job_id: str, after: int, first: Sequence[Event]
+) -> bool:
     """Send the job's events; True once the terminal event went out, False if the client
     left first."""
     try:
-        async for event in job_events(state, job_id, after):
+        async for event in job_events(state, job_id, after, first):
             await ws.send_text(event.model_dump_json())
     except (WebSocketDisconnect, RuntimeError):
         return False  # Starlette raises RuntimeError when sending on a closed socket

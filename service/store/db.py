@@ -6,6 +6,10 @@ default in SQLite), a busy timeout so a second writer waits instead of failing, 
 that reads and then writes cannot be upgraded while another connection writes, and fails with
 SQLITE_BUSY without waiting; taking the write lock at BEGIN makes writers queue instead, which is
 what makes "SQLite's single writer" a real serialization of claims and event appends.
+Read-only sessions (`make_read_sessionmaker`) begin DEFERRED instead: in WAL mode a reader
+sees a consistent snapshot without the write lock, so reads never queue behind writers or
+each other. A SQLite file cannot drop a connection the way a server can, so its pool skips
+the pre-ping round trip that Postgres connections get on every checkout.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "retrospect_read_only"  # execution option of the read-only sessions' engine
 
 
 class Base(DeclarativeBase):
@@ -67,7 +72,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -82,9 +88,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def engine_from_settings(settings: Settings) -> AsyncEngine:
     """The process's engine for `settings.resolved_database_url`."""
-    return create_engine(settings.resolved_database_url, pool_pre_ping=True)
+    url = settings.resolved_database_url
+    return create_engine(url, pool_pre_ping=not is_sqlite(url))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit, so API handlers can answer from them."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads only: on SQLite they take no write lock (see the module docstring);
+    a write in one fails there with 'database is locked' semantics, so never write in one."""
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

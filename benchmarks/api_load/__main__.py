@@ -1,0 +1,130 @@
+"""`python -m benchmarks.api_load`: see the package docstring."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.api_load import load
+from benchmarks.api_load.servers import Server, baseline_app, retrospect_api
+
+OPERATIONS = ("submit", "stream", "read")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The `share` quantile (0..1) by linear interpolation; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(outcome: load.Outcome) -> dict[str, Any]:
+    """p50/p99 in ms, errors, and the rate over the phase's wall time."""
+    return {
+        "ok": len(outcome.latencies_s),
+        "errors": len(outcome.errors),
+        "error_samples": sorted(set(outcome.errors))[:3],
+        "p50_ms": round(percentile(outcome.latencies_s, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(outcome.latencies_s, 0.99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(outcome.latencies_s) * 1000, 1)
+        if outcome.latencies_s
+        else float("nan"),
+        "per_s": round(len(outcome.latencies_s) / outcome.wall_s, 1) if outcome.wall_s else 0.0,
+    }
+
+
+async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    """The three phases against one server, and its peak RSS."""
+    timeout_s = args.phase_timeout_s
+    rss = [server.rss_mib()]
+    made = await load.submits(server.base_url, args.submits, timeout_s)
+    rss.append(server.rss_mib())
+    ids = made.ids or ["baseline"]
+    streamed = await load.streams(server.base_url, ids, args.streams, timeout_s)
+    rss.append(server.rss_mib())
+    read = await load.reads(server.base_url, ids, args.reads, args.read_concurrency, timeout_s)
+    rss.append(server.rss_mib())
+    return {
+        "submit": summary(made),
+        "stream": summary(streamed),
+        "read": summary(read),
+        "rss_start_mib": round(rss[0], 1),
+        "rss_peak_mib": round(max(rss), 1),
+    }
+
+
+def servers(databases: list[str]) -> Iterator[tuple[str, AbstractContextManager[Server]]]:
+    yield "baseline", baseline_app()
+    for kind in databases:
+        yield kind, retrospect_api(kind)
+
+
+def ratios(results: dict[str, Any]) -> None:
+    """Each service figure over the baseline's, in place."""
+    base = results["baseline"]
+    for name, result in results.items():
+        if name == "baseline":
+            continue
+        result["vs_baseline"] = {
+            op: {
+                "p99": round(result[op]["p99_ms"] / base[op]["p99_ms"], 1),
+                "per_s": round(result[op]["per_s"] / base[op]["per_s"], 2),
+            }
+            for op in OPERATIONS
+            if base[op]["p99_ms"] and base[op]["per_s"]
+        }
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    lines = [
+        f"{args.submits} concurrent submits, {args.streams} SSE clients, {args.reads} reads "
+        f"({args.read_concurrency} in flight); loopback",
+        f"{'server':<10} {'operation':<8} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'per s':>8} {'p99 x base':>10} {'RSS MiB':>8}",
+    ]
+    for name, result in results.items():
+        for op in OPERATIONS:
+            row = result[op]
+            ratio = result.get("vs_baseline", {}).get(op, {}).get("p99", "")
+            lines.append(
+                f"{name:<10} {op:<8} {row['ok']:>5} {row['errors']:>4} {row['p50_ms']:>8} "
+                f"{row['p99_ms']:>8} {row['per_s']:>8} {ratio!s:>10} {result['rss_peak_mib']:>8}"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.api_load")
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--submits", type=int, default=200)
+    parser.add_argument("--streams", type=int, default=400)
+    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--read-concurrency", type=int, default=32)
+    parser.add_argument("--phase-timeout-s", type=float, default=120.0)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/api_load.json"))
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    for name, started in servers([d for d in args.databases.split(",") if d]):
+        with started as server:
+            results[name] = asyncio.run(measure(server, args))
+    ratios(results)
+    print(report(results, args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"settings": vars(args) | {"out": str(args.out)}, "results": results}, indent=2)
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
