@@ -199,9 +199,11 @@ def _plain(value: Any) -> Any:
 
 def strict_compare(left: Any, pairs: list[tuple[str, Any]]) -> bool:
     """A comparison chain of a sandbox-judged test, on laundered operands; remembers a miss."""
-    current = _plain(left)
+    current = left
     for name, right in pairs:
-        other = _plain(right)
+        # Identity asks no object anything; every other comparison runs on laundered values.
+        identity = name in ("Is", "IsNot")
+        current, other = (current, right) if identity else (_plain(current), _plain(right))
         if not _bool(_COMPARE_OPS[name](current, other)):
             MISMATCHES.append((_repr(current)[:1000], _repr(other)[:1000]))
             return False

@@ -726,3 +726,13 @@ def test_the_attempt_shares_one_output_budget(tmp_path: Path) -> None:
     assert closing is not None
     assert [records[i].status for i in range(2)] == ["exited", "output_limit"]
     assert [c.verdict for c in result.cases] == [Verdict.ACCEPTED, Verdict.OUTPUT_LIMIT]
+
+
+def test_identity_in_a_sandbox_judged_test_needs_no_laundering() -> None:
+    class Node:
+        pass
+
+    exec(
+        harness.compile_tests("assert f() is not None\nassert g() is None"),
+        {"f": Node, "g": lambda: None},
+    )
