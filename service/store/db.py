@@ -6,10 +6,11 @@ default in SQLite), a busy timeout so a second writer waits instead of failing, 
 that reads and then writes cannot be upgraded while another connection writes, and fails with
 SQLITE_BUSY without waiting; taking the write lock at BEGIN makes writers queue instead, which is
 what makes "SQLite's single writer" a real serialization of claims and event appends.
-Read-only sessions (`make_read_sessionmaker`) begin DEFERRED instead: in WAL mode a reader
-sees a consistent snapshot without the write lock, so reads never queue behind writers or
-each other. A SQLite file cannot drop a connection the way a server can, so its pool skips
-the pre-ping round trip that Postgres connections get on every checkout.
+Read-only sessions (`make_read_sessionmaker`) begin no transaction at all: in WAL mode each
+SELECT reads a consistent snapshot without the write lock, so reads never queue behind
+writers or each other (two SELECTs of one read session may see two snapshots). A SQLite
+file cannot drop a connection the way a server can, so its pool skips the pre-ping round
+trip that Postgres connections get on every checkout.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if not connection.get_execution_options().get(READ_ONLY, False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

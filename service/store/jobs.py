@@ -24,8 +24,7 @@ from service.solver.budget import Budget, BudgetLeft
 from service.solver.events import JobQueued
 from service.store.bounds import ID_MAX_CHARS, ID_PATTERN
 from service.store.errors import IdempotencyConflict, JobNotFound
-from service.store.events import append_event
-from service.store.models import IdempotencyKey, Job
+from service.store.models import Event, IdempotencyKey, Job
 from service.store.pagination import Page, decode_cursor, make_page, page_size
 from service.store.status import JobStatus
 
@@ -76,7 +75,10 @@ def idempotency_scope(api_key_id: str | None) -> str:
 async def create_job(
     session: AsyncSession, new: NewJob, *, now: datetime, body_hash: str | None = None
 ) -> Job:
-    """Insert a queued job and its `job.queued` event (seq 1)."""
+    """Insert a queued job and its `job.queued` event (seq 1): a new job has no other
+    appender, so its first seq needs no `append_event` bump."""
+    left = BudgetLeft(attempts=new.budget.max_attempts, seconds=new.budget.max_seconds)
+    queued = JobQueued(attempts_used=0, budget_left=left)
     job = Job(
         id=str(uuid.uuid4()),
         api_key_id=new.api_key_id,
@@ -89,12 +91,15 @@ async def create_job(
         seed=new.seed,
         metadata_=dict(new.metadata),
         request_hash=body_hash,
+        last_event_seq=1,
         created_at=now,
     )
+    payload = queued.model_dump(mode="json")
+    first = Event(job_id=job.id, seq=1, type=queued.type, payload=payload, at=now)
     session.add(job)
+    await session.flush()  # the job row first: the event's foreign key needs it
+    session.add(first)
     await session.flush()
-    left = BudgetLeft(attempts=new.budget.max_attempts, seconds=new.budget.max_seconds)
-    await append_event(session, job.id, JobQueued(attempts_used=0, budget_left=left), now=now)
     return job
 
 
