@@ -684,7 +684,13 @@ class _Channels:
         moved = {name: os.dup(fd) for name, fd in wanted.items()}
         for name, fd in moved.items():
             os.dup2(fd, targets[name], inheritable=True)
-        os.closerange(max(targets.values()) + 1, 65536)
+        # Close everything else, gaps below the highest target included: a stray write end of
+        # the stdin pipe kept here would keep the program from ever seeing end of input.
+        highest = max(targets.values())
+        for fd in set(range(highest)) - set(targets.values()):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        os.closerange(highest + 1, 65536)
 
     def close_child_ends(self) -> None:
         for name, (read_fd, write_fd) in self.ends.items():

@@ -29,3 +29,18 @@ def test_humaneval_style_references_pass_and_mutants_fail(any_sandbox: Sandbox) 
         assert not any_sandbox.run_suite(mutant, imported.problem).accepted, imported.source_id
     judged = [any_sandbox.run_suite(p.reference or "", p.problem).cases[0].judged for p in problems]
     assert judged.count("host") == 8
+
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+def test_every_example_reference_is_accepted(any_sandbox: Sandbox) -> None:
+    """Every format the service takes (stdio reading all of stdin, float output, functional,
+    HumanEval, MBPP) with its reference solution."""
+    examples = [
+        item for path in sorted(EXAMPLES.glob("*.json")) for item in load_with_references(path)
+    ]
+    assert len(examples) >= 6
+    for imported in examples:
+        result = any_sandbox.run_suite(imported.reference or "", imported.problem, "all")
+        assert result.verdict is Verdict.ACCEPTED, (imported.source_id, result.model_dump())

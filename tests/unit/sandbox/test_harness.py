@@ -736,3 +736,14 @@ def test_identity_in_a_sandbox_judged_test_needs_no_laundering() -> None:
         harness.compile_tests("assert f() is not None\nassert g() is None"),
         {"f": Node, "g": lambda: None},
     )
+
+
+def test_a_program_reading_all_of_stdin_sees_its_end(tmp_path: Path) -> None:
+    tests = StdioTests(public=[StdioCase(input="1 2\n3\n", output="6")])
+    program = "import os, sys\nprint(sum(map(int, sys.stdin.read().split())))\n"
+    program += "print(sorted(os.listdir('/proc/self/fd')), file=sys.stderr)\n"
+    records, _, result = run_harness(program, tests, tmp_path)
+    assert result.verdict is Verdict.ACCEPTED, result.model_dump()
+    # Only stdin, stdout, stderr and the report pipe (and the listing's own descriptor, 4) are
+    # open: the setup pipe was closed before the program ran, and no end of the harness's.
+    assert records[0].stderr.strip() == "['0', '1', '2', '3', '4']"
