@@ -222,8 +222,12 @@ def strict_binary(name: str, left: Any, right: Any) -> Any:
 
 
 def strict_truth(value: Any) -> bool:
-    """Truthiness of a laundered value, never the program's `__bool__`."""
-    return _bool(_plain(value))
+    """Truthiness of a laundered value; of an object that is no plain data (a `re.Match`),
+    its own, since the program decides a bare truth test's outcome either way."""
+    try:
+        return _bool(launder(value))
+    except (TypeError, ValueError):
+        return _bool(value)
 
 
 # Rewritten test code calls the strict helpers through placeholder constants, which
