@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.api.auth import Caller
 from service.api.body import CheckedRoute
@@ -59,23 +61,35 @@ async def solve(
     new = _new_job(body, who)
     body_hash = request_hash(body.model_dump(mode="json"))
     async with state.sessions() as session, session.begin():
-        if idempotency_key is not None:
-            earlier = await find_idempotent_job(session, who.api_key_id, idempotency_key, body_hash)
-            if earlier is not None:
-                return _created(earlier, response)
-        active = await count_active_jobs_locked(session, who.api_key_id)
-        limit = state.settings.limits.max_active_jobs_per_key
-        if active >= limit:
-            raise TooManyActiveJobs(f"{active} jobs are queued or running; the limit is {limit}")
-        if idempotency_key is None:
-            job = await create_job(session, new, now=now, body_hash=body_hash)
-        else:
-            job, _ = await submit_job(
-                session, new, now=now, key=idempotency_key, body_hash=body_hash
-            )
+        job, made = await _make_job(session, new, now, idempotency_key, body_hash)
+        if made:
+            await _within_limit(session, who, state.settings.limits.max_active_jobs_per_key)
     state.metrics.submitted.inc()
     await state.bus.publish(JOBS_CHANNEL)
     return _created(job, response)
+
+
+async def _make_job(
+    session: AsyncSession, new: NewJob, now: datetime, key: str | None, body_hash: str
+) -> tuple[Job, bool]:
+    """The job for this submit, and whether it is new (a retried key finds its earlier job)."""
+    if key is None:
+        return await create_job(session, new, now=now, body_hash=body_hash), True
+    earlier = await find_idempotent_job(session, new.api_key_id, key, body_hash)
+    if earlier is not None:
+        return earlier, False
+    return await submit_job(session, new, now=now, key=key, body_hash=body_hash)
+
+
+async def _within_limit(session: AsyncSession, who: Caller, limit: int) -> None:
+    """Refuse the new job (rolling it back) if it takes the caller past `limit` active jobs.
+
+    The job is inserted first and counted after, under the caller's lock (`store.quota`), so
+    the lock is held only for the count and the commit: the count sees every job committed by
+    an earlier holder, plus this one."""
+    active = await count_active_jobs_locked(session, who.api_key_id)
+    if active > limit:
+        raise TooManyActiveJobs(f"{active - 1} jobs are queued or running; the limit is {limit}")
 
 
 def _new_job(body: SolveRequest, who: Caller) -> NewJob:

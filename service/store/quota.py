@@ -1,8 +1,11 @@
 """The per-key limit of active jobs, exact under concurrency.
 
 Counting a caller's queued and running jobs and then inserting one is a race unless nobody
-else can do the same for that caller in between. The count therefore runs under a lock on
-the caller's scope, held until the transaction ends (so until the new job is committed):
+else can do the same for that caller in between. A submit therefore inserts its job first and
+then counts under a lock on the caller's scope, held until the transaction ends: the count
+sees every job that an earlier holder committed plus its own, and jobs not yet counted are
+invisible (uncommitted) until their own count. Only the count and the commit happen under
+the lock.
 - Postgres: a transaction-level advisory lock keyed by a hash of the scope, so submits of
   different callers never wait on each other;
 - SQLite: every transaction begins IMMEDIATE (`db.py`) and so already holds the database's
@@ -35,7 +38,7 @@ async def lock_scope(session: AsyncSession, api_key_id: str | None) -> None:
 
 
 async def count_active_jobs_locked(session: AsyncSession, api_key_id: str | None) -> int:
-    """The caller's queued and running jobs, counted under the caller's lock: a job this
-    transaction then inserts is counted by the next submit of the same caller."""
+    """The caller's queued and running jobs (this transaction's new one included), counted
+    under the caller's lock, which is held until the transaction ends."""
     await lock_scope(session, api_key_id)
     return await count_active_jobs(session, api_key_id)
