@@ -3,6 +3,8 @@
     python -m benchmarks.api_load [--databases sqlite,postgres] [--submits 200]
         [--streams 400] [--reads 2000] [--read-concurrency 32] [--out PATH]
 
+The figures of the last recorded run are in `benchmarks/api_load/results.json`.
+
 Everything runs on loopback and is bounded in count and time: each phase sends a fixed number
 of requests and gives up after `--phase-timeout-s`. For each database it starts a real
 `retrospect api` process (SQLite file in a temporary directory; a fresh Postgres database on

@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--read-concurrency", type=int, default=32)
     parser.add_argument("--phase-timeout-s", type=float, default=120.0)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/api_load.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/api_load/results.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for name, started in servers([d for d in args.databases.split(",") if d]):
