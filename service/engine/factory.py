@@ -2,7 +2,8 @@
 
 `auto` picks vLLM on a CUDA host where vllm imports, and the transformers sampler otherwise
 (it shares the learner's model, so a new adapter is live at once). The memory plan
-(`startup.py`) runs first and sizes both.
+(`startup.py`) runs first and sizes both for `worker.max_jobs` jobs; with more than one, the
+jobs' rounds sample together through a `SharedSampler`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from service.config import SamplerKind, Settings
 from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner
+from service.engine.sharing import SharedSampler
 from service.engine.startup import check_device, check_sampler, plan_engine
 from service.engine.types import Sampler
 from service.engine.vllm_sampler import VllmSampler
@@ -41,14 +43,17 @@ def build_engine(settings: Settings) -> Engine:
 
     Raises an `EngineConfigError` naming the setting to change before any weights load.
     """
-    planned = plan_engine(settings)
+    jobs = settings.worker.max_jobs
+    planned = plan_engine(settings, jobs=jobs)
     engine_settings = planned.settings
     host = ModelHost.load(engine_settings, settings.model_cache_dir)
     learner = PeftLearner(host, engine_settings, settings.adapters_dir)
-    sampler: Sampler
+    batch: HfSampler | VllmSampler
     if planned.sampler is SamplerKind.VLLM:
-        sampler = VllmSampler(str(planned.model_path), engine_settings)
+        batch = VllmSampler(str(planned.model_path), engine_settings)
     else:
-        sampler = HfSampler(host)
+        batch = HfSampler(host)
+    # Several held jobs sample through one batch; one job needs no gathering.
+    sampler: Sampler = SharedSampler(batch) if jobs > 1 else batch
     logger.info("engine ready: model %s, sampler %s", engine_settings.model, planned.sampler.value)
     return Engine(host, learner, sampler, planned.sampler)

@@ -5,10 +5,10 @@ It shares the `ModelHost` with the learner, so a job's adapter is live the momen
 steps it: publishing is choosing the adapter. Only when the job's adapter is not in this
 process (no learner here) does `publish` load it from the checkpoint.
 
-Temperature and top-p are applied by our own logits processor instead of transformers'
-warpers, which is where each token's log-prob is read: the log-prob of the sampled token
-under the temperature-scaled, untruncated distribution (what the learner's IS weight
-compares against). Runs are seeded by forking torch's global RNG, which `generate` draws from.
+Tokens are chosen by our own logits processor (`row_sampling.py`), one seeded random stream
+per row, with each row's temperature and top-p, which is also where each token's log-prob is
+read. `sample_many` serves several jobs at once: one `generate` whose rows carry their own
+adapters (peft's mixed-adapter batch), so a job's samples do not depend on its batch-mates.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from transformers import (
     GenerationConfig,
-    LogitsProcessor,
     LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
@@ -32,8 +31,11 @@ from transformers import (
 from service.engine import adapters
 from service.engine.batch import scored_rows
 from service.engine.host import ModelHost
-from service.engine.types import AdapterRef, Sample, SamplingParams
+from service.engine.row_sampling import RowPolicy, RowSampler, row_seed
+from service.engine.types import AdapterRef, Sample, SampleRequest, SamplingParams
 
+# peft's name for rows of a mixed batch that use no adapter.
+_BASE = "__base__"
 # Tokens per character of a stop string, at most (byte-level BPE can split a character in 4).
 _TOKENS_PER_CHAR = 4
 
@@ -56,17 +58,26 @@ class HfSampler:
         """n continuations of one prompt with the job's live adapter (base model for None)."""
         if n < 1:
             return []
-        return self.sample_batch([list(prompt_ids)] * n, params, adapter)
+        return self.sample_many([SampleRequest(tuple(prompt_ids), n, params, adapter)])[0]
+
+    def sample_many(self, requests: Sequence[SampleRequest]) -> list[list[Sample]]:
+        """Every request's samples from one `generate`, each row with its request's adapter
+        (peft's mixed-adapter batch), seed, temperature, top-p, token limit and interrupt."""
+        live = [r for r in requests if r.n > 0]
+        if not live:
+            return [[] for _ in requests]
+        rows = _Rows.of(live, [self._row_adapter(r.adapter) for r in live])
+        with self.host.lock, self._adapters_for(rows.adapter_names) as model:
+            samples = _generate(model, self.host.tokenizer, rows, self.host.device)
+        by_request = iter(_split(samples, [r.n for r in live]))
+        return [next(by_request) if r.n > 0 else [] for r in requests]
 
     def sample_batch(
         self, prompts: Sequence[Sequence[int]], params: SamplingParams, adapter: AdapterRef | None
     ) -> list[Sample]:
         """One continuation per prompt, generated together with left padding."""
-        if not prompts:
-            return []
-        name = None if adapter is None else self._adapter_name(adapter)
-        with self.host.active(name) as model:
-            return _generate(model, self.host.tokenizer, prompts, params, self.host.device)
+        requests = [SampleRequest(tuple(p), 1, params, adapter) for p in prompts]
+        return [samples[0] for samples in self.sample_many(requests)]
 
     def publish(self, adapter: AdapterRef) -> None:
         """Make the adapter usable: a no-op when the learner's live copy is here."""
@@ -77,6 +88,23 @@ class HfSampler:
         with self._lock:
             if self._loaded.pop(job_id, None) is not None:
                 self.host.delete_adapter(adapters.live_adapter_name(job_id))
+
+    def _row_adapter(self, adapter: AdapterRef | None) -> str:
+        return _BASE if adapter is None else self._adapter_name(adapter)
+
+    @contextlib.contextmanager
+    def _adapters_for(self, names: Sequence[str]) -> Iterator[Any]:
+        """The model with each row's adapter: one adapter (or none) the plain way, several
+        through peft's per-row `adapter_names`."""
+        distinct = set(names)
+        if len(distinct) == 1:
+            (only,) = distinct
+            with self.host.active(None if only == _BASE else only) as model:
+                yield model
+            return
+        lora: Any = self.host.peft.base_model
+        with lora._enable_peft_forward_hooks(adapter_names=list(names)):
+            yield self.host.causal_lm
 
     def _adapter_name(self, adapter: AdapterRef) -> str:
         name = adapters.live_adapter_name(adapter.job_id)
@@ -93,65 +121,98 @@ class HfSampler:
         return name
 
 
-def _generate(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[Sequence[int]],
-    params: SamplingParams,
-    device: torch.device,
-) -> list[Sample]:
+@dataclass(frozen=True)
+class _Rows:
+    """A batch's rows: prompt, adapter, policy, token limit and interrupt of each."""
+
+    prompts: list[tuple[int, ...]]
+    adapter_names: list[str]
+    policies: list[RowPolicy]
+    max_new_tokens: list[int]
+    interrupts: list[Callable[[], bool] | None]
+    stops: tuple[str, ...]
+
+    @classmethod
+    def of(cls, requests: Sequence[SampleRequest], names: Sequence[str]) -> _Rows:
+        stops = {r.params.stop for r in requests}
+        if len(stops) > 1:
+            raise ValueError("requests with different stop strings cannot share a batch")
+        rows = [(r, name, i) for r, name in zip(requests, names, strict=True) for i in range(r.n)]
+        return cls(
+            prompts=[r.prompt_ids for r, _, _ in rows],
+            adapter_names=[name for _, name, _ in rows],
+            policies=[
+                RowPolicy(row_seed(r.params.seed, i), r.params.temperature, r.params.top_p)
+                for r, _, i in rows
+            ],
+            max_new_tokens=[r.params.max_new_tokens for r, _, _ in rows],
+            interrupts=[r.params.interrupt for r, _, _ in rows],
+            stops=stops.pop(),
+        )
+
+
+def _generate(model: Any, tokenizer: Any, rows: _Rows, device: torch.device) -> list[Sample]:
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     )
-    rows = scored_rows(prompts, [[]] * len(prompts), pad_id=pad_id, device=device)
-    recorder = _LogprobRecorder(params.temperature, params.top_p)
+    scored = scored_rows(rows.prompts, [[]] * len(rows.prompts), pad_id=pad_id, device=device)
+    chooser = RowSampler(rows.policies, device)
     criteria = StoppingCriteriaList()
-    watch = _StopStringWatch(tokenizer, params.stop, rows.response_start) if params.stop else None
+    watch = _StopStringWatch(tokenizer, rows.stops, scored.response_start) if rows.stops else None
     if watch is not None:
         criteria.append(watch)
-    if params.interrupt is not None:
-        criteria.append(_Interrupt(params.interrupt))
-    with torch.no_grad(), _seeded(params.seed, device):
+    if any(rows.interrupts):
+        criteria.append(_Interrupt(rows.interrupts))
+    with torch.no_grad():
         sequences = model.generate(
-            input_ids=rows.input_ids,
-            attention_mask=rows.attention_mask,
-            generation_config=_generation_config(params, pad_id, tokenizer.eos_token_id),
-            logits_processor=LogitsProcessorList([recorder]),
+            input_ids=scored.input_ids,
+            attention_mask=scored.attention_mask,
+            generation_config=_generation_config(max(rows.max_new_tokens), pad_id, tokenizer),
+            logits_processor=LogitsProcessorList([chooser]),
             stopping_criteria=criteria,
         )
-    new_tokens = sequences[:, rows.response_start :]
-    logprobs = recorder.finish(new_tokens)
+    new_tokens = sequences[:, scored.response_start :]
+    logprobs = chooser.finish(new_tokens)
     hits = watch.hit_lengths if watch is not None else {}
     return [
-        _sample(tokenizer, new_tokens[row], logprobs[row], hits.get(row), params.max_new_tokens)
-        for row in range(new_tokens.shape[0])
+        _sample(tokenizer, new_tokens[row, :limit], logprobs[row, :limit], hits.get(row), limit)
+        for row, limit in enumerate(rows.max_new_tokens)
     ]
 
 
-class _Interrupt(StoppingCriteria):
-    """Stops every row once `interrupt()` says so (the job was cancelled)."""
+def _split(samples: Sequence[Sample], counts: Sequence[int]) -> list[list[Sample]]:
+    out, start = [], 0
+    for count in counts:
+        out.append(list(samples[start : start + count]))
+        start += count
+    return out
 
-    def __init__(self, interrupt: Callable[[], bool]) -> None:
-        self.interrupt = interrupt
+
+class _Interrupt(StoppingCriteria):
+    """Stops a row once its request's `interrupt()` says so (that job was cancelled)."""
+
+    def __init__(self, interrupts: Sequence[Callable[[], bool] | None]) -> None:
+        self.interrupts = list(interrupts)
 
     def __call__(self, input_ids: Tensor, scores: Tensor, **kwargs: Any) -> Tensor:
-        stop = self.interrupt()
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        answers: dict[int, bool] = {}  # each distinct interrupt is asked once a step
+        stop = [
+            check is not None and answers.setdefault(id(check), check())
+            for check in self.interrupts
+        ]
+        return torch.tensor(stop, dtype=torch.bool, device=input_ids.device)
 
 
-def _generation_config(params: SamplingParams, pad_id: int, eos_id: int) -> GenerationConfig:
-    """Plain sampling; every warper that a model's own generation_config might add is neutral."""
+def _generation_config(max_new_tokens: int, pad_id: int, tokenizer: Any) -> GenerationConfig:
+    """Greedy over `RowSampler`'s forced logits; every warper a model's own generation_config
+    might add is neutral."""
     options: dict[str, Any] = {
-        "max_new_tokens": params.max_new_tokens,
-        "do_sample": params.temperature > 0.0,
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "top_k": 0,
-        "typical_p": 1.0,
+        "max_new_tokens": max_new_tokens,
+        "do_sample": False,
         "repetition_penalty": 1.0,
         "num_beams": 1,
         "pad_token_id": pad_id,
-        "eos_token_id": eos_id,
+        "eos_token_id": tokenizer.eos_token_id,
     }
     config: GenerationConfig = GenerationConfig.from_dict(options)
     return config
@@ -173,60 +234,6 @@ def _sample(
         text=tokenizer.decode(kept, skip_special_tokens=True),
         truncated=not ends and length >= max_new,
     )
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
-    """Seed torch's global RNG for the block and restore it afterwards (no seed: untouched)."""
-    if seed is None:
-        yield
-        return
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-class _LogprobRecorder(LogitsProcessor):
-    """Applies T and top-p, and records each sampled token's log-prob under softmax(logits/T).
-
-    Called once per step with the ids so far: at step k it reads the log-prob of the token
-    drawn at step k−1 from the distribution it returned then; `finish` reads the last one.
-    """
-
-    def __init__(self, temperature: float, top_p: float) -> None:
-        self.temperature = temperature if temperature > 0.0 else 1.0
-        self.top_p = top_p
-        self.steps: list[Tensor] = []
-        self._last: Tensor | None = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
-        self._record(input_ids[:, -1])
-        logp = F.log_softmax(scores.float() / self.temperature, dim=-1)
-        self._last = logp
-        return _nucleus(logp, self.top_p) if self.top_p < 1.0 else logp
-
-    def finish(self, new_tokens: Tensor) -> Tensor:
-        """Log-probs `[n, N]` aligned with the generated tokens."""
-        if len(self.steps) < new_tokens.shape[1]:
-            self._record(new_tokens[:, -1])
-        if not self.steps:
-            return torch.zeros(new_tokens.shape, device=new_tokens.device)
-        return torch.stack(self.steps, dim=1).cpu()
-
-    def _record(self, tokens: Tensor) -> None:
-        if self._last is not None:
-            self.steps.append(self._last.gather(-1, tokens.unsqueeze(-1)).squeeze(-1))
-            self._last = None
-
-
-def _nucleus(logp: Tensor, top_p: float) -> Tensor:
-    """Keep the smallest set of tokens whose mass reaches top_p (at least one); others −inf."""
-    sorted_logp, order = logp.sort(dim=-1, descending=True)
-    mass_before = sorted_logp.exp().cumsum(-1) - sorted_logp.exp()
-    drop_sorted = mass_before >= top_p
-    drop = drop_sorted.scatter(-1, order, drop_sorted)
-    return logp.masked_fill(drop, float("-inf"))
 
 
 class _StopStringWatch(StoppingCriteria):

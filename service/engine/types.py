@@ -27,6 +27,16 @@ class SamplingParams:
 
 
 @dataclass(frozen=True)
+class SampleRequest:
+    """One job's share of a sampling batch: `n` continuations of its prompt with its adapter."""
+
+    prompt_ids: tuple[int, ...]
+    n: int
+    params: SamplingParams
+    adapter: AdapterRef | None
+
+
+@dataclass(frozen=True)
 class Sample:
     """One sampled continuation: its exact token ids, their sampler log-probs, and its text."""
 
@@ -148,6 +158,25 @@ class Learner(Protocol):
 
     def delete(self, job_id: str) -> None:
         """Forget a job's adapter, teacher and optimizer."""
+        ...
+
+
+class BatchSampler(Protocol):
+    """A sampler that serves several jobs' requests in one batch, each with its own adapter.
+
+    Each request's samples are what `sample` alone would return for it (seeded per request).
+    """
+
+    def sample_many(self, requests: Sequence[SampleRequest]) -> list[list[Sample]]:
+        """The samples of each request, in request order."""
+        ...
+
+    def publish(self, adapter: AdapterRef) -> None:
+        """As `Sampler.publish`."""
+        ...
+
+    def release(self, job_id: str) -> None:
+        """As `Sampler.release`."""
         ...
 
 

@@ -23,12 +23,12 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from service.config import EngineSettings
-from service.engine.types import AdapterRef, Sample, SamplingParams
+from service.engine.types import AdapterRef, Sample, SampleRequest, SamplingParams
 
 logger = logging.getLogger(__name__)
 
@@ -149,40 +149,50 @@ class VllmSampler:
         adapter: AdapterRef | None,
     ) -> list[Sample]:
         """Draw `n` continuations of `prompt_ids` (children of a seeded request use seed+i)."""
-        if n < 1:
-            return []
+        return self.sample_many([SampleRequest(tuple(prompt_ids), n, params, adapter)])[0]
+
+    def sample_many(self, requests: Sequence[SampleRequest]) -> list[list[Sample]]:
+        """Every request at once, each with its own LoRA adapter and seed; vLLM's scheduler
+        batches them. A request whose interrupt fires is aborted alone and answered with
+        empty, truncated samples (its job sees the cancel next)."""
         from vllm.inputs import TokensPrompt
 
-        request = self._request(len(prompt_ids), n, params)
-        prompt = TokensPrompt(prompt_token_ids=list(prompt_ids))
         with self._lock:
-            lora = self._lora_for(adapter)
-            completions = self._generate(prompt, request, lora, params.interrupt)
-        if completions is None:  # interrupted: the caller sees the cancel next
-            return [Sample((), (), "", truncated=True) for _ in range(n)]
-        return [_to_sample(c) for c in sorted(completions, key=lambda c: c.index)]
+            pending = {}
+            for request in requests:
+                if request.n < 1:
+                    continue
+                lora = self._lora_for(request.adapter)
+                params = self._request(len(request.prompt_ids), request.n, request.params)
+                prompt = TokensPrompt(prompt_token_ids=list(request.prompt_ids))
+                request_id = f"retrospect-{next(self._request_ids)}"
+                self._llm.llm_engine.add_request(request_id, prompt, params, lora_request=lora)
+                pending[request_id] = request
+            finished = self._run(pending)
+        ordered = _ids_in_order(requests, pending)
+        return [_samples(finished.get(rid) if rid else None, r.n) for rid, r in ordered]
 
-    def _generate(
-        self, prompt: Any, request: Any, lora: Any, interrupt: Callable[[], bool] | None
-    ) -> list[Any] | None:
-        """Drive the engine one step at a time, so that `interrupt` can abort mid-round.
+    def _run(self, pending: dict[str, SampleRequest]) -> dict[str, list[Any]]:
+        """Step the engine until every request finished or was aborted by its interrupt.
 
         `LLM.generate` blocks until every sequence is done; stepping the engine ourselves
-        checks for a cancel between decoding steps and aborts the request at once.
+        checks each job's cancel between decoding steps and aborts its request at once.
         """
         engine = self._llm.llm_engine
-        request_id = f"retrospect-{next(self._request_ids)}"
-        engine.add_request(request_id, prompt, request, lora_request=lora)
-        finished: list[Any] | None = None
-        while engine.has_unfinished_requests():
-            if interrupt is not None and interrupt():
+        finished: dict[str, list[Any]] = {}
+        live = dict(pending)
+        while live:
+            for request_id in [rid for rid, r in live.items() if _interrupted(r)]:
                 engine.abort_request([request_id])
-                _drain(engine)
-                return None
+                del live[request_id]
+            if not live:
+                break
             for output in engine.step():
-                if output.finished:
-                    finished = list(output.outputs)
-        return finished or []
+                if output.finished and output.request_id in live:
+                    finished[output.request_id] = list(output.outputs)
+                    del live[output.request_id]
+        _drain(engine)
+        return finished
 
     def publish(self, adapter: AdapterRef) -> None:
         """Load `adapter` for its job, then unload the job's previous version."""
@@ -318,6 +328,27 @@ def _memory_options(settings: EngineSettings, on_cpu: bool) -> dict[str, Any]:
     if settings.vllm_kv_cache_bytes is not None:
         options["kv_cache_memory_bytes"] = settings.vllm_kv_cache_bytes
     return options
+
+
+def _interrupted(request: SampleRequest) -> bool:
+    interrupt = request.params.interrupt
+    return interrupt is not None and interrupt()
+
+
+def _ids_in_order(
+    requests: Sequence[SampleRequest], pending: dict[str, SampleRequest]
+) -> list[tuple[str | None, SampleRequest]]:
+    """Each request with the engine id it was given (None for a request of no samples)."""
+    ids = iter(pending)
+    return [(next(ids) if r.n > 0 else None, r) for r in requests]
+
+
+def _samples(completions: list[Any] | None, n: int) -> list[Sample]:
+    if n < 1:
+        return []
+    if completions is None:  # aborted by its interrupt
+        return [Sample((), (), "", truncated=True) for _ in range(n)]
+    return [_to_sample(c) for c in sorted(completions, key=lambda c: c.index)]
 
 
 def _drain(engine: Any) -> None:

@@ -122,3 +122,51 @@ def test_adapters_are_live_and_loadable_from_a_checkpoint(host, learner, prompt)
     ]
     sampler.release("live")
     assert not host.has_adapter("job_live")
+
+
+def test_jobs_batched_together_get_the_samples_they_get_alone(host, learner, prompt):
+    """Two jobs with their own adapter, one on the base model, different seeds, temperatures
+    and token limits: one mixed-adapter batch gives each exactly its samples from alone."""
+    from service.engine.sharing import SharedSampler
+    from service.engine.types import SampleRequest
+
+    other_prompt = list(
+        host.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Print the squares of 1 to 5 in Python."}],
+            add_generation_prompt=True, tokenize=True, return_dict=False,
+        )
+    )  # fmt: skip
+    refs = []
+    for job in ("mix-a", "mix-b"):
+        learner.create(job, seed=len(refs))
+        example = DistillationExample(tuple(prompt), tuple(other_prompt), tuple(prompt[-6:]))
+        learner.step(job, DistillationBatch((example,)))
+        refs.append(learner.checkpoint(job))
+    requests = [
+        SampleRequest(tuple(prompt), 3, SamplingParams(max_new_tokens=TOKENS, seed=1), refs[0]),
+        SampleRequest(tuple(other_prompt), 2,
+                      SamplingParams(max_new_tokens=TOKENS // 2, seed=2, temperature=0.7), refs[1]),
+        SampleRequest(tuple(prompt), 2, SamplingParams(max_new_tokens=TOKENS, seed=3), None),
+    ]  # fmt: skip
+    sampler = HfSampler(host)
+    alone = [sampler.sample_many([request])[0] for request in requests]
+    together = sampler.sample_many(requests)
+    assert [[s.token_ids for s in got] for got in together] == [
+        [s.token_ids for s in got] for got in alone
+    ]
+    for got, expected in zip(together, alone, strict=True):
+        for batched, single in zip(got, expected, strict=True):
+            gaps = [abs(a - b) for a, b in zip(batched.logprobs, single.logprobs, strict=True)]
+            assert max(gaps, default=0.0) < LOGPROB_TOLERANCE
+    assert all(len(s.token_ids) <= TOKENS // 2 for s in together[1])
+    # The adapters are really applied per row: job a's rows differ from the base model's.
+    base = sampler.sample_many([SampleRequest(tuple(prompt), 3, requests[0].params, None)])[0]
+    if [s.token_ids for s in base] == [s.token_ids for s in together[0]]:
+        pairs = zip(base, together[0], strict=True)
+        gaps = [abs(a - b) for x, y in pairs for a, b in zip(x.logprobs, y.logprobs, strict=True)]
+        assert max(gaps) > 10 * LOGPROB_TOLERANCE
+    # Through the shared sampler, as a worker's job threads call it, the same samples.
+    shared = SharedSampler(sampler, window_s=0.0)
+    assert [s.token_ids for s in shared.sample(list(prompt), 3, requests[0].params, refs[0])] == [
+        s.token_ids for s in alone[0]
+    ]

@@ -1,0 +1,141 @@
+"""One sampler shared by the jobs of a worker: concurrent rounds go to the model as one batch.
+
+Each held job's solver thread calls `sample` as it would on a sampler of its own. The first
+request waits `window_s` for the other jobs' requests to arrive; then every waiting request
+goes to the batch sampler's `sample_many` together, and each thread gets its own samples back.
+Requests that arrive while a batch runs form the next one, so no job waits for more than the
+batch before it, and a job that is judging or learning never holds the others up. Requests
+with different stop strings are not mixed (they go in consecutive batches).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.engine.types import AdapterRef, BatchSampler, Sample, SampleRequest, SamplingParams
+
+DEFAULT_WINDOW_S = 0.05
+
+
+@dataclass
+class _Ticket:
+    """A request waiting for its batch, and what the batch handed back for it."""
+
+    request: SampleRequest
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # this ticket's thread is to run the next batch
+    samples: list[Sample] | None = None
+    error: BaseException | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.samples is not None or self.error is not None
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What the shared sampler has done so far: batches run, rows in the last one."""
+
+    batches: int
+    last_rows: int
+    last_requests: int
+
+
+class SharedSampler:
+    """A `Sampler` over a `BatchSampler`, batching the requests of concurrent jobs."""
+
+    def __init__(self, inner: BatchSampler, *, window_s: float = DEFAULT_WINDOW_S) -> None:
+        self.inner = inner
+        self.window_s = window_s
+        self._lock = threading.Condition()
+        self._pending: list[_Ticket] = []
+        self._leader_busy = False
+        self._stats = BatchStats(0, 0, 0)
+
+    def sample(
+        self, prompt_ids: list[int], n: int, params: SamplingParams, adapter: AdapterRef | None
+    ) -> list[Sample]:
+        """This job's samples, drawn in one batch with whatever other jobs asked for too."""
+        if n < 1:
+            return []
+        ticket = _Ticket(SampleRequest(tuple(prompt_ids), n, params, adapter))
+        with self._lock:
+            self._pending.append(ticket)
+            if not self._leader_busy:
+                self._leader_busy = ticket.lead = True
+        while not ticket.answered:
+            if ticket.lead:
+                ticket.lead = False
+                self._lead_one_batch()
+                continue
+            ticket.wake.wait()
+            ticket.wake.clear()
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.samples is not None
+        return ticket.samples
+
+    def publish(self, adapter: AdapterRef) -> None:
+        """Make the adapter usable by later batches."""
+        self.inner.publish(adapter)
+
+    def release(self, job_id: str) -> None:
+        """Forget every adapter of a job."""
+        self.inner.release(job_id)
+
+    def close(self) -> None:
+        """Close the batch sampler (vLLM's processes), if it has anything to close."""
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+    @property
+    def stats(self) -> BatchStats:
+        """Batches so far, and the size of the last one (for metrics)."""
+        with self._lock:
+            return self._stats
+
+    def _lead_one_batch(self) -> None:
+        """Run the batch of everyone waiting, then pass the lead to a job still waiting, so
+        that this job goes back to its own round at once."""
+        threading.Event().wait(self.window_s)  # let the other jobs' requests arrive
+        with self._lock:
+            batch = _same_stops(self._pending)
+            for ticket in batch:
+                self._pending.remove(ticket)
+        try:
+            self._run(batch)
+        finally:
+            with self._lock:
+                successor = self._pending[0] if self._pending else None
+                self._leader_busy = successor is not None
+                if successor is not None:
+                    successor.lead = True
+                    successor.wake.set()
+
+    def _run(self, batch: Sequence[_Ticket]) -> None:
+        try:
+            results = self.inner.sample_many([ticket.request for ticket in batch])
+        except BaseException as exc:  # every waiting job hears of it, none hangs
+            for ticket in batch:
+                ticket.error = exc
+                ticket.wake.set()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        rows = sum(ticket.request.n for ticket in batch)
+        with self._lock:
+            self._stats = BatchStats(self._stats.batches + 1, rows, len(batch))
+        for ticket, samples in zip(batch, results, strict=True):
+            ticket.samples = samples
+            ticket.wake.set()
+
+
+def _same_stops(pending: Sequence[_Ticket]) -> list[_Ticket]:
+    """The waiting tickets that share the first one's stop strings."""
+    if not pending:
+        return []
+    stops = pending[0].request.params.stop
+    return [ticket for ticket in pending if ticket.request.params.stop == stops]
