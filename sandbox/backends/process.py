@@ -15,10 +15,9 @@ import logging
 import os
 import queue
 import shutil
-import subprocess
-import time
 
 from sandbox.backends.base import HARNESS_SOURCE, HarnessRun, SandboxError
+from sandbox.backends.capped import run_capped
 from sandbox.judge import HarnessOptions
 from sandbox.limits import MB, Limits
 
@@ -64,30 +63,16 @@ class ProcessBackend:
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
         """Run the harness in a fresh bubblewrap; kill it all at the attempt's deadline."""
         uid = self._uids.get()
-        started = time.monotonic()
+        # What the harness can honestly write: the attempt's output, escaped, and its records.
+        cap = limits.attempt_output_limit_bytes * 6 + n_cases * 256 * 1024
         try:
-            completed = subprocess.run(
-                self._command(uid, limits),
-                input=request,
-                capture_output=True,
-                timeout=limits.attempt_wall_limit_s(n_cases),
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            return HarnessRun(
-                exc.stdout or b"", exc.stderr or b"", None, True, time.monotonic() - started
+            return run_capped(
+                self._command(uid, limits), request, limits.attempt_wall_limit_s(n_cases), cap
             )
         except OSError as exc:
             raise SandboxError(f"could not start bubblewrap: {exc}") from exc
         finally:
             self._uids.put(uid)
-        return HarnessRun(
-            completed.stdout,
-            completed.stderr,
-            completed.returncode,
-            False,
-            time.monotonic() - started,
-        )
 
     def close(self) -> None:
         """Nothing outlives an attempt here."""

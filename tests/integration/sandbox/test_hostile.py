@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sandbox import Limits, Problem, Sandbox, Verdict
+from sandbox.backends.capped import run_capped
 from tests.integration.sandbox.hostile_programs import CORPUS, Hostile
 
 pytestmark = [pytest.mark.docker, pytest.mark.bwrap]
@@ -248,3 +249,13 @@ def test_a_sandbox_judged_case_says_so_and_a_host_judged_one_too(any_sandbox: Sa
     result = any_sandbox.run_suite("def f(x):\n    return x + 1\n", problem)
     assert result.verdict is Verdict.ACCEPTED, result.model_dump()
     assert [c.judged for c in result.cases] == ["host", "sandbox"]
+
+
+def test_the_process_backend_reads_a_harness_only_up_to_its_cap() -> None:
+    """Whatever floods the harness's stdout, the host keeps no more than the cap, and the run
+    ends as the sandbox's failure (here a stand-in for a harness gone wrong: `yes`)."""
+    run = run_capped(["yes"], b"", timeout_s=30.0, cap_bytes=1 << 20)
+    assert run.timed_out
+    assert len(run.stdout) <= (1 << 20) + (1 << 16)
+    quiet = run_capped(["cat"], b"echo\n", timeout_s=30.0, cap_bytes=1 << 20)
+    assert (quiet.stdout, quiet.exit_code, quiet.timed_out) == (b"echo\n", 0, False)
