@@ -6,9 +6,10 @@
 The figures of the last recorded run are in `benchmarks/api_load/results.json`.
 
 Everything runs on loopback and is bounded in count and time: each phase sends a fixed number
-of requests and gives up after `--phase-timeout-s`. For each database it starts a real
-`retrospect api` process (SQLite file in a temporary directory; a fresh Postgres database on
-127.0.0.1:5432, dropped afterwards), then measures p50/p99 latency and errors per operation,
-and the server's peak RSS. The same operations against a minimal ASGI app under the same
-uvicorn, in the same run, are the baseline; the ratio says what the service adds.
+of requests and gives up after `--phase-timeout-s`. It starts a minimal ASGI app under the
+same uvicorn (the baseline) and, per database, a real `retrospect api` process (SQLite file in
+a temporary directory; a fresh Postgres database on 127.0.0.1:5432, dropped afterwards), then
+runs each phase on every server back to back, baseline first, so that the machine's load at
+that moment weighs on both: p50/p99 latency, rate and errors per operation, each server's peak
+RSS, and the service's p99 and rate as ratios to the baseline's.
 """

@@ -6,8 +6,7 @@ import argparse
 import asyncio
 import json
 import statistics
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -43,30 +42,41 @@ def summary(outcome: load.Outcome) -> dict[str, Any]:
     }
 
 
-async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
-    """The three phases against one server, and its peak RSS."""
+async def measure(servers: dict[str, Server], args: argparse.Namespace) -> dict[str, Any]:
+    """The three phases, each run on every server back to back (baseline first), so that a
+    change in this machine's load between phases touches the baseline and the service alike;
+    and each server's peak RSS."""
     timeout_s = args.phase_timeout_s
-    rss = [server.rss_mib()]
-    made = await load.submits(server.base_url, args.submits, timeout_s)
-    rss.append(server.rss_mib())
-    ids = made.ids or ["baseline"]
-    streamed = await load.streams(server.base_url, ids, args.streams, timeout_s)
-    rss.append(server.rss_mib())
-    read = await load.reads(server.base_url, ids, args.reads, args.read_concurrency, timeout_s)
-    rss.append(server.rss_mib())
-    return {
-        "submit": summary(made),
-        "stream": summary(streamed),
-        "read": summary(read),
-        "rss_start_mib": round(rss[0], 1),
-        "rss_peak_mib": round(max(rss), 1),
-    }
+    rss = {name: [server.rss_mib()] for name, server in servers.items()}
+    results: dict[str, dict[str, Any]] = {name: {} for name in servers}
+    ids: dict[str, list[str]] = {}
+    for name, server in servers.items():
+        made = await load.submits(server.base_url, args.submits, timeout_s)
+        results[name]["submit"] = summary(made)
+        ids[name] = made.ids or ["none"]
+        rss[name].append(server.rss_mib())
+    for name, server in servers.items():
+        streamed = await load.streams(server.base_url, ids[name], args.streams, timeout_s)
+        results[name]["stream"] = summary(streamed)
+        rss[name].append(server.rss_mib())
+    for name, server in servers.items():
+        read = await load.reads(
+            server.base_url, ids[name], args.reads, args.read_concurrency, timeout_s
+        )
+        results[name]["read"] = summary(read)
+        rss[name].append(server.rss_mib())
+    for name in servers:
+        results[name]["rss_start_mib"] = round(rss[name][0], 1)
+        results[name]["rss_peak_mib"] = round(max(rss[name]), 1)
+    return results
 
 
-def servers(databases: list[str]) -> Iterator[tuple[str, AbstractContextManager[Server]]]:
-    yield "baseline", baseline_app()
+def started(stack: ExitStack, databases: list[str]) -> dict[str, Server]:
+    """The baseline and one `retrospect api` per database, all up at once."""
+    servers = {"baseline": stack.enter_context(baseline_app())}
     for kind in databases:
-        yield kind, retrospect_api(kind)
+        servers[kind] = stack.enter_context(retrospect_api(kind))
+    return servers
 
 
 def ratios(results: dict[str, Any]) -> None:
@@ -113,10 +123,9 @@ def main() -> None:
     parser.add_argument("--phase-timeout-s", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/api_load/results.json"))
     args = parser.parse_args()
-    results: dict[str, Any] = {}
-    for name, started in servers([d for d in args.databases.split(",") if d]):
-        with started as server:
-            results[name] = asyncio.run(measure(server, args))
+    with ExitStack() as stack:
+        servers = started(stack, [d for d in args.databases.split(",") if d])
+        results = asyncio.run(measure(servers, args))
     ratios(results)
     print(report(results, args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
