@@ -194,11 +194,11 @@ def test_most_humaneval_style_checks_compile() -> None:
     assert (host, total) == (8, 10)  # the two with loops over random or computed inputs do not
 
 
-def test_nearly_every_mbpp_assert_compiles() -> None:
-    cases = assert_cases(MBPP_PATH) if MBPP_PATH.is_file() else []
-    cases += [("import math\nassert math.isclose(area(2), 12.56, rel_tol=0.001)", "area")]
-    host, total = host_judged_share(cases)
-    assert host / total >= 0.99
+def test_every_mbpp_assert_compiles() -> None:
+    """The figure in the README: all 1324 asserts of MBPP (sanitized) are judged on the host."""
+    host, total = host_judged_share(assert_cases(MBPP_PATH))
+    assert total == 1324
+    assert host == total
 
 
 def test_nan_and_infinities_compare_as_in_python() -> None:
