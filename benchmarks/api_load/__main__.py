@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
+from collections.abc import Awaitable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def summary(outcome: load.Outcome) -> dict[str, Any]:
-    """p50/p99 in ms, errors, and the rate over the phase's wall time."""
+def summary(outcome: load.Outcome, cpu_s: float) -> dict[str, Any]:
+    """p50/p99 in ms, errors, the rate over the phase's wall time, and the server's CPU time
+    per request (less sensitive than latency to what else this machine runs)."""
+    done = len(outcome.latencies_s)
     return {
+        "server_cpu_ms_per_request": round(cpu_s * 1000 / done, 2) if done else float("nan"),
         "ok": len(outcome.latencies_s),
         "errors": len(outcome.errors),
         "error_samples": sorted(set(outcome.errors))[:3],
@@ -50,21 +55,24 @@ async def measure(servers: dict[str, Server], args: argparse.Namespace) -> dict[
     rss = {name: [server.rss_mib()] for name, server in servers.items()}
     results: dict[str, dict[str, Any]] = {name: {} for name in servers}
     ids: dict[str, list[str]] = {}
+
+    async def phase(name: str, op: str, work: Awaitable[load.Outcome]) -> load.Outcome:
+        server = servers[name]
+        cpu_before = server.cpu_s()
+        outcome = await work
+        results[name][op] = summary(outcome, server.cpu_s() - cpu_before)
+        rss[name].append(server.rss_mib())
+        return outcome
+
     for name, server in servers.items():
-        made = await load.submits(server.base_url, args.submits, timeout_s)
-        results[name]["submit"] = summary(made)
+        made = await phase(name, "submit", load.submits(server.base_url, args.submits, timeout_s))
         ids[name] = made.ids or ["none"]
-        rss[name].append(server.rss_mib())
     for name, server in servers.items():
-        streamed = await load.streams(server.base_url, ids[name], args.streams, timeout_s)
-        results[name]["stream"] = summary(streamed)
-        rss[name].append(server.rss_mib())
+        work = load.streams(server.base_url, ids[name], args.streams, timeout_s)
+        await phase(name, "stream", work)
     for name, server in servers.items():
-        read = await load.reads(
-            server.base_url, ids[name], args.reads, args.read_concurrency, timeout_s
-        )
-        results[name]["read"] = summary(read)
-        rss[name].append(server.rss_mib())
+        work = load.reads(server.base_url, ids[name], args.reads, args.read_concurrency, timeout_s)
+        await phase(name, "read", work)
     for name in servers:
         results[name]["rss_start_mib"] = round(rss[name][0], 1)
         results[name]["rss_peak_mib"] = round(max(rss[name]), 1)
@@ -79,6 +87,11 @@ def started(stack: ExitStack, databases: list[str]) -> dict[str, Server]:
     return servers
 
 
+def _ratio(value: float, base: float) -> float | None:
+    """`value / base`, or None where the baseline measured nothing (too small to time)."""
+    return round(value / base, 1) if base and math.isfinite(base) else None
+
+
 def ratios(results: dict[str, Any]) -> None:
     """Each service figure over the baseline's, in place."""
     base = results["baseline"]
@@ -87,11 +100,14 @@ def ratios(results: dict[str, Any]) -> None:
             continue
         result["vs_baseline"] = {
             op: {
-                "p99": round(result[op]["p99_ms"] / base[op]["p99_ms"], 1),
-                "per_s": round(result[op]["per_s"] / base[op]["per_s"], 2),
+                "p99": _ratio(result[op]["p99_ms"], base[op]["p99_ms"]),
+                "per_s": _ratio(result[op]["per_s"], base[op]["per_s"]),
+                "cpu": _ratio(
+                    result[op]["server_cpu_ms_per_request"],
+                    base[op]["server_cpu_ms_per_request"],
+                ),
             }
             for op in OPERATIONS
-            if base[op]["p99_ms"] and base[op]["per_s"]
         }
 
 
@@ -100,15 +116,17 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"{args.submits} concurrent submits, {args.streams} SSE clients, {args.reads} reads "
         f"({args.read_concurrency} in flight); loopback",
         f"{'server':<10} {'operation':<8} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'per s':>8} {'p99 x base':>10} {'RSS MiB':>8}",
+        f"{'per s':>8} {'p99 x base':>10} {'CPU ms/req':>10} {'CPU x base':>10} {'RSS MiB':>8}",
     ]
     for name, result in results.items():
         for op in OPERATIONS:
             row = result[op]
-            ratio = result.get("vs_baseline", {}).get(op, {}).get("p99", "")
+            vs = result.get("vs_baseline", {}).get(op, {})
             lines.append(
                 f"{name:<10} {op:<8} {row['ok']:>5} {row['errors']:>4} {row['p50_ms']:>8} "
-                f"{row['p99_ms']:>8} {row['per_s']:>8} {ratio!s:>10} {result['rss_peak_mib']:>8}"
+                f"{row['p99_ms']:>8} {row['per_s']:>8} {vs.get('p99', '')!s:>10} "
+                f"{row['server_cpu_ms_per_request']:>10} {vs.get('cpu', '')!s:>10} "
+                f"{result['rss_peak_mib']:>8}"
             )
     return "\n".join(lines)
 

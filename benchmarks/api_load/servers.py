@@ -36,6 +36,11 @@ class Server:
     base_url: str
     process: subprocess.Popen[bytes]
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used so far, user and system (Linux: /proc stat)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> float:
         """The server's resident memory now (Linux: `VmRSS` in /proc)."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()
