@@ -28,13 +28,13 @@ class AppState:
     worker: Worker | None = None
 
 
-def get_state(request: Request) -> AppState:
-    """The app's state (a FastAPI dependency)."""
+async def get_state(request: Request) -> AppState:
+    """The app's state (a FastAPI dependency; async, so FastAPI needs no thread for it)."""
     state: AppState = request.app.state.retrospect
     return state
 
 
-def get_ws_state(websocket: WebSocket) -> AppState:
+async def get_ws_state(websocket: WebSocket) -> AppState:
     """The app's state, for WebSocket routes."""
     state: AppState = websocket.app.state.retrospect
     return state

@@ -23,7 +23,7 @@ from starlette.types import Message
 
 from service.api.auth import Caller, resolve_caller
 from service.api.body import parse_json
-from service.api.deps import State, StreamWho, current_time
+from service.api.deps import State, StreamWho, now_utc
 from service.api.errors import describe_errors, ws_error_frame
 from service.api.inputs import AccessToken, AfterSeq, JobId, LastEventId
 from service.api.schemas import CancelMessage, ErrorBody, EventView
@@ -212,7 +212,7 @@ async def _take(state: AppState, job_id: str, message: Message) -> str | None:
 
 async def _cancel(state: AppState, job_id: str) -> str | None:
     async with state.sessions() as session, session.begin():
-        row, ended = await request_cancel(session, job_id, now=current_time())
+        row, ended = await request_cancel(session, job_id, now=now_utc())
     if row.status is not JobStatus.RUNNING and ended is None:
         return ws_error_frame("conflict", f"job {job_id} already ended as {row.status}", None)
     await state.bus.publish(job_channel(job_id))

@@ -99,6 +99,10 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads only: on SQLite they take no write lock (see the module docstring);
-    a write in one fails there with 'database is locked' semantics, so never write in one."""
-    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    """Sessions for reads only, never for a write: on SQLite they take no write lock (see the
+    module docstring); on Postgres they run in autocommit, so a read costs no BEGIN and
+    ROLLBACK round trips (each statement reads its own committed snapshot)."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
