@@ -156,16 +156,34 @@ def problem() -> dict[str, Any]:
     return loaded
 
 
+# With 64 new tokens and rounds of 2, this seed solves the example on the default model at
+# attempt 4, in round 3, after two SDPO steps (measured; samples are seeded per row, so the
+# jobs beside it on a worker change nothing).
+SOLVING_SEED = 1
+
+
 def solve_body(**budget: Any) -> dict[str, Any]:
-    """A request for the example with a small budget; seed 0 and 64 tokens solve it in a
-    few rounds on the default model (measured), which keeps these tests short."""
+    """A request for the example with a small budget; `SOLVING_SEED` and 64 tokens solve it in
+    a few rounds on the default model, which keeps these tests short."""
     limits = {"max_attempts": 8, "attempts_per_round": 2, **budget}
     return {
         "problem": problem(),
         "budget": limits,
         "sampling": {"max_new_tokens": 64},
-        "seed": 0,
+        "seed": SOLVING_SEED,
     }
+
+
+def unpassable_body(**budget: Any) -> dict[str, Any]:
+    """`solve_body` for the example with one hidden test that contradicts a public one (the
+    same input, another answer): no program passes both, so a job runs its whole budget and
+    ends `exhausted`. A test that must catch a job mid-job thus does, whatever the sampler
+    draws; judging, feedback and learning still run on real programs."""
+    body = solve_body(**budget)
+    tests = body["problem"]["tests"]
+    tests["public"] = [*tests["public"], {"args": [[2]], "expected": 2}]
+    tests["hidden"] = [*tests["hidden"], {"args": [[2]], "expected": 3}]
+    return body
 
 
 def assert_contiguous(events: list[dict[str, Any]]) -> None:
