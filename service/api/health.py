@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from service.api.deps import State, Who
-from service.api.metrics import render_jobs
+from service.api.metrics import render_jobs, render_worker
 from service.api.schemas import ErrorBody, Health
 from service.api.state import AppState
 from service.store.jobs import owned_by
@@ -48,7 +48,8 @@ async def metrics(state: State, who: Who) -> Response:
     owner = None if state.settings.metrics_fleet else owned_by(who.api_key_id)
     async with state.reads() as session:
         jobs = await render_jobs(session, owner)
-    return Response(state.metrics.render() + jobs, media_type="text/plain; version=0.0.4")
+    worker = render_worker(state.worker) if state.worker is not None else b""
+    return Response(state.metrics.render() + jobs + worker, media_type="text/plain; version=0.0.4")
 
 
 async def _database_ok(state: AppState) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.jobs.worker import Worker
 from service.store.models import Attempt, Job
 from service.store.status import JobStatus
 
@@ -68,6 +69,36 @@ async def render_jobs(session: AsyncSession, owner: ColumnElement[bool] | None) 
         jobs.labels(status=status.value).set(counts.get(status, 0))
     judged = select(func.count(Attempt.index)).join(Job, Job.id == Attempt.job_id).where(where)
     attempts.set(int((await session.scalar(judged)) or 0))
+    held = Gauge(
+        "retrospect_jobs_held", f"running jobs by the worker holding them ({scope})", ["worker"],
+        registry=registry,
+    )  # fmt: skip
+    running = where & (Job.status == JobStatus.RUNNING) & Job.lease_owner.is_not(None)
+    by_worker = select(Job.lease_owner, func.count()).where(running).group_by(Job.lease_owner)
+    for worker, count in (await session.execute(by_worker)).all():
+        held.labels(worker=worker).set(count)
+    return generate_latest(registry)
+
+
+def render_worker(worker: Worker) -> bytes:
+    """The in-process worker's own figures: jobs it holds and its sampling batches."""
+    registry = CollectorRegistry()
+    Gauge("retrospect_worker_jobs_held", "jobs this process's worker holds", registry=registry).set(
+        len(worker.held_job_ids())
+    )
+    stats = worker.sampling_stats()
+    if stats is not None:
+        Gauge(
+            "retrospect_sampling_batch_rows",
+            "sequences in the last sampling batch of held jobs",
+            registry=registry,
+        ).set(stats.last_rows)
+        Gauge(
+            "retrospect_sampling_batch_jobs", "jobs in the last sampling batch", registry=registry
+        ).set(stats.last_requests)
+        Gauge(
+            "retrospect_sampling_batches", "sampling batches run for held jobs", registry=registry
+        ).set(stats.batches)
     return generate_latest(registry)
 
 

@@ -97,6 +97,9 @@ class JobView(BaseModel):
     adapter_version: int
     failure_reason: str | None
     cancel_requested: bool
+    worker: str | None = Field(
+        default=None, description="the worker holding the job while it runs (null otherwise)"
+    )
     metadata: dict[str, Any]
     links: JobLinks
 
@@ -111,6 +114,9 @@ class JobSummary(BaseModel):
     finished_at: datetime | None
     attempts_used: int
     max_attempts: int
+    worker: str | None = Field(
+        default=None, description="the worker holding the job while it runs (null otherwise)"
+    )
     metadata: dict[str, Any]
 
 

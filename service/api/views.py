@@ -16,6 +16,7 @@ from service.api.schemas import (
 from service.solver.budget import Budget
 from service.solver.strategies import StrategyName
 from service.store.models import Attempt, Event, Job
+from service.store.status import JobStatus
 
 
 def job_links(job_id: str) -> JobLinks:
@@ -49,9 +50,15 @@ def job_view(job: Job, best: Attempt | None) -> JobView:
         adapter_version=job.adapter_version,
         failure_reason=job.failure_reason,
         cancel_requested=job.cancel_requested,
+        worker=holder(job),
         metadata=job.metadata_,
         links=job_links(job.id),
     )
+
+
+def holder(job: Job) -> str | None:
+    """The worker holding a running job; a queued or finished job has none."""
+    return job.lease_owner if job.status is JobStatus.RUNNING else None
 
 
 def job_summary(job: Job) -> JobSummary:
@@ -64,6 +71,7 @@ def job_summary(job: Job) -> JobSummary:
         finished_at=job.finished_at,
         attempts_used=job.attempts_used,
         max_attempts=int(job.budget.get("max_attempts", 0)),
+        worker=holder(job),
         metadata=job.metadata_,
     )
 

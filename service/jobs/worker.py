@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.bus import JOBS_CHANNEL, Bus, Subscription, job_channel
 from service.config import Settings
+from service.engine.sharing import BatchStats, SharedSampler
 from service.jobs.parts import WorkerParts
 from service.jobs.recorder import JobAbandoned, JobRecorder
 from service.jobs.spec import job_spec, load_resume
@@ -98,6 +99,11 @@ class Worker:
     def held(self) -> Mapping[str, _Hold]:
         """The jobs held now, by id, in the order they were claimed (a read-only view)."""
         return MappingProxyType(self._held)
+
+    def sampling_stats(self) -> BatchStats | None:
+        """The shared sampler's batches, when this worker shares one between held jobs."""
+        sampler = self._parts.parts.sampler if self._parts is not None else None
+        return sampler.stats if isinstance(sampler, SharedSampler) else None
 
     def held_job_ids(self) -> tuple[str, ...]:
         """The ids of the jobs held now, as a snapshot (safe to call from any thread)."""

@@ -20,6 +20,7 @@ from websockets.sync.client import connect
 from tests.integration.service.processes import (
     EXAMPLE,
     REPO,
+    SOLVING_SEED,
     Service,
     assert_contiguous,
     embedded_server,
@@ -54,7 +55,7 @@ def test_submit_follow_solves_the_example(server: tuple[str, Service]) -> None:
     base, service = server
     command = [sys.executable, "-m", "service.cli", "submit", str(EXAMPLE), "--url", base]
     options = ["--follow", "--max-attempts", "8", "--attempts-per-round", "2"]
-    options += ["--max-new-tokens", "64", "--seed", "0"]
+    options += ["--max-new-tokens", "64", "--seed", str(SOLVING_SEED)]
     done = subprocess.run(
         [*command, *options], cwd=REPO, capture_output=True, text=True, timeout=600
     )

@@ -20,6 +20,7 @@ import pytest
 from tests.integration.service.processes import (
     EXAMPLE,
     JOB_TIMEOUT_S,
+    SOLVING_SEED,
     embedded_server,
     solve_body,
     sse_events,
@@ -110,6 +111,7 @@ def test_a_problem_submitted_from_the_form_is_watched_until_solved(
         page.select_option("#f-strategy", "sdpo")
         page.fill("#f-attempts_per_round", "2")
         page.fill("#f-max_new_tokens", "64")
+        page.fill("#f-seed", str(SOLVING_SEED))
         started = time.monotonic()
         page.click(SUBMIT)
         page.wait_for_url(re.compile(r"#/jobs/[0-9a-f-]{36}$"))

@@ -28,6 +28,8 @@ function jobRow(job) {
       h("progress", { max: job.max_attempts, value: job.attempts_used }),
       `${job.attempts_used} / ${job.max_attempts}`,
     ),
+    // Which worker holds the job right now: jobs sharing a worker's model show the same one.
+    h("td", { class: "worker" }, job.worker ? h("code", {}, job.worker) : "—"),
     h("td", { title: job.created_at }, age(job.created_at)),
   );
 }
@@ -88,7 +90,7 @@ export function mountJobList(root) {
           h(
             "tr",
             {},
-            ["Job", "Status", "Strategy", "Attempts", "Submitted"].map((t) => h("th", {}, t)),
+            ["Job", "Status", "Strategy", "Attempts", "Worker", "Submitted"].map((t) => h("th", {}, t)),
           ),
         ),
         body,

@@ -12,6 +12,7 @@ const FIELD_INPUTS = [
   ["budget.max_attempts", "max_attempts"],
   ["budget.attempts_per_round", "attempts_per_round"],
   ["sampling.max_new_tokens", "max_new_tokens"],
+  ["seed", "seed"],
 ];
 
 function numberField(name, label, { value = "", placeholder = "", required = false } = {}) {
@@ -80,6 +81,8 @@ function readBody(form) {
     if (value(name)) body.budget[name] = Number(value(name));
   }
   if (value("max_new_tokens")) body.sampling.max_new_tokens = Number(value("max_new_tokens"));
+  // The same seed repeats a job's samples, whatever else the worker runs beside it.
+  if (value("seed")) body.seed = Number(value("seed"));
   // The list shows this title; the API keeps metadata as given.
   if (problem && typeof problem.title === "string") body.metadata = { title: problem.title };
   return body;
@@ -131,6 +134,7 @@ export function submitForm(onCreated) {
       numberField("max_attempts", "Max attempts", { value: 64, required: true }),
       numberField("attempts_per_round", "Attempts per round", { value: 8, required: true }),
       numberField("max_new_tokens", "Max new tokens (optional)", { placeholder: "server default" }),
+      numberField("seed", "Seed (optional)", { placeholder: "0" }),
       submit,
     ),
     errorBox,

@@ -375,6 +375,24 @@ def test_health_readiness_and_metrics(settings: Settings) -> None:
         assert down.status_code == 503 and down.json()["checks"]["database"] is False
 
 
+def test_a_running_job_names_its_worker_in_views_lists_and_metrics(settings: Settings) -> None:
+    with api(settings) as client:
+        held = client.post("/solve", json=body()).json()["id"]
+        queued = client.post("/solve", json=body()).json()["id"]
+
+        async def hold(session: Any) -> None:
+            job = await get_job(session, held)
+            job.status, job.lease_owner = JobStatus.RUNNING, "gpu-host-7-1234-ab12cd"
+
+        in_store(settings, hold)
+        assert client.get(f"/jobs/{held}").json()["worker"] == "gpu-host-7-1234-ab12cd"
+        assert client.get(f"/jobs/{queued}").json()["worker"] is None
+        listed = {job["id"]: job["worker"] for job in client.get("/jobs").json()["data"]}
+        assert listed == {held: "gpu-host-7-1234-ab12cd", queued: None}
+        text = client.get("/metrics").text
+        assert 'retrospect_jobs_held{worker="gpu-host-7-1234-ab12cd"} 1.0' in text
+
+
 def test_the_openapi_schema_is_valid(settings: Settings) -> None:
     with api(settings) as client:
         schema = client.get("/openapi.json").json()
