@@ -15,10 +15,9 @@ from service.config import SamplerKind, Settings
 from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost, pick_dtype
 from service.engine.learner import PeftLearner
-from service.engine.memory_plan import MemoryPlan, plan_memory, read_device_memory
+from service.engine.memory_plan import MemoryPlan
 from service.engine.model import resolve_model
-from service.engine.shape import ModelShape
-from service.engine.startup import check_device, check_sampler, plan_request, resolved_settings
+from service.engine.startup import plan_engine
 from service.engine.vllm_sampler import VllmSampler
 
 SHAPES_DIR = Path(__file__).resolve().parents[1] / "shapes"
@@ -51,21 +50,9 @@ def shape_dir(shape: str) -> Path:
 
 def build(settings: Settings, *, shape: str | None, tokenizer_dir: Path | None) -> SmokeEngine:
     """Plan memory, then load the configured model or random weights in `shape`."""
-    engine = settings.engine
-    device = check_device(engine.device)
-    kind = check_sampler(engine.sampler, device)
-    model_dir = (
-        shape_dir(shape) if shape else Path(resolve_model(engine.model, settings.model_cache_dir))
-    )
-    request = plan_request(
-        engine,
-        ModelShape.from_dir(model_dir),
-        read_device_memory(str(device)),
-        device=device,
-        uses_vllm=kind is SamplerKind.VLLM,
-    )
-    plan = plan_memory(request)
-    resolved = resolved_settings(engine, plan)
+    planned = plan_engine(settings, model_dir=shape_dir(shape) if shape else None)
+    device, kind, plan, resolved = planned.device, planned.sampler, planned.plan, planned.settings
+    model_dir = planned.model_path
     tokenizer = _tokenizer(tokenizer_dir or _default_tokenizer_dir(settings, model_dir))
     weights_dir = model_dir
     if shape:
@@ -79,7 +66,7 @@ def build(settings: Settings, *, shape: str | None, tokenizer_dir: Path | None) 
     sampler: Any = HfSampler(host)
     if kind is SamplerKind.VLLM:
         sampler = VllmSampler(str(weights_dir), resolved)
-    label = f"random weights shaped as {model_dir.name}" if shape else engine.model
+    label = f"random weights shaped as {model_dir.name}" if shape else resolved.model
     return SmokeEngine(
         device, kind, plan, host, MeasuredLearner(learner, device), MeasuredSampler(sampler), label
     )

@@ -54,7 +54,8 @@ def api(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info
 
 @app.command("worker")
 def worker(log_level: LogLevel = "info") -> None:
-    """Claim and solve jobs until SIGTERM or SIGINT, then hand the current job back.
+    """Claim and solve jobs (up to RETROSPECT_WORKER__MAX_JOBS at once) until SIGTERM or
+    SIGINT, then hand every held job back.
 
     Exits with status 2 and the reason, before claiming any job, when the engine cannot
     start as configured (no CUDA where `cuda` was asked for, no vLLM, no memory for the model).

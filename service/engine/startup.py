@@ -43,6 +43,7 @@ class EnginePlan:
 
     settings: EngineSettings
     sampler: SamplerKind
+    device: torch.device
     model_path: Path
     plan: MemoryPlan
 
@@ -123,15 +124,19 @@ def resolved_settings(
     return settings.model_copy(update=update)
 
 
-def plan_engine(settings: Settings, *, jobs: int = WORKER_JOBS) -> EnginePlan:
+def plan_engine(
+    settings: Settings, *, jobs: int = WORKER_JOBS, model_dir: Path | None = None
+) -> EnginePlan:
     """Check the device and sampler, plan memory from the model's config, log the plan.
 
-    Raises an `EngineConfigError` (device, sampler or memory) before any weights load.
+    `model_dir`: a folder with the config to plan for instead of the configured model's
+    (random weights in a shape). Raises an `EngineConfigError` (device, sampler or memory)
+    before any weights load.
     """
     engine = settings.engine
     device = check_device(engine.device)
     sampler = check_sampler(engine.sampler, device)
-    model_path = Path(resolve_model(engine.model, settings.model_cache_dir))
+    model_path = model_dir or Path(resolve_model(engine.model, settings.model_cache_dir))
     request = plan_request(
         engine,
         ModelShape.from_dir(model_path),
@@ -143,4 +148,4 @@ def plan_engine(settings: Settings, *, jobs: int = WORKER_JOBS) -> EnginePlan:
     plan = plan_memory(request)
     for line in plan.lines():
         logger.info("memory plan: %s", line)
-    return EnginePlan(resolved_settings(engine, plan, jobs), sampler, model_path, plan)
+    return EnginePlan(resolved_settings(engine, plan, jobs), sampler, device, model_path, plan)
