@@ -45,6 +45,7 @@ class JobResult:
     first_event_s: float
     end_s: float
     codes: tuple[str, ...]
+    phases: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,11 @@ def _one(spec: SolveSpec, parts: SolverParts, start: float) -> JobResult:
         first_event_s=clock.first_event_s or 0.0,
         end_s=end,
         codes=tuple(clock.codes),
+        phases={
+            "sampling": round(outcome.seconds.sampling, 2),
+            "sandbox": round(outcome.seconds.sandbox, 2),
+            "learning": round(outcome.seconds.learning, 2),
+        },
     )
 
 
@@ -134,6 +140,7 @@ def jobs_json(run: RunResult) -> list[dict[str, object]]:
             "rounds": job.rounds,
             "first_event_s": round(job.first_event_s, 3),
             "end_s": round(job.end_s, 2),
+            "seconds": job.phases,
         }
         for job in run.jobs
     ]
