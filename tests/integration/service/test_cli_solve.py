@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.config import get_settings
 from tests.integration.sandbox.conftest import docker_ready
+from tests.integration.service.processes import SOLVING_SEED
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
 
@@ -24,6 +25,7 @@ def test_solve_streams_events_and_ends_with_a_verdict(monkeypatch: pytest.Monkey
     monkeypatch.setenv("RETROSPECT_ENGINE__DEVICE", "cpu")
     get_settings.cache_clear()
     args = ["--strategy", "best_of_k", "--max-attempts", "2", "--attempts-per-round", "2"]
+    args += ["--seed", str(SOLVING_SEED)]  # its first round fails: both attempts are shown
     result = CliRunner().invoke(app, ["solve", str(EXAMPLE), *args, "--max-new-tokens", "48"])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
