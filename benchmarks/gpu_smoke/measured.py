@@ -11,7 +11,7 @@ import torch
 
 from benchmarks.gpu_smoke.memory import PeakMeter
 from service.config import EngineSettings
-from service.engine.learner import PeftLearner, micro_batches
+from service.engine.learner import PeftLearner, micro_batches, row_tokens
 from service.engine.types import AdapterRef, DistillationBatch, Sample, SamplingParams, StepMetrics
 from service.engine.types import Sampler as SamplerProtocol
 
@@ -33,10 +33,7 @@ def widest_micro_batch(batch: DistillationBatch, settings: EngineSettings) -> tu
     usable = [e for e in batch.examples if e.teacher_prompt_ids is not None and e.response_ids]
     widest = (0, 0)
     for group in micro_batches(usable, settings):
-        longest = max(
-            max(len(e.prompt_ids), len(e.teacher_prompt_ids or ())) + len(e.response_ids)
-            for e in group
-        )
+        longest = max(row_tokens(e) for e in group)
         responses = sum(len(e.response_ids) for e in group)
         widest = max(widest, (len(group) * longest, responses))
     return widest

@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
+from benchmarks.data import unpassable_example
 from benchmarks.gpu_smoke.memory import PeakMeter
 from benchmarks.sharing.runs import JobPlan, RunResult, jobs_json, run_jobs, same_attempts
 from sandbox import Sandbox, make_backend
-from sandbox.problem import Problem
 from service.config import get_settings
 from service.engine.factory import Engine
 from service.engine.hf_sampler import HfSampler
@@ -28,7 +28,6 @@ from service.solver.budget import Budget
 from service.solver.loop import SolverParts
 
 MODULE = "benchmarks.sharing"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sum_evens.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,16 +40,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/sharing"))
     return parser.parse_args(argv)
-
-
-def unpassable() -> Problem:
-    """The example with a hidden test that contradicts a public one: every job runs to its
-    budget, whatever it samples, so the runs compare equal work."""
-    body = json.loads(EXAMPLE.read_text())
-    tests = body["tests"]
-    tests["public"] = [*tests["public"], {"args": [[2]], "expected": 2}]
-    tests["hidden"] = [*tests.get("hidden", []), {"args": [[2]], "expected": 3}]
-    return Problem.model_validate(body)
 
 
 def measured(run: Any, device: torch.device) -> tuple[RunResult, int]:
@@ -113,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     try:
         for strategy in args.strategies.split(","):
-            plan = JobPlan(unpassable(), strategy, budget, args.max_new_tokens)
+            plan = JobPlan(unpassable_example(), strategy, budget, args.max_new_tokens)
             for count in counts:
                 row = compare(plan, count, engine, sandbox)
                 rows.append(row)

@@ -373,7 +373,7 @@ def micro_batches(
     groups: list[list[DistillationExample]] = []
     longest = 0
     for example in examples:
-        length = _row_tokens(example)
+        length = row_tokens(example)
         group = groups[-1] if groups else None
         widened = max(longest, length)
         if group is None or not _fits(len(group) + 1, widened, settings):
@@ -385,7 +385,8 @@ def micro_batches(
     return groups
 
 
-def _row_tokens(example: DistillationExample) -> int:
+def row_tokens(example: DistillationExample) -> int:
+    """A row's padded length: the longer of its student and teacher prompts, plus the response."""
     prompt = max(len(example.prompt_ids), len(example.teacher_prompt_ids or ()))
     return prompt + len(example.response_ids)
 

@@ -24,13 +24,13 @@ from service.config import LimitSettings, Settings
 from service.engine.adapters import ADAPTER_FILE
 from service.solver.budget import BudgetLeft
 from service.solver.events import JobExhausted, JobStarted, RoundStarted
-from service.store import create_api_key, record_adapter, upgrade_to_head
+from service.store import create_api_key, record_adapter
 from service.store.db import create_engine, make_sessionmaker
 from service.store.events import append_event
 from service.store.jobs import get_job
 from service.store.lifecycle import finish_with
 from service.store.status import JobStatus, utcnow
-from tests.integration.service.databases import PG_URL, fresh_postgres_database
+from tests.integration.service.databases import PG_URL
 
 T = TypeVar("T")
 EXAMPLE = json.loads((Path(__file__).parents[4] / "examples" / "sum_evens.json").read_text())
@@ -42,27 +42,6 @@ def body(**changes: Any) -> dict[str, Any]:
     request: dict[str, Any] = {"problem": EXAMPLE, "budget": {"max_attempts": 8}}
     request.update(changes)
     return request
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
-        upgrade_to_head(Settings(database_url=url))
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        upgrade_to_head(Settings(database_url=url))
-        yield url
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url)
 
 
 @contextmanager

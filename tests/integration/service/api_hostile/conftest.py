@@ -10,16 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.config import Settings
-from service.store import create_api_key, upgrade_to_head
+from service.store import create_api_key
 from service.store.db import create_engine, make_sessionmaker
 from service.store.status import utcnow
-from tests.integration.service.databases import fresh_postgres_database
 
 T = TypeVar("T")
 EXAMPLE = json.loads((Path(__file__).parents[4] / "examples" / "sum_evens.json").read_text())
@@ -30,27 +28,6 @@ def solve_body(**changes: Any) -> dict[str, Any]:
     request: dict[str, Any] = {"problem": EXAMPLE, "budget": {"max_attempts": 8}}
     request.update(changes)
     return request
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('hostile') / 'api.db'}"
-        upgrade_to_head(Settings(database_url=url))
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        upgrade_to_head(Settings(database_url=url))
-        yield url
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url)
 
 
 @contextmanager

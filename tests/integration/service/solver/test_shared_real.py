@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.problem import Problem
+from benchmarks.data import unpassable_example
 from service.engine.hf_sampler import HfSampler
 from service.engine.learner import PeftLearner
 from service.engine.sharing import SharedSampler
@@ -19,7 +19,7 @@ from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.events import ListEventSink
 from service.solver.loop import CancelToken, OutcomeStatus, SolverParts, SolveSpec, solve
-from tests.integration.service.engine.hf_support import ROOT, load_host
+from tests.integration.service.engine.hf_support import load_host
 from tests.integration.service.solver.test_solve_real import SETTINGS, AttemptList, sandbox
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
@@ -27,20 +27,15 @@ __all__ = ["sandbox"]  # the module-scoped Docker sandbox fixture, shared with t
 JOIN_S = 600.0
 
 
-def unpassable() -> Problem:
-    """The example with contradicting public and hidden tests: each job runs its budget."""
-    problem = Problem.model_validate_json((ROOT / "examples" / "sum_evens.json").read_text())
-    body = problem.model_dump(mode="json")
-    body["tests"]["public"].append({"args": [[2]], "expected": 2})
-    body["tests"]["hidden"] = [*(body["tests"].get("hidden") or []), {"args": [[2]], "expected": 3}]
-    return Problem.model_validate(body)
-
-
 def spec(job: str, seed: int) -> SolveSpec:
     return SolveSpec(
-        job_id=job, problem=unpassable(), budget=Budget(max_attempts=4, attempts_per_round=2),
-        sampling=SamplingParams(max_new_tokens=24), seed=seed, judge_workers=2,
-    )  # fmt: skip
+        job_id=job,
+        problem=unpassable_example(),
+        budget=Budget(max_attempts=4, attempts_per_round=2),
+        sampling=SamplingParams(max_new_tokens=24),
+        seed=seed,
+        judge_workers=2,
+    )
 
 
 def responses(spec_: SolveSpec, parts: SolverParts, cancel=None) -> tuple[object, list[str]]:
