@@ -15,9 +15,16 @@ import typer
 from httpx_sse import connect_sse
 from rich.console import Console
 
-from service.cli.common import fail, load_problem, parse_budget, parse_strategy
+from service.cli.common import (
+    STRATEGY_HELP,
+    fail,
+    load_problem,
+    parse_budget,
+    parse_strategy,
+)
 from service.progress import describe
 from service.solver.events import EVENT_ADAPTER, TERMINAL_TYPES
+from service.solver.strategies import DEFAULT_STRATEGY
 
 app = typer.Typer()
 RECONNECT_DELAY_S = 1.0
@@ -32,7 +39,7 @@ def submit(
     api_key: Annotated[
         str | None, typer.Option(envvar="RETROSPECT_API_KEY", help="bearer key")
     ] = None,
-    strategy: Annotated[str, typer.Option(help="sdpo, best_of_k or multi_turn")] = "sdpo",
+    strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = DEFAULT_STRATEGY,
     max_attempts: Annotated[int, typer.Option(help="attempt budget")] = 32,
     attempts_per_round: Annotated[int, typer.Option(help="attempts sampled per round")] = 8,
     max_seconds: Annotated[float, typer.Option(help="wall-clock budget")] = 1800.0,

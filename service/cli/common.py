@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sandbox.problem import Problem, describe_validation_error
 from service.solver.budget import Budget
-from service.solver.strategies import STRATEGIES, StrategyName
+from service.solver.strategies import STRATEGIES, StrategyName, strategy_names
 
 
 def parse_strategy(name: str) -> StrategyName:
@@ -18,7 +18,10 @@ def parse_strategy(name: str) -> StrategyName:
     for strategy in STRATEGIES:
         if strategy == name:
             return strategy
-    fail(f"--strategy must be sdpo, best_of_k or multi_turn, not {name!r}")
+    fail(f"--strategy must be {strategy_names()}, not {name!r}")
+
+
+STRATEGY_HELP = strategy_names()
 
 
 def parse_budget(max_attempts: int, per_round: int, max_seconds: float) -> Budget:

@@ -11,12 +11,19 @@ import typer
 from rich.console import Console
 
 from sandbox import Sandbox, SandboxError, make_backend
-from service.cli.common import fail, load_problem, parse_budget, parse_strategy
+from service.cli.common import (
+    STRATEGY_HELP,
+    fail,
+    load_problem,
+    parse_budget,
+    parse_strategy,
+)
 from service.config import get_settings
 from service.engine.model import ModelNotFoundError, resolve_model
 from service.engine.types import SamplingParams
 from service.progress import ConsoleEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.strategies import DEFAULT_STRATEGY
 
 app = typer.Typer()
 
@@ -38,7 +45,7 @@ def prepare_model(
 @app.command("solve")
 def solve_command(
     problem: Annotated[Path, typer.Argument(help="problem JSON (see examples/)")],
-    strategy: Annotated[str, typer.Option(help="sdpo, best_of_k or multi_turn")] = "sdpo",
+    strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = DEFAULT_STRATEGY,
     max_attempts: Annotated[int, typer.Option(help="attempt budget")] = 32,
     attempts_per_round: Annotated[int, typer.Option(help="attempts sampled per round")] = 8,
     max_seconds: Annotated[float, typer.Option(help="wall-clock budget")] = 1800.0,
@@ -58,9 +65,10 @@ def solve_command(
     )
     from service.engine.factory import build_engine  # torch loads only for this command
 
-    engine = build_engine(get_settings())
+    settings = get_settings()
+    engine = build_engine(settings)
     try:
-        sandbox = Sandbox(make_backend())
+        sandbox = Sandbox(make_backend(), extraction=settings.sandbox.extraction)
     except SandboxError as exc:
         fail(str(exc))
     parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)

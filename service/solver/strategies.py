@@ -9,9 +9,9 @@ the loop, so the three are compared on exactly the same accounting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from sandbox.problem import Problem
 from service.engine.prompts import (
@@ -31,8 +31,10 @@ from service.engine.types import (
 )
 from service.solver.attempts import AttemptRecord
 
+# The one list of strategy names; `REGISTRY` below gives each its builder and summary, and
+# every other list of names (the API's schema, the CLI's help and checks) derives from these.
 StrategyName = Literal["sdpo", "best_of_k", "multi_turn"]
-STRATEGIES: tuple[StrategyName, ...] = ("sdpo", "best_of_k", "multi_turn")
+DEFAULT_STRATEGY: StrategyName = "sdpo"
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,6 @@ class Learned:
 class Strategy(Protocol):
     """One way to spend a budget of attempts on a problem."""
 
-    name: StrategyName
-
     def start(self, resume: Resume) -> None:
         """Prepare the job (create or restore its adapter, reload past feedback)."""
         ...
@@ -114,7 +114,6 @@ class BestOfK:
     """i.i.d. rounds from the base model's student prompt; never learns."""
 
     context: StrategyContext
-    name: StrategyName = "best_of_k"
     _prompt: list[int] = field(default_factory=list)
 
     def start(self, resume: Resume) -> None:
@@ -148,7 +147,6 @@ class MultiTurn:
     """
 
     context: StrategyContext
-    name: StrategyName = "multi_turn"
     feedback: list[str] = field(default_factory=list)
 
     def start(self, resume: Resume) -> None:
@@ -194,7 +192,6 @@ class Sdpo:
 
     context: StrategyContext
     learner: Learner
-    name: StrategyName = "sdpo"
     _prompt: list[int] = field(default_factory=list)
     _adapter: AdapterRef | None = None
 
@@ -251,16 +248,47 @@ class Sdpo:
         return DistillationExample.from_sample(self._prompt, teacher, sample)
 
 
+Builder = Callable[[StrategyContext, Learner | None], Strategy]
+
+
+@dataclass(frozen=True)
+class StrategyKind:
+    """A registered strategy: its name and how to build it."""
+
+    name: StrategyName
+    build: Builder
+
+
+def _sdpo(context: StrategyContext, learner: Learner | None) -> Strategy:
+    if learner is None:
+        raise ValueError("the sdpo strategy needs a learner")
+    return Sdpo(context, learner)
+
+
+REGISTRY: Mapping[StrategyName, StrategyKind] = {
+    kind.name: kind
+    for kind in (
+        StrategyKind("sdpo", _sdpo),
+        StrategyKind("best_of_k", lambda context, _: BestOfK(context)),
+        StrategyKind("multi_turn", lambda context, _: MultiTurn(context)),
+    )
+}
+if tuple(REGISTRY) != get_args(StrategyName):  # pragma: no cover - caught at import
+    raise ImportError("REGISTRY must register each StrategyName once, in order")
+STRATEGIES: tuple[StrategyName, ...] = tuple(REGISTRY)
+
+
+def strategy_names(conjunction: str = "or") -> str:
+    """The names for a sentence: `sdpo, best_of_k or multi_turn`."""
+    *rest, last = STRATEGIES
+    return f"{', '.join(rest)} {conjunction} {last}"
+
+
 def make_strategy(
     name: StrategyName, context: StrategyContext, learner: Learner | None = None
 ) -> Strategy:
     """The named strategy; `sdpo` needs a learner."""
-    if name == "best_of_k":
-        return BestOfK(context)
-    if name == "multi_turn":
-        return MultiTurn(context)
-    if name == "sdpo":
-        if learner is None:
-            raise ValueError("the sdpo strategy needs a learner")
-        return Sdpo(context, learner)
-    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    kind = REGISTRY.get(name)
+    if kind is None:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    return kind.build(context, learner)

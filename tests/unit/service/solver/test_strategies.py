@@ -350,3 +350,15 @@ def test_sdpo_needs_a_learner_and_resume_checks_its_counts():
         make_strategy("sdpo", context=None, learner=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="start_round"):
         Resume(start_attempt=1, start_round=2)
+
+
+def test_the_registry_names_each_strategy_once_and_the_cli_derives_its_help():
+    from typing import get_args
+
+    from service.cli.common import STRATEGY_HELP
+    from service.solver.strategies import REGISTRY, STRATEGIES, StrategyName
+
+    assert STRATEGIES == get_args(StrategyName) == tuple(REGISTRY)
+    assert STRATEGY_HELP == "sdpo, best_of_k or multi_turn"
+    with pytest.raises(ValueError, match="unknown strategy 'nope'; choose one of sdpo, best_of"):
+        make_strategy("nope", context=None)  # type: ignore[arg-type]
