@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from sandbox.asserts import host_judged_share
 from sandbox.backends import BackendName, SandboxError, make_backend
+from sandbox.extract import Extraction
 from sandbox.image import DEFAULT_IMAGE, ImageBuildError, build_image, image_exists
 from sandbox.importers import ImportFormatError, load_problems
 from sandbox.problem import Problem, describe_validation_error
@@ -48,6 +49,13 @@ def run_command(
     program: Annotated[list[Path], typer.Option(help="program file; repeat to judge several")],
     backend: Annotated[str, typer.Option(help="auto, docker or process")] = "auto",
     split: Annotated[str, typer.Option(help="public, hidden or all")] = "all",
+    extraction: Annotated[
+        Extraction,
+        typer.Option(
+            help="runnable: the longest block that compiles and defines "
+            "what the tests call; longest: the longest block"
+        ),
+    ] = Extraction.RUNNABLE,
 ) -> None:
     """Judge programs in order through one backend; print one SuiteResult JSON per program."""
     parsed = _load_problem(problem)
@@ -55,7 +63,7 @@ def run_command(
     if backend not in ("auto", "docker", "process") or split not in ("public", "hidden", "all"):
         _fail(f"bad --backend {backend!r} or --split {split!r}")
     try:
-        sandbox = Sandbox(make_backend(_backend_name(backend)))
+        sandbox = Sandbox(make_backend(_backend_name(backend)), extraction=extraction)
     except SandboxError as exc:
         _fail(str(exc))
     try:

@@ -6,7 +6,7 @@ import logging
 from typing import Literal
 
 from sandbox.backends.base import Backend, HarnessRun, SandboxError
-from sandbox.extract import extract_code
+from sandbox.extract import Extraction, called_names, extract_code
 from sandbox.judge import JudgedCase, assemble, build_request, judged_case, parse_records
 from sandbox.limits import Limits
 from sandbox.problem import Problem
@@ -32,14 +32,24 @@ def select_cases(problem: Problem, split: Split) -> list[JudgedCase]:
 class Sandbox:
     """Judges programs through one backend (one warm pool)."""
 
-    def __init__(self, backend: Backend, base_limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        base_limits: Limits | None = None,
+        extraction: Extraction = Extraction.RUNNABLE,
+    ) -> None:
         self.backend = backend
         self.base_limits = base_limits or Limits()
+        self.extraction = extraction
+
+    def extract(self, program: str, problem: Problem) -> str | None:
+        """The code this sandbox judges for `program` (a response or plain code), or None."""
+        return extract_code(program, calls=called_names(problem.tests), rule=self.extraction)
 
     def run_suite(self, program: str, problem: Problem, split: Split = "public") -> SuiteResult:
         """Judge `program` (a model response or plain code) on one split of the tests."""
         cases = select_cases(problem, split)
-        code = extract_code(program)
+        code = self.extract(program, problem)
         if code is None:
             return SuiteResult(
                 verdict=Verdict.FORMAT_ERROR, passed=0, total=len(cases), detail="no code found"

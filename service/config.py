@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sandbox.extract import Extraction
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 _ASYNC_DRIVERS = (
     ("postgresql://", "postgresql+asyncpg://"),
@@ -116,6 +118,11 @@ class SandboxSettings(BaseModel):
     )
     image: str = "retrospect-sandbox:1"
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    extraction: Extraction = Field(
+        default=Extraction.RUNNABLE,
+        description="which fenced block is the program: `runnable` (the longest that compiles "
+        "and defines what the tests call) or `longest` (the SDPO paper's rule)",
+    )
 
 
 class WorkerSettings(BaseModel):

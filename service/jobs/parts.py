@@ -44,7 +44,8 @@ def build_parts(settings: Settings) -> WorkerParts:
             sandbox_settings.backend,
             concurrency=sandbox_settings.concurrency,
             image=sandbox_settings.image,
-        )
+        ),
+        extraction=sandbox_settings.extraction,
     )
     try:
         engine = build_engine(settings)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from sandbox.extract import extract_code
 from sandbox.problem import Problem
 from sandbox.results import SuiteResult, Verdict
 from sandbox.runner import Split
@@ -28,6 +27,10 @@ class Judge(Protocol):
 
     def run_suite(self, program: str, problem: Problem, split: Split = "public") -> SuiteResult:
         """Judge `program` on one split of the problem's tests."""
+        ...
+
+    def extract(self, program: str, problem: Problem) -> str | None:
+        """The code `run_suite` judges for `program`, or None when there is none."""
         ...
 
 
@@ -124,7 +127,7 @@ def settle(judge: Judge, problem: Problem, attempt: Attempt) -> AttemptRecord:
         index=attempt.index,
         round=attempt.round,
         response=attempt.sample.text,
-        code=extract_code(attempt.sample.text),
+        code=judge.extract(attempt.sample.text, problem),
         verdict=verdict,
         public_verdict=attempt.public.verdict,
         passed=attempt.public.passed,

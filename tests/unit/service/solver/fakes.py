@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.extract import extract_code
 from sandbox.results import CaseResult, SuiteResult, Verdict
 from service.engine.types import (
     AdapterRef,
@@ -168,6 +169,9 @@ class FakeJudge:
             return _public(program)
         failed = ("HIDDENFAIL" in program) if split == "hidden" else ("FLAKY" in program)
         return _hidden_failure() if failed else _accepted(hidden=True)
+
+    def extract(self, program: str, problem: Any) -> str | None:
+        return extract_code(program)
 
     def splits(self) -> list[str]:
         return [split for _, split in self.calls]
