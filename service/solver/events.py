@@ -9,14 +9,15 @@ Rounds and attempts are numbered from 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, Protocol, TypedDict, TypeVar
+from typing import Annotated, Literal, Protocol, TypedDict, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from sandbox.results import Verdict
 from service.solver.budget import BudgetLeft
 
-TERMINAL_TYPES = frozenset({"job.succeeded", "job.exhausted", "job.cancelled", "job.failed"})
+# Re-exported: readers of the event stream look for its end here, beside the events.
+from service.solver.endings import TERMINAL_TYPES as TERMINAL_TYPES
 
 
 class Stamp(TypedDict):
@@ -141,6 +142,13 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+# Every event type, in the union's order (what an SSE client must listen for by name).
+EVENT_TYPES: tuple[str, ...] = tuple(
+    member.model_fields["type"].default for member in get_args(get_args(Event)[0])
+)
+_ENDING_TYPES = {cls.model_fields["type"].default for cls in _Ending.__subclasses__()}
+if _ENDING_TYPES != TERMINAL_TYPES:  # pragma: no cover - caught at import
+    raise ImportError(f"ending events {sorted(_ENDING_TYPES)} are not {sorted(TERMINAL_TYPES)}")
 EventT = TypeVar("EventT", bound=_Event)
 
 

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any, Protocol
 
 from sandbox.problem import Problem
@@ -29,6 +28,7 @@ from service.engine.types import AdapterRef, Learner, Sample, Sampler, SamplingP
 from service.solver.attempts import Attempt, AttemptRecord, AttemptSink, Judge, judge_public
 from service.solver.attempts import settle as settle_attempt
 from service.solver.budget import Budget, BudgetUse, Clock
+from service.solver.endings import OutcomeStatus
 from service.solver.events import (
     AdapterPublished,
     AttemptFinished,
@@ -73,15 +73,6 @@ class CancelToken:
 def never_cancelled() -> bool:
     """The default cancel check."""
     return False
-
-
-class OutcomeStatus(StrEnum):
-    """How a solve ended; the job's terminal status."""
-
-    SUCCEEDED = "succeeded"
-    EXHAUSTED = "exhausted"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,7 @@ from service.store.events import append_event
 from service.store.jobs import get_job
 from service.store.models import Attempt, Event, Job
 from service.store.records import add_attempt
-from service.store.status import ACTIVE, JobStatus, transition
-
-_ENDINGS: dict[str, JobStatus] = {
-    "job.succeeded": JobStatus.SUCCEEDED,
-    "job.exhausted": JobStatus.EXHAUSTED,
-    "job.cancelled": JobStatus.CANCELLED,
-    "job.failed": JobStatus.FAILED,
-}
+from service.store.status import ACTIVE, JobStatus, ending_status, transition
 
 
 async def record_attempt(
@@ -44,7 +37,7 @@ def apply_event(job: Job, event: SolverEvent, *, now: datetime) -> None:
     if event.type == "round.started":
         job.rounds = max(job.rounds, event.round + 1)
         return
-    ending = _ENDINGS.get(event.type)
+    ending = ending_status(event.type)
     if ending is None:
         return
     transition(job, ending, now=now)

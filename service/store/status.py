@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from service.solver.endings import ENDING_OF_TYPE, OutcomeStatus
 from service.store.errors import InvalidTransition
 
 if TYPE_CHECKING:
@@ -18,18 +19,21 @@ if TYPE_CHECKING:
 
 
 class JobStatus(StrEnum):
-    """Where a job is in its life (docs/http-api.md)."""
+    """Where a job is in its life (docs/http-api.md): two active statuses, then the solver's
+    endings (`OutcomeStatus`, whose values these are)."""
 
     QUEUED = "queued"
     RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    EXHAUSTED = "exhausted"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
+    SUCCEEDED = OutcomeStatus.SUCCEEDED.value
+    EXHAUSTED = OutcomeStatus.EXHAUSTED.value
+    CANCELLED = OutcomeStatus.CANCELLED.value
+    FAILED = OutcomeStatus.FAILED.value
 
 
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
-TERMINAL = frozenset(JobStatus) - ACTIVE
+TERMINAL = frozenset(JobStatus(ending.value) for ending in OutcomeStatus)
+if frozenset(JobStatus) != ACTIVE | TERMINAL:  # pragma: no cover - caught at import
+    raise ImportError("every JobStatus must be active or one of the solver's endings")
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
     JobStatus.RUNNING: frozenset(
@@ -43,6 +47,12 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     ),
     **{status: frozenset() for status in TERMINAL},
 }
+
+
+def ending_status(event_type: str) -> JobStatus | None:
+    """The terminal status an event of this type sets, or None for a non-terminal event."""
+    ending = ENDING_OF_TYPE.get(event_type)
+    return None if ending is None else JobStatus(ending.value)
 
 
 def utcnow() -> datetime:

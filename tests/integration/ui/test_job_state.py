@@ -1,5 +1,6 @@
 """The dashboard's event folding (`job-state.js`) in the real browser engine, no server: the
-static files are served to Chromium from disk under a made-up origin."""
+static files are served to Chromium from disk under a made-up origin, `js/events.js` as
+the API writes it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from service.api.ui import events_module
 from tests.integration.ui.pages import STATIC, open_page
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ def serve_static(route: Route) -> None:
     path = route.request.url.removeprefix(ORIGIN).split("?")[0].lstrip("/")
     if path == "":
         route.fulfill(body="<!doctype html><title>state</title>", content_type="text/html")
+    elif path == "js/events.js":  # written by the API, not a file on disk
+        route.fulfill(body=events_module(), content_type="text/javascript")
     else:
         route.fulfill(path=STATIC / path, content_type="text/javascript")
 

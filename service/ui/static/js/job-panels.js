@@ -5,9 +5,10 @@ import { authorizedUrl } from "./api.js";
 import { lineChart, fractionChart } from "./charts.js";
 import { h } from "./dom.js";
 import { duration, number, percent } from "./format.js";
+import { ACTIVE_STATUSES } from "./events.js";
 import { eta, roundStats } from "./job-state.js";
 
-const ACTIVE = new Set(["queued", "running"]);
+const ACTIVE = new Set(ACTIVE_STATUSES);
 
 export function isActive(status) {
   return ACTIVE.has(status);

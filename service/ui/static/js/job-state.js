@@ -1,23 +1,12 @@
 // A job's live state, folded from its events (docs/http-api.md). Pure: no DOM, no network, so the
 // same events always give the same state, however often a reconnecting stream replays them.
 
-export const TERMINAL = {
-  "job.succeeded": "succeeded",
-  "job.exhausted": "exhausted",
-  "job.cancelled": "cancelled",
-  "job.failed": "failed",
-};
+// Which events end a job (and the status each sets), and every event type the server sends
+// (an EventSource must listen for each by name): the API writes these from its own
+// definitions, so the dashboard never keeps a copy.
+import { EVENT_TYPES, TERMINAL } from "./events.js";
 
-/** Every event type the server sends; an EventSource must listen for each by name. */
-export const EVENT_TYPES = [
-  "job.queued",
-  "job.started",
-  "round.started",
-  "attempt.finished",
-  "learner.step",
-  "adapter.published",
-  ...Object.keys(TERMINAL),
-];
+export { EVENT_TYPES, TERMINAL };
 
 export function newJobState() {
   return {
