@@ -35,6 +35,12 @@ class InvalidRequest(ServiceError):
     code = "invalid_request"
 
 
+def require_at_most(field: str, value: float, limit: float, unit: str) -> None:
+    """Raise `InvalidRequest` naming `field` when `value` is beyond a configured `limit`."""
+    if value > limit:
+        raise InvalidRequest(f"{field}: at most {limit:g} {unit}, got {value:g}", field=field)
+
+
 class PayloadTooLarge(ServiceError):
     """The request body exceeds the configured size."""
 

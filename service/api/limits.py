@@ -10,7 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.api.errors import error_response
 from service.api.schemas import SolveRequest
 from service.config import LimitSettings
-from service.errors import InvalidRequest
+from service.errors import require_at_most
+from service.solver.budget import check_limits
 
 
 class BodySizeLimit:
@@ -65,30 +66,17 @@ def check_request(request: SolveRequest, limits: LimitSettings) -> None:
     """Raise `InvalidRequest` naming the first field beyond a limit."""
     tests = request.problem.tests
     count = len(tests.public) + len(tests.hidden)
-    _at_most("problem.tests", count, limits.max_tests, "tests (public and hidden)")
-    _at_most(
+    require_at_most("problem.tests", count, limits.max_tests, "tests (public and hidden)")
+    require_at_most(
         "problem.statement", len(request.problem.statement), limits.max_statement_chars, "chars"
     )
-    budget = request.budget
-    _at_most("budget.max_attempts", budget.max_attempts, limits.max_attempts, "attempts")
-    _at_most(
-        "budget.attempts_per_round",
-        budget.attempts_per_round,
-        limits.max_attempts_per_round,
-        "attempts",
-    )
-    _at_most("budget.max_seconds", budget.max_seconds, limits.max_seconds, "seconds")
+    check_limits(request.budget, limits)
     if request.sampling.max_new_tokens is not None:
-        _at_most(
+        require_at_most(
             "sampling.max_new_tokens",
             request.sampling.max_new_tokens,
             limits.max_new_tokens,
             "tokens",
         )
     metadata_chars = len(json.dumps(request.metadata))
-    _at_most("metadata", metadata_chars, limits.max_metadata_chars, "chars of JSON")
-
-
-def _at_most(field: str, value: float, limit: float, unit: str) -> None:
-    if value > limit:
-        raise InvalidRequest(f"{field}: at most {limit:g} {unit}, got {value:g}", field=field)
+    require_at_most("metadata", metadata_chars, limits.max_metadata_chars, "chars of JSON")

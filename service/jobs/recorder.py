@@ -4,7 +4,8 @@ The solver runs in a thread; the database and the bus live on the worker's event
 `emit` hands one write to the loop and waits for its commit, so the job's row, its attempts
 and its event log advance together. An attempt's record waits for its `attempt.finished`
 event and commits with it: a crash leaves both or neither, so a resumed job neither loses an
-attempt nor counts one twice. Every write first renews the lease under the row's lock; a
+attempt nor counts one twice. The seconds the job has spent commit with every event too: a
+resume starts its clock from them. Every write first renews the lease under the row's lock; a
 worker that lost its lease stops writing at once.
 """
 
@@ -77,13 +78,15 @@ class JobRecorder:
         self._clock = clock
         self.attempts: Held[AttemptRecord] = Held()
         self.adapters: Held[AdapterRef] = Held()
+        self.elapsed: Held[float] = Held()
 
     def emit(self, event: Event) -> None:
         """Commit the event (with the attempt or adapter it reports), then announce it."""
         if self.stopping.is_set():
             raise JobAbandoned("the worker is stopping")
         write = asyncio.run_coroutine_threadsafe(
-            self._write(event, self.attempts.take(), self.adapters.take()), self._loop
+            self._write(event, self.attempts.take(), self.adapters.take(), self.elapsed.take()),
+            self._loop,
         )
         try:
             write.result()
@@ -91,7 +94,11 @@ class JobRecorder:
             raise JobAbandoned(str(exc)) from exc
 
     async def _write(
-        self, event: Event, attempt: AttemptRecord | None, adapter: AdapterRef | None
+        self,
+        event: Event,
+        attempt: AttemptRecord | None,
+        adapter: AdapterRef | None,
+        elapsed_seconds: float | None,
     ) -> None:
         now = self._clock()
         async with self._sessions() as session, session.begin():
@@ -109,6 +116,8 @@ class JobRecorder:
                     sha256=adapter.sha256,
                     now=now,
                 )
+            if elapsed_seconds is not None:
+                job.elapsed_seconds = elapsed_seconds
             apply_event(job, event, now=now)
             await append_event(session, self.job_id, event, now=now)
         await self._bus.publish(job_channel(self.job_id))

@@ -14,7 +14,6 @@ from service.engine.types import AdapterRef, SamplingParams
 from service.solver.budget import Budget
 from service.solver.loop import SolveSpec
 from service.solver.strategies import STRATEGIES, Resume
-from service.store.events import list_events_after
 from service.store.models import Attempt, Job
 from service.store.records import latest_adapter
 
@@ -45,7 +44,7 @@ async def load_resume(session: AsyncSession, job: Job) -> Resume:
     """Where the job restarts: after its persisted attempts, with its newest adapter.
 
     The adapter gets a fresh sampler id: ids are unique only within the process that minted
-    them. Seconds already spent come from the newest event's budget stamp.
+    them. Seconds already spent are the row's own, written with each event.
     """
     rows = (
         await session.scalars(
@@ -70,14 +69,5 @@ async def load_resume(session: AsyncSession, job: Job) -> Resume:
         start_round=(rows[-1].round + 1) if rows else 0,
         adapter=ref,
         feedback_history=tuple(row.feedback for row in rows if row.feedback),
-        elapsed_seconds=await _elapsed_seconds(session, job),
+        elapsed_seconds=job.elapsed_seconds,
     )
-
-
-async def _elapsed_seconds(session: AsyncSession, job: Job) -> float:
-    events = await list_events_after(session, job.id, max(job.last_event_seq - 1, 0))
-    if not events:
-        return 0.0
-    budget = Budget.model_validate(job.budget)
-    left = float(events[-1].payload.get("budget_left", {}).get("seconds", budget.max_seconds))
-    return max(budget.max_seconds - left, 0.0)

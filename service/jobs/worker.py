@@ -259,6 +259,7 @@ class Worker:
             events=recorder,
             attempts=recorder.attempts,
             adapters=recorder.adapters,
+            elapsed=recorder.elapsed,
             cancelled=hold.stop_requested(self.stopping),
             resume=resume,
         )

@@ -1,8 +1,14 @@
-"""How much a job may spend: the `Budget` a user POSTs, and the running `BudgetUse` of a job.
+"""How much a job may spend: the `Budget` a user POSTs, the running `BudgetUse` of a job, and
+what is left of it (`BudgetLeft`, built only by `budget_left`).
 
 Attempts are the unit that strategies are compared on (discovery@k, docs/algorithm.md §6);
 the wall-clock limit only guards the service. Elapsed time comes from an injected monotonic
-clock so that tests never sleep and a resumed job can carry the seconds it spent before a crash.
+clock so that tests never sleep and a resumed job can carry the seconds it spent before a crash
+(the job row keeps them: `jobs.elapsed_seconds`, written with each event).
+
+One set of ceilings: the model's own bounds are only structural (positive, a round within
+the whole); how much one request may ask for is configured (`LimitSettings`) and checked once,
+at the API, by `check_limits`.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-MAX_ATTEMPTS = 10_000  # the paper's runs use 2750 generations per question
-MAX_ATTEMPTS_PER_ROUND = 256
-MAX_SECONDS = 7 * 24 * 3600.0
+from service.config import LimitSettings
+from service.errors import require_at_most
+
 ATTEMPTS_PER_ROUND_CPU = 8
 ATTEMPTS_PER_ROUND_GPU = 16
 
@@ -29,12 +35,10 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)] = 64
-    attempts_per_round: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_PER_ROUND)] = (
-        ATTEMPTS_PER_ROUND_CPU
-    )
-    max_seconds: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = 3600.0
-    max_rounds: Annotated[int | None, Field(ge=1, le=MAX_ATTEMPTS)] = None
+    max_attempts: Annotated[int, Field(ge=1)] = 64
+    attempts_per_round: Annotated[int, Field(ge=1)] = ATTEMPTS_PER_ROUND_CPU
+    max_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    max_rounds: Annotated[int | None, Field(ge=1)] = None
 
     @field_validator("attempts_per_round")
     @classmethod
@@ -44,6 +48,21 @@ class Budget(BaseModel):
         if max_attempts is not None and value > max_attempts:
             raise ValueError(f"must be at most max_attempts ({max_attempts}), got {value}")
         return value
+
+
+def check_limits(budget: Budget, limits: LimitSettings) -> None:
+    """Raise `InvalidRequest` naming the first field beyond the configured ceilings."""
+    require_at_most("budget.max_attempts", budget.max_attempts, limits.max_attempts, "attempts")
+    require_at_most(
+        "budget.attempts_per_round",
+        budget.attempts_per_round,
+        limits.max_attempts_per_round,
+        "attempts",
+    )
+    require_at_most("budget.max_seconds", budget.max_seconds, limits.max_seconds, "seconds")
+    if budget.max_rounds is not None:
+        # A round holds at least one attempt: more rounds than attempts could never be spent.
+        require_at_most("budget.max_rounds", budget.max_rounds, limits.max_attempts, "rounds")
 
 
 def default_attempts_per_round(*, gpu: bool) -> int:
@@ -58,6 +77,21 @@ class BudgetLeft:
     attempts: int
     seconds: float
     rounds: int | None = None  # only when the budget limits rounds
+
+
+def budget_left(
+    budget: Budget, *, attempts_used: int, rounds: int, elapsed_seconds: float
+) -> BudgetLeft:
+    """What remains after `attempts_used` attempts, `rounds` rounds started and
+    `elapsed_seconds` spent; nothing below zero, and `rounds` only when the budget limits them."""
+    rounds_left = None
+    if budget.max_rounds is not None:
+        rounds_left = max(budget.max_rounds - rounds, 0)
+    return BudgetLeft(
+        attempts=max(budget.max_attempts - attempts_used, 0),
+        seconds=max(budget.max_seconds - elapsed_seconds, 0.0),
+        rounds=rounds_left,
+    )
 
 
 @dataclass
@@ -90,12 +124,18 @@ class BudgetUse:
         return self.budget.max_attempts - self.attempts_used
 
     def left(self) -> BudgetLeft:
-        """Attempts and seconds remaining (seconds never below zero)."""
-        seconds = max(self.budget.max_seconds - self.elapsed_seconds, 0.0)
-        rounds = None
-        if self.budget.max_rounds is not None:
-            rounds = max(self.budget.max_rounds - self.rounds, 0)
-        return BudgetLeft(attempts=self.attempts_left, seconds=seconds, rounds=rounds)
+        """Attempts, seconds and (when limited) rounds remaining now."""
+        return self.left_at(self.elapsed_seconds)
+
+    def left_at(self, elapsed_seconds: float) -> BudgetLeft:
+        """What remains once `elapsed_seconds` are spent (one clock reading for a stamp and
+        the seconds recorded with it)."""
+        return budget_left(
+            self.budget,
+            attempts_used=self.attempts_used,
+            rounds=self.rounds,
+            elapsed_seconds=elapsed_seconds,
+        )
 
     def exhausted(self) -> bool:
         """No attempt, round or second left."""

@@ -28,7 +28,9 @@ from service.engine.types import AdapterRef, Learner, Sample, Sampler, SamplingP
 from service.solver.attempts import Attempt, AttemptRecord, AttemptSink, Judge, judge_public
 from service.solver.attempts import settle as settle_attempt
 from service.solver.budget import Budget, BudgetUse, Clock
-from service.solver.endings import OutcomeStatus
+
+# Re-exported: a solve's outcome is read beside `solve`, though the endings live in `endings`.
+from service.solver.endings import OutcomeStatus as OutcomeStatus
 from service.solver.events import (
     AdapterPublished,
     AttemptFinished,
@@ -129,11 +131,20 @@ class AdapterSink(Protocol):
         ...
 
 
+class ElapsedSink(Protocol):
+    """Receives the job's elapsed seconds (across resumes) just before each event."""
+
+    def record(self, seconds: float) -> None:
+        """Persist or forward the seconds spent so far."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Sinks:
     events: EventSink
     attempts: AttemptSink | None
     adapters: AdapterSink | None
+    elapsed: ElapsedSink | None = None
 
 
 class _Cancelled(Exception):
@@ -147,15 +158,17 @@ def solve(
     events: EventSink,
     attempts: AttemptSink | None = None,
     adapters: AdapterSink | None = None,
+    elapsed: ElapsedSink | None = None,
     cancelled: Callable[[], bool] = never_cancelled,
     resume: Resume | None = None,
     clock: Clock = time.monotonic,
 ) -> SolveOutcome:
     """Run one job to its end and emit its events; never raises for the job's own errors.
 
-    `adapters` hears of each published adapter just before its `adapter.published` event.
+    `adapters` hears of each published adapter just before its `adapter.published` event;
+    `elapsed` hears the seconds spent (`resume.elapsed_seconds` included) before every event.
     """
-    sinks = _Sinks(events, attempts, adapters)
+    sinks = _Sinks(events, attempts, adapters, elapsed)
     return _Run(spec, parts, sinks, cancelled, resume or Resume(), clock).run()
 
 
@@ -187,6 +200,7 @@ class _Run:
             prior_seconds=resume.elapsed_seconds,
         )
         self.adapter = resume.adapter
+        self._stamped_seconds = resume.elapsed_seconds
         context = StrategyContext(
             job_id=spec.job_id,
             problem=spec.problem,
@@ -343,9 +357,15 @@ class _Run:
         )
 
     def _stamp(self) -> Stamp:
-        return Stamp(attempts_used=self.use.attempts_used, budget_left=self.use.left())
+        # Every event is stamped just before it is emitted: the seconds `_emit` records are
+        # the ones this stamp's `budget_left` was computed from.
+        self._stamped_seconds = self.use.elapsed_seconds
+        left = self.use.left_at(self._stamped_seconds)
+        return Stamp(attempts_used=self.use.attempts_used, budget_left=left)
 
     def _emit(self, event: Event) -> None:
+        if self.sinks.elapsed is not None:
+            self.sinks.elapsed.record(self._stamped_seconds)
         self.sinks.events.emit(event)
 
     def _close(self) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandbox.problem import Problem
-from service.solver.budget import Budget, BudgetLeft
+from service.solver.budget import Budget, budget_left
 from service.solver.events import JobQueued
 from service.store.bounds import ID_MAX_CHARS, ID_PATTERN
 from service.store.errors import IdempotencyConflict, JobNotFound
@@ -77,7 +77,7 @@ async def create_job(
 ) -> Job:
     """Insert a queued job and its `job.queued` event (seq 1): a new job has no other
     appender, so its first seq needs no `append_event` bump."""
-    left = BudgetLeft(attempts=new.budget.max_attempts, seconds=new.budget.max_seconds)
+    left = budget_left(new.budget, attempts_used=0, rounds=0, elapsed_seconds=0.0)
     queued = JobQueued(attempts_used=0, budget_left=left)
     job = Job(
         id=str(uuid.uuid4()),
@@ -92,6 +92,7 @@ async def create_job(
         metadata_=dict(new.metadata),
         request_hash=body_hash,
         last_event_seq=1,
+        elapsed_seconds=0.0,
         created_at=now,
     )
     payload = queued.model_dump(mode="json")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.solver.attempts import AttemptRecord
-from service.solver.budget import Budget, BudgetLeft
+from service.solver.budget import Budget, BudgetLeft, budget_left
 from service.solver.events import Event as SolverEvent
 from service.solver.events import JobCancelled, JobFailed, JobSucceeded
 from service.store.events import append_event
@@ -58,10 +58,14 @@ async def finish_with(
 
 
 def budget_left_now(job: Job) -> BudgetLeft:
-    """A budget stamp for events written outside the solver (attempts exactly; seconds as
-    the whole wall budget less nothing, since only the solver times a job)."""
-    budget = Budget.model_validate(job.budget)
-    return BudgetLeft(attempts=budget.max_attempts - job.attempts_used, seconds=budget.max_seconds)
+    """A budget stamp for events written outside the solver, from the row's own counts and
+    the seconds its runs recorded (only the solver times a job)."""
+    return budget_left(
+        Budget.model_validate(job.budget),
+        attempts_used=job.attempts_used,
+        rounds=job.rounds,
+        elapsed_seconds=job.elapsed_seconds,
+    )
 
 
 async def request_cancel(

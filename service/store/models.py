@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -102,6 +103,9 @@ class Job(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     attempts_used: Mapped[int] = mapped_column(Integer, default=0)
     rounds: Mapped[int] = mapped_column(Integer, default=0)
+    # Seconds the solver spent on the job across all its runs, written with each event; a
+    # resumed job's clock starts from here (`BudgetUse.prior_seconds`).
+    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     discovery_index: Mapped[int | None] = mapped_column(Integer)
     solution: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -61,6 +62,7 @@ from service.store import (
     transition,
     upgrade_to_head,
 )
+from service.store.db import ensure_sqlite_dir
 from service.store.migrate import alembic_config
 from tests.integration.service.databases import fresh_postgres_database, pg_execute
 
@@ -187,6 +189,48 @@ def test_migration_applies_to_an_empty_sqlite_file(tmp_path: Path) -> None:
 def test_migration_applies_to_an_empty_postgres_database() -> None:
     with fresh_postgres_database() as url:
         check_migration(Settings(database_url=url))
+
+
+def test_the_elapsed_seconds_migration_keeps_rows_and_downgrades(tmp_path: Path) -> None:
+    """0002 adds `jobs.elapsed_seconds` to a table with rows (they start at 0) and drops it on
+    downgrade, the rows kept."""
+    settings = Settings(data_dir=tmp_path / "upgrade")
+    config = alembic_config(settings)
+    ensure_sqlite_dir(settings.resolved_database_url)
+    command.upgrade(config, "0001")
+    sync_url = settings.resolved_database_url.replace("sqlite+aiosqlite", "sqlite")
+    engine = sa.create_engine(sync_url)
+    row = {
+        "id": "old",
+        "status": "running",
+        "strategy": "sdpo",
+        "problem": "{}",
+        "budget": "{}",
+        "sdpo": "{}",
+        "sampling": "{}",
+        "metadata": "{}",
+        "attempts_used": 3,
+        "rounds": 1,
+        "adapter_version": 0,
+        "last_event_seq": 4,
+        "cancel_requested": False,
+        "created_at": T0,
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.table("jobs", *map(sa.column, row)).insert().values(**row))
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            seconds = connection.execute(sa.text("SELECT elapsed_seconds FROM jobs")).scalar_one()
+        assert seconds == 0.0
+        command.downgrade(config, "0001")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+        assert "elapsed_seconds" not in columns and "rounds" in columns
+        with engine.connect() as connection:
+            ids = connection.execute(sa.text("SELECT id FROM jobs")).scalars().all()
+        assert ids == ["old"]
+    finally:
+        engine.dispose()
 
 
 # --- events -----------------------------------------------------------------------------------

@@ -210,6 +210,37 @@ def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(settings: S
     run(settings, body)
 
 
+def test_a_resumed_job_starts_its_clock_from_the_seconds_its_row_recorded(
+    settings: Settings,
+) -> None:
+    async def body(sessions: Sessions, bus: MemoryBus) -> None:
+        job_id = await submit(sessions)
+        first_sampler = FakeSampler()
+        first = make_worker(settings, sessions, bus, first_sampler, worker_id="first")
+        first_sampler.on_sample = lambda: first.stop() if len(first_sampler.calls) == 2 else None
+        await first.prepare()
+        await first.run_once()
+        job, _, events = await job_state(sessions, job_id)
+        spent = job.elapsed_seconds
+        # Written with each event: the newest event's stamp says the same seconds were left.
+        assert 0.0 < spent == pytest.approx(3600.0 - events[-1].payload["budget_left"]["seconds"])
+
+        # Say the first worker had spent all but 5 s: the next run carries that, not its own.
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(Job).where(Job.id == job_id).values(elapsed_seconds=3595.0)
+            )
+        second = make_worker(settings, sessions, bus, FakeSampler())
+        await second.prepare()
+        await second.run_once()
+        job, _, events = await job_state(sessions, job_id)
+        resumed = next(e for e in events if e.type == "job.started" and e.payload["resumed"])
+        assert resumed.payload["budget_left"]["seconds"] <= 5.0
+        assert job.elapsed_seconds >= 3595.0 and job.status is JobStatus.EXHAUSTED
+
+    run(settings, body)
+
+
 def test_cancel_requested_mid_round_ends_the_job_cancelled(settings: Settings) -> None:
     async def body(sessions: Sessions, bus: MemoryBus) -> None:
         job_id = await submit(sessions)

@@ -1,16 +1,19 @@
-"""The budget: validation at the edge, and the running account of a job on a fake clock."""
+"""The budget: its structural checks, the configured ceilings, and the running account of a
+job on a fake clock."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
+from service.config import LimitSettings
+from service.errors import InvalidRequest
 from service.solver.budget import (
-    MAX_ATTEMPTS,
-    MAX_SECONDS,
     Budget,
     BudgetLeft,
     BudgetUse,
+    budget_left,
+    check_limits,
     default_attempts_per_round,
 )
 from tests.unit.service.solver.fakes import FakeClock
@@ -33,11 +36,8 @@ def test_defaults():
     ("fields", "field"),
     [
         ({"max_attempts": 0}, "max_attempts"),
-        ({"max_attempts": MAX_ATTEMPTS + 1}, "max_attempts"),
         ({"attempts_per_round": 0}, "attempts_per_round"),
-        ({"attempts_per_round": 257, "max_attempts": 1000}, "attempts_per_round"),
         ({"max_seconds": 0}, "max_seconds"),
-        ({"max_seconds": MAX_SECONDS + 1}, "max_seconds"),
         ({"max_attempts": "many"}, "max_attempts"),
         ({"max_tokens": 5}, "max_tokens"),
         ({"max_rounds": 0}, "max_rounds"),
@@ -91,3 +91,34 @@ def test_a_round_limit_ends_the_budget_before_the_attempts_do():
     assert rounds == 3 and use.attempts_used == 6
     assert use.left() == BudgetLeft(attempts=4, seconds=3600.0, rounds=0)
     assert field_errors(max_rounds=0) == [("max_rounds",)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"max_attempts": 4097}, "budget.max_attempts"),
+        ({"attempts_per_round": 65, "max_attempts": 1000}, "budget.attempts_per_round"),
+        ({"max_seconds": 24 * 3600.0 + 1}, "budget.max_seconds"),
+        ({"max_rounds": 4097}, "budget.max_rounds"),
+    ],
+)
+def test_the_configured_ceilings_are_the_only_ones_and_name_the_field(fields, field):
+    budget = Budget(**fields)  # structurally fine: the model has no ceilings of its own
+    with pytest.raises(InvalidRequest) as info:
+        check_limits(budget, LimitSettings())
+    assert info.value.field == field
+    check_limits(
+        budget, LimitSettings(max_attempts=10**6, max_attempts_per_round=10**6, max_seconds=10**9)
+    )
+
+
+def test_what_is_left_is_built_in_one_place_with_rounds_when_limited():
+    budget = Budget(max_attempts=10, attempts_per_round=2, max_rounds=4, max_seconds=60.0)
+    assert budget_left(budget, attempts_used=0, rounds=0, elapsed_seconds=0.0) == BudgetLeft(
+        attempts=10, seconds=60.0, rounds=4
+    )
+    assert budget_left(budget, attempts_used=12, rounds=5, elapsed_seconds=61.0) == BudgetLeft(
+        attempts=0, seconds=0.0, rounds=0
+    )
+    unlimited = budget_left(Budget(), attempts_used=3, rounds=2, elapsed_seconds=1.5)
+    assert unlimited == BudgetLeft(attempts=61, seconds=3598.5, rounds=None)
