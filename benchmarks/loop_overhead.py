@@ -98,24 +98,17 @@ def _at(event: dict[str, Any]) -> float:
 
 def run_baseline(body: dict[str, Any]) -> dict[str, Any]:
     """The same job through `solve()` in this process: no database, bus or HTTP."""
-    from sandbox import Problem, Sandbox, make_backend
+    from sandbox import Sandbox, make_backend
     from service.config import Settings
     from service.engine.factory import build_engine
-    from service.engine.types import SamplingParams
-    from service.solver.budget import Budget
     from service.solver.events import ListEventSink
     from service.solver.loop import SolverParts, SolveSpec, solve
+    from service.solver.request import SolveRequest
 
     settings = Settings(models_dir=MODELS_DIR)
     engine = build_engine(settings)
     sandbox = Sandbox(make_backend())
-    spec = SolveSpec(
-        job_id="baseline",
-        problem=Problem.model_validate(body["problem"]),
-        budget=Budget.model_validate(body["budget"]),
-        sampling=SamplingParams(max_new_tokens=body["sampling"]["max_new_tokens"]),
-        seed=body["seed"],
-    )
+    spec = SolveSpec("baseline", SolveRequest.model_validate(body))  # the API's body as it is
     parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
     try:
         began = time.perf_counter()

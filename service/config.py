@@ -8,9 +8,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sandbox.extract import Extraction
@@ -38,6 +38,16 @@ class TeacherKind(StrEnum):
     FROZEN = "frozen"
 
 
+# The bounds of the SDPO hyperparameters, written once: a worker's settings and a job's own
+# overrides (`SdpoParams`) are both checked with them, so a job's bad override is the API's 422
+# and never a job that fails on its worker.
+LearningRate = Annotated[float, Field(gt=0, le=1.0)]
+EmaRate = Annotated[float, Field(gt=0, le=1)]
+TopK = Annotated[int, Field(ge=1, le=1000)]
+Alpha = Annotated[float, Field(ge=0, le=1)]
+ClipBound = Annotated[float, Field(gt=0)]
+
+
 class EngineSettings(BaseModel):
     """Model, sampler and learner settings of a worker."""
 
@@ -50,16 +60,16 @@ class EngineSettings(BaseModel):
     lora_rank: Annotated[int, Field(ge=1, le=256)] = 16
     lora_alpha: Annotated[float, Field(gt=0)] = 32.0
     lora_target_modules: tuple[str, ...] = ("all-linear",)
-    learning_rate: Annotated[float, Field(gt=0, le=1.0)] = 1e-4
+    learning_rate: LearningRate = 1e-4
     weight_decay: Annotated[float, Field(ge=0)] = 0.01
     grad_clip: Annotated[float, Field(gt=0)] = 1.0
     teacher: TeacherKind = TeacherKind.EMA
-    teacher_ema_rate: Annotated[float, Field(gt=0, le=1)] = 0.01
-    top_k: Annotated[int | None, Field(ge=1)] = 20
+    teacher_ema_rate: EmaRate = 0.01
+    top_k: TopK | None = 20
     add_tail: bool = Field(default=True, description="top-K plus a tail bucket, else renormalize")
-    alpha: Annotated[float, Field(ge=0, le=1)] = 1.0
-    clip_advantage: Annotated[float | None, Field(gt=0)] = 5.0
-    is_clip: Annotated[float | None, Field(gt=0)] = 2.0
+    alpha: Alpha = 1.0
+    clip_advantage: ClipBound | None = 5.0
+    is_clip: ClipBound | None = 2.0
     micro_batch_size: Annotated[int, Field(ge=1)] = Field(
         default=4, description="at most this many rows in one learner micro-batch"
     )
@@ -108,6 +118,35 @@ class EngineSettings(BaseModel):
         description="write the teacher and optimizer state with every N-th adapter (resume "
         "restarts from the newest one that has them)",
     )
+
+
+class SdpoParams(BaseModel):
+    """A job's own SDPO hyperparameters (`POST /solve`'s `sdpo`); unset fields take the
+    worker's. The keys a job may set are these fields (the learner's `JOB_OVERRIDE_KEYS`); the
+    rest of `EngineSettings` shapes the shared model or the worker's memory, so it stays per
+    worker. `None` means unset here, so `top_k`, `clip_advantage` and `is_clip` cannot be
+    turned off per job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    learning_rate: LearningRate | None = None
+    teacher: TeacherKind | None = None
+    teacher_ema_rate: EmaRate | None = None
+    top_k: TopK | None = None
+    alpha: Alpha | None = None
+    clip_advantage: ClipBound | None = None
+    is_clip: ClipBound | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields the job set, as JSON values (what the store keeps, what the learner
+        takes over the worker's `EngineSettings`)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+SDPO_OVERRIDE_KEYS = frozenset(SdpoParams.model_fields)
+_NOT_SETTINGS = SDPO_OVERRIDE_KEYS - set(EngineSettings.model_fields)
+if _NOT_SETTINGS:  # pragma: no cover - caught at import
+    raise ImportError(f"SdpoParams fields {sorted(_NOT_SETTINGS)} are not EngineSettings fields")
 
 
 class SandboxSettings(BaseModel):

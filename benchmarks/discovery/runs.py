@@ -12,11 +12,13 @@ from typing import Any
 
 from benchmarks.discovery.config import Config
 from sandbox.importers import ImportedProblem
+from service.config import SdpoParams
 from service.engine.prompts import student_prompt_ids
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.events import ListEventSink
 from service.solver.loop import SolverParts, SolveSpec, solve
+from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.strategies import StrategyName
 
 
@@ -54,8 +56,7 @@ def run_one(
     item: ImportedProblem, strategy: StrategyName, seed: int, config: Config, parts: SolverParts
 ) -> Run:
     """Solve one problem with one strategy; the discovery index is the first confirmed pass."""
-    spec = SolveSpec(
-        job_id=f"bench-{strategy}-{seed}-{zlib.crc32(item.source_id.encode()):08x}",
+    request = SolveRequest(
         problem=item.problem,
         strategy=strategy,
         budget=Budget(
@@ -63,10 +64,11 @@ def run_one(
             attempts_per_round=config.attempts_per_round,
             max_seconds=24 * 3600.0,
         ),
-        sampling=SamplingParams(max_new_tokens=config.max_new_tokens),
+        sampling=SamplingRequest(max_new_tokens=config.max_new_tokens),
         seed=seed,
-        sdpo=config.sdpo,
+        sdpo=SdpoParams.model_validate(config.sdpo),
     )
+    spec = SolveSpec(f"bench-{strategy}-{seed}-{zlib.crc32(item.source_id.encode()):08x}", request)
     began = time.perf_counter()
     outcome = solve(spec, parts, events=ListEventSink())
     return Run(

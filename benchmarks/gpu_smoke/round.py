@@ -9,10 +9,11 @@ import torch
 
 from benchmarks.gpu_smoke.engine import SmokeEngine
 from service.cli.common import load_problem
-from service.engine.types import DistillationBatch, DistillationExample, SamplingParams
+from service.engine.types import DistillationBatch, DistillationExample
 from service.solver.budget import Budget
 from service.solver.events import ListEventSink
 from service.solver.loop import SolverParts, SolveSpec, solve
+from service.solver.request import SamplingRequest, SolveRequest
 
 JOB_ID = "gpu-smoke"
 
@@ -26,12 +27,12 @@ def one_round(
     sandbox = Sandbox(make_backend())
     try:
         parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
-        spec = SolveSpec(
-            job_id=JOB_ID,
+        request = SolveRequest(
             problem=load_problem(problem_path),
             budget=Budget(max_attempts=2 * attempts, attempts_per_round=attempts, max_rounds=2),
-            sampling=SamplingParams(max_new_tokens=max_new_tokens),
+            sampling=SamplingRequest(max_new_tokens=max_new_tokens),
         )
+        spec = SolveSpec(JOB_ID, request)
         outcome = solve(spec, parts, events=ListEventSink())
     finally:
         sandbox.close()

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sandbox.problem import Problem
-from service.engine.types import Sampler, SamplingParams
+from service.engine.types import Sampler
 from service.solver.attempts import AttemptRecord
 from service.solver.budget import Budget
 from service.solver.events import Event
 from service.solver.loop import SolveOutcome, SolverParts, SolveSpec, solve
+from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.strategies import StrategyName
 
 
@@ -78,14 +79,14 @@ class JobPlan:
     max_new_tokens: int
 
     def spec(self, index: int, tag: str) -> SolveSpec:
-        return SolveSpec(
-            job_id=f"{tag}-{self.strategy}-{index}",
+        request = SolveRequest(
             problem=self.problem,
             strategy=self.strategy,
             budget=self.budget,
-            sampling=SamplingParams(max_new_tokens=self.max_new_tokens),
+            sampling=SamplingRequest(max_new_tokens=self.max_new_tokens),
             seed=index,
         )
+        return SolveSpec(f"{tag}-{self.strategy}-{index}", request)
 
 
 def run_jobs(

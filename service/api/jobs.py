@@ -58,7 +58,7 @@ async def solve(
     idempotency_key: IdempotencyKey = None,
 ) -> JobCreated:
     check_request(body, state.settings.limits)
-    new = _new_job(body, who)
+    new = NewJob(body, api_key_id=who.api_key_id)
     body_hash = request_hash(body.model_dump(mode="json"))
     async with state.sessions() as session, session.begin():
         job, made = await _make_job(session, new, now, idempotency_key, body_hash)
@@ -90,19 +90,6 @@ async def _within_limit(session: AsyncSession, who: Caller, limit: int) -> None:
     active = await count_active_jobs_locked(session, who.api_key_id)
     if active > limit:
         raise TooManyActiveJobs(f"{active - 1} jobs are queued or running; the limit is {limit}")
-
-
-def _new_job(body: SolveRequest, who: Caller) -> NewJob:
-    return NewJob(
-        problem=body.problem,
-        budget=body.budget,
-        strategy=body.strategy,
-        sdpo=body.sdpo.model_dump(mode="json", exclude_none=True),
-        sampling=body.sampling.model_dump(mode="json", exclude_none=True),
-        seed=body.seed,
-        metadata=body.metadata,
-        api_key_id=who.api_key_id,
-    )
 
 
 def _created(job: Job, response: Response) -> JobCreated:

@@ -1,53 +1,27 @@
-"""The wire models of the HTTP API; they are the OpenAPI schema (docs/http-api.md)."""
+"""The wire models of the HTTP API; they are the OpenAPI schema (docs/http-api.md).
+
+The request of `POST /solve` is the job's own model (`solver.request.SolveRequest`, re-exported
+here), so the API validates the very shape the store keeps and the solver reads.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.problem import Problem
 from sandbox.results import Verdict
-from service.config import TeacherKind
+from service.config import SdpoParams as SdpoParams
 from service.solver.budget import Budget, BudgetLeft
+from service.solver.request import SamplingRequest as SamplingRequest
+from service.solver.request import SolveRequest as SolveRequest
 from service.solver.strategies import StrategyName
 from service.store.status import JobStatus
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SamplingRequest(_Request):
-    """How attempts are sampled; unset fields take the worker's defaults."""
-
-    max_new_tokens: Annotated[int | None, Field(ge=1)] = None
-    temperature: Annotated[float, Field(gt=0, le=2.0)] = 1.0
-
-
-class SdpoParams(_Request):
-    """Per-job SDPO hyperparameters; unset fields take the worker's settings."""
-
-    learning_rate: Annotated[float | None, Field(gt=0, le=1.0)] = None
-    teacher: TeacherKind | None = None
-    teacher_ema_rate: Annotated[float | None, Field(gt=0, le=1)] = None
-    top_k: Annotated[int | None, Field(ge=1, le=1000)] = None
-    alpha: Annotated[float | None, Field(ge=0, le=1)] = None
-    clip_advantage: Annotated[float | None, Field(gt=0)] = None
-    is_clip: Annotated[float | None, Field(gt=0)] = None
-
-
-class SolveRequest(_Request):
-    """`POST /solve`: a problem with its tests, and how to spend a budget on it."""
-
-    problem: Problem
-    strategy: StrategyName = "sdpo"
-    budget: Budget = Field(default_factory=Budget)
-    sampling: SamplingRequest = Field(default_factory=SamplingRequest)
-    sdpo: SdpoParams = Field(default_factory=SdpoParams)
-    seed: Annotated[int, Field(ge=0, lt=2**31)] = 0
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class JobLinks(BaseModel):

@@ -13,8 +13,8 @@ from service.api.schemas import (
     JobSummary,
     JobView,
 )
-from service.solver.budget import Budget
 from service.solver.strategies import StrategyName
+from service.store.jobs import job_budget
 from service.store.models import Attempt, Event, Job
 from service.store.status import JobStatus
 
@@ -43,7 +43,7 @@ def job_view(job: Job, best: Attempt | None) -> JobView:
         finished_at=job.finished_at,
         attempts_used=job.attempts_used,
         rounds=job.rounds,
-        budget=Budget.model_validate(job.budget),
+        budget=job_budget(job),
         best_attempt=None if best is None else attempt_summary(best),
         discovery_index=job.discovery_index,
         solution=job.solution,
@@ -70,7 +70,7 @@ def job_summary(job: Job) -> JobSummary:
         created_at=job.created_at,
         finished_at=job.finished_at,
         attempts_used=job.attempts_used,
-        max_attempts=int(job.budget.get("max_attempts", 0)),
+        max_attempts=job_budget(job).max_attempts,
         worker=holder(job),
         metadata=job.metadata_,
     )

@@ -20,9 +20,9 @@ from service.cli.common import (
 )
 from service.config import get_settings
 from service.engine.model import ModelNotFoundError, resolve_model
-from service.engine.types import SamplingParams
 from service.progress import ConsoleEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.strategies import DEFAULT_STRATEGY
 
 app = typer.Typer()
@@ -55,14 +55,14 @@ def solve_command(
     """Solve a problem here, in this process, showing each event as it happens."""
     logging.basicConfig(level=logging.WARNING)
     console = Console()
-    spec = SolveSpec(
-        job_id=f"local-{uuid.uuid4().hex[:8]}",
+    request = SolveRequest(
         problem=load_problem(problem),
         strategy=parse_strategy(strategy),
         budget=parse_budget(max_attempts, attempts_per_round, max_seconds),
-        sampling=SamplingParams(max_new_tokens=max_new_tokens),
+        sampling=SamplingRequest(max_new_tokens=max_new_tokens),
         seed=seed,
     )
+    spec = SolveSpec(f"local-{uuid.uuid4().hex[:8]}", request)
     from service.engine.factory import build_engine  # torch loads only for this command
 
     settings = get_settings()

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from peft import get_peft_model_state_dict
 
-from service.config import EngineSettings, Settings, TeacherKind
+from service.config import SDPO_OVERRIDE_KEYS, EngineSettings, Settings, TeacherKind
 from service.engine import adapters
 from service.engine.batch import collate, scored_rows
 from service.engine.distill import (
@@ -43,11 +43,8 @@ from service.engine.types import AdapterRef, DistillationBatch, DistillationExam
 logger = logging.getLogger(__name__)
 
 
-# The SDPO hyperparameters a job may set for itself (the API's `SdpoParams`); the rest of
-# `EngineSettings` shapes the shared model or the worker's memory, so it stays per worker.
-JOB_OVERRIDE_KEYS = frozenset(
-    {"learning_rate", "teacher", "teacher_ema_rate", "top_k", "alpha", "clip_advantage", "is_clip"}
-)
+# The SDPO hyperparameters a job may set for itself: the fields of `SdpoParams` (config.py).
+JOB_OVERRIDE_KEYS = SDPO_OVERRIDE_KEYS
 
 
 class UnknownJobError(KeyError):

@@ -1,4 +1,5 @@
-"""From a stored job to the solver's inputs: its `SolveSpec`, and where a resumed job restarts."""
+"""From a stored job to the solver's inputs: its `SolveSpec` (the stored request plus this
+worker's settings), and where a resumed job restarts."""
 
 from __future__ import annotations
 
@@ -7,37 +8,21 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandbox.problem import Problem
 from service.config import Settings
 from service.engine.adapters import next_int_id
-from service.engine.types import AdapterRef, SamplingParams
-from service.solver.budget import Budget
-from service.solver.loop import SolveSpec
-from service.solver.strategies import STRATEGIES, Resume
+from service.engine.types import AdapterRef
+from service.solver.spec import SolverSettings, SolveSpec
+from service.solver.strategies import Resume
+from service.store.jobs import job_request
 from service.store.models import Attempt, Job
 from service.store.records import latest_adapter
 
 
 def job_spec(job: Job, settings: Settings) -> SolveSpec:
-    """The solver's view of a stored job; raises `ValueError` if the stored request no
-    longer parses (a job written by an incompatible version)."""
-    if job.strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {job.strategy!r}")
-    sampling = job.sampling or {}
-    return SolveSpec(
-        job_id=job.id,
-        problem=Problem.model_validate(job.problem),
-        strategy=job.strategy,
-        budget=Budget.model_validate(job.budget),
-        sampling=SamplingParams(
-            max_new_tokens=int(sampling.get("max_new_tokens") or settings.worker.max_new_tokens),
-            temperature=float(sampling.get("temperature", 1.0)),
-        ),
-        seed=job.seed or 0,
-        judge_workers=settings.sandbox.concurrency,
-        # Validated against the worker's settings by the learner, when the job's adapter is made.
-        sdpo=dict(job.sdpo or {}),
-    )
+    """The solver's view of a stored job: its request as the store hands it back, and this
+    worker's settings; raises `ValueError` if the stored request no longer parses (a job
+    written by an incompatible version)."""
+    return SolveSpec(job.id, job_request(job), SolverSettings.from_settings(settings))
 
 
 async def load_resume(session: AsyncSession, job: Job) -> Resume:

@@ -17,17 +17,16 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Protocol
 
-from sandbox.problem import Problem
 from service.engine.prompts import ChatTokenizer
-from service.engine.types import AdapterRef, Learner, Sample, Sampler, SamplingParams
+from service.engine.types import AdapterRef, Learner, Sample, Sampler
 from service.solver.attempts import Attempt, AttemptRecord, AttemptSink, Judge, judge_public
 from service.solver.attempts import settle as settle_attempt
-from service.solver.budget import Budget, BudgetUse, Clock
+from service.solver.budget import BudgetUse, Clock
 
 # Re-exported: a solve's outcome is read beside `solve`, though the endings live in `endings`.
 from service.solver.endings import OutcomeStatus as OutcomeStatus
@@ -47,13 +46,10 @@ from service.solver.events import (
     Stamp,
 )
 from service.solver.phases import PhaseSeconds, PhaseTimer
-from service.solver.strategies import (
-    Learned,
-    Resume,
-    StrategyContext,
-    StrategyName,
-    make_strategy,
-)
+
+# Re-exported: a solve's spec is built beside `solve`, though it lives in `spec`.
+from service.solver.spec import SolveSpec as SolveSpec
+from service.solver.strategies import Learned, Resume, StrategyContext, make_strategy
 
 logger = logging.getLogger(__name__)
 
@@ -75,28 +71,6 @@ class CancelToken:
 def never_cancelled() -> bool:
     """The default cancel check."""
     return False
-
-
-@dataclass(frozen=True)
-class SolveSpec:
-    """One job's problem and settings.
-
-    `seed` seeds the adapter's init and, through `round_seed`, each round's sampling (it
-    replaces `sampling.seed`). `prompt_max_tokens` bounds the multi-turn prompt. `sdpo`: the
-    job's SDPO hyperparameters over the worker's (`Learner.create`); empty = the worker's.
-    """
-
-    job_id: str
-    problem: Problem
-    strategy: StrategyName = "sdpo"
-    budget: Budget = field(default_factory=Budget)
-    sampling: SamplingParams = field(default_factory=SamplingParams)
-    seed: int = 0
-    judge_workers: int = 4
-    prompt_max_tokens: int = 3584
-    teacher_max_tokens: int = 10240
-    system_prompt: str | None = None
-    sdpo: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,24 +175,12 @@ class _Run:
         )
         self.adapter = resume.adapter
         self._stamped_seconds = resume.elapsed_seconds
-        context = StrategyContext(
-            job_id=spec.job_id,
-            problem=spec.problem,
-            tokenizer=parts.tokenizer,
-            sampler=parts.sampler,
-            seed=spec.seed,
-            prompt_max_tokens=spec.prompt_max_tokens,
-            teacher_max_tokens=spec.teacher_max_tokens,
-            # Greedy sampling has no distribution to distill at; T=1 is SDPO's default.
-            temperature=spec.sampling.temperature if spec.sampling.temperature > 0 else 1.0,
-            system_prompt=spec.system_prompt,
-            sdpo=spec.sdpo,
-        )
+        context = StrategyContext(spec, parts.tokenizer, parts.sampler)
         self.strategy = make_strategy(spec.strategy, context, parts.learner)
 
     def run(self) -> SolveOutcome:
         try:
-            with ThreadPoolExecutor(max(self.spec.judge_workers, 1)) as pool:
+            with ThreadPoolExecutor(max(self.spec.worker.judge_workers, 1)) as pool:
                 return self._rounds(pool)
         except _Cancelled:
             return self._end(OutcomeStatus.CANCELLED)

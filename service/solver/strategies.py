@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from sandbox.problem import Problem
 from service.engine.prompts import (
@@ -30,6 +30,9 @@ from service.engine.types import (
     StepMetrics,
 )
 from service.solver.attempts import AttemptRecord
+
+if TYPE_CHECKING:  # spec.py imports this module (for the strategy names)
+    from service.solver.spec import SolveSpec
 
 # The one list of strategy names; `REGISTRY` below gives each its builder and summary, and
 # every other list of names (the API's schema, the CLI's help and checks) derives from these.
@@ -60,19 +63,28 @@ class Resume:
 
 @dataclass(frozen=True)
 class StrategyContext:
-    """What every strategy is built from (derived from `SolveSpec`, which holds the defaults)."""
+    """What every strategy is built from: the job's spec (its request and the worker's
+    settings) and the engine's tokenizer and sampler."""
 
-    job_id: str
-    problem: Problem
+    spec: SolveSpec
     tokenizer: ChatTokenizer
     sampler: Sampler
-    seed: int
-    prompt_max_tokens: int
-    teacher_max_tokens: int
-    temperature: float
-    system_prompt: str | None
-    # The job's SDPO hyperparameters over the learner's defaults; only `sdpo` reads them.
-    sdpo: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def problem(self) -> Problem:
+        """The job's problem."""
+        return self.spec.problem
+
+    @property
+    def system_prompt(self) -> str | None:
+        """The worker's system prompt, if any."""
+        return self.spec.worker.system_prompt
+
+    @property
+    def distill_temperature(self) -> float:
+        """SDPO distills at the temperature the job samples at (the request keeps it > 0:
+        greedy sampling has no distribution to distill at)."""
+        return self.spec.request.sampling.temperature
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,7 @@ class MultiTurn:
             ctx.tokenizer,
             ctx.problem,
             self.feedback,
-            max_tokens=ctx.prompt_max_tokens,
+            max_tokens=ctx.spec.worker.prompt_max_tokens,
             system=ctx.system_prompt,
         )
 
@@ -200,10 +212,10 @@ class Sdpo:
         ctx = self.context
         self._prompt = student_prompt_ids(ctx.tokenizer, ctx.problem, system=ctx.system_prompt)
         if resume.adapter is None:
-            self.learner.create(ctx.job_id, seed=ctx.seed, overrides=ctx.sdpo)
+            self.learner.create(ctx.spec.job_id, seed=ctx.spec.seed, overrides=ctx.spec.sdpo)
             return
         # A checkpoint does not hold the job's overrides: pass them again on resume.
-        restored = self.learner.restore(resume.adapter, overrides=ctx.sdpo)
+        restored = self.learner.restore(resume.adapter, overrides=ctx.spec.sdpo)
         ctx.sampler.publish(restored)
         self._adapter = restored
 
@@ -222,17 +234,18 @@ class Sdpo:
         examples = tuple(self._example(s, r) for s, r in zip(samples, records, strict=True))
         if all(example.teacher_prompt_ids is None for example in examples):
             return None  # nothing to learn from: keep the current adapter
-        batch = DistillationBatch(examples, temperature=self.context.temperature)
-        metrics = self.learner.step(self.context.job_id, batch)
-        ref = self.learner.checkpoint(self.context.job_id)
+        batch = DistillationBatch(examples, temperature=self.context.distill_temperature)
+        job_id = self.context.spec.job_id
+        metrics = self.learner.step(job_id, batch)
+        ref = self.learner.checkpoint(job_id)
         self.context.sampler.publish(ref)
         self._adapter = ref
         return Learned(metrics=metrics, adapter=ref)
 
     def close(self) -> None:
         """Drop the job's adapter from memory; its checkpoints stay on disk."""
-        self.learner.delete(self.context.job_id)
-        self.context.sampler.release(self.context.job_id)
+        self.learner.delete(self.context.spec.job_id)
+        self.context.sampler.release(self.context.spec.job_id)
 
     def _example(self, sample: Sample, record: AttemptRecord) -> DistillationExample:
         teacher = None
@@ -242,7 +255,7 @@ class Sdpo:
                 ctx.tokenizer,
                 ctx.problem,
                 record.feedback,
-                max_tokens=ctx.teacher_max_tokens,
+                max_tokens=ctx.spec.worker.teacher_max_tokens,
                 system=ctx.system_prompt,
             )
         return DistillationExample.from_sample(self._prompt, teacher, sample)

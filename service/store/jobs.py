@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,9 +19,9 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandbox.problem import Problem
 from service.solver.budget import Budget, budget_left
 from service.solver.events import JobQueued
+from service.solver.request import SolveRequest
 from service.store.bounds import ID_MAX_CHARS, ID_PATTERN
 from service.store.errors import IdempotencyConflict, JobNotFound
 from service.store.models import Event, IdempotencyKey, Job
@@ -49,16 +49,32 @@ JOB_CURSOR = TypeAdapter(
 
 @dataclass(frozen=True)
 class NewJob:
-    """What `POST /solve` asks for, validated."""
+    """A job to create: the request `POST /solve` validated, and whose it is."""
 
-    problem: Problem
-    budget: Budget = field(default_factory=Budget)
-    strategy: str = "sdpo"
-    sdpo: Mapping[str, Any] = field(default_factory=dict)
-    sampling: Mapping[str, Any] = field(default_factory=dict)
-    seed: int | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    request: SolveRequest
     api_key_id: str | None = None
+
+
+def job_request(job: Job) -> SolveRequest:
+    """The request the job was created from, typed again from its columns; raises
+    `ValueError` (pydantic's `ValidationError` is one) if it no longer parses, as for a job
+    written by an incompatible version."""
+    return SolveRequest.model_validate(
+        {
+            "problem": job.problem,
+            "strategy": job.strategy,
+            "budget": job.budget,
+            "sampling": job.sampling,
+            "sdpo": job.sdpo,
+            "seed": job.seed or 0,
+            "metadata": job.metadata_,
+        }
+    )
+
+
+def job_budget(job: Job) -> Budget:
+    """The job's budget, typed (what its views and its stamps read, without the problem)."""
+    return Budget.model_validate(job.budget)
 
 
 def request_hash(body: Mapping[str, Any]) -> str:
@@ -77,19 +93,20 @@ async def create_job(
 ) -> Job:
     """Insert a queued job and its `job.queued` event (seq 1): a new job has no other
     appender, so its first seq needs no `append_event` bump."""
-    left = budget_left(new.budget, attempts_used=0, rounds=0, elapsed_seconds=0.0)
+    request = new.request
+    left = budget_left(request.budget, attempts_used=0, rounds=0, elapsed_seconds=0.0)
     queued = JobQueued(attempts_used=0, budget_left=left)
     job = Job(
         id=str(uuid.uuid4()),
         api_key_id=new.api_key_id,
         status=JobStatus.QUEUED,
-        strategy=new.strategy,
-        problem=new.problem.model_dump(mode="json"),
-        budget=new.budget.model_dump(mode="json"),
-        sdpo=dict(new.sdpo),
-        sampling=dict(new.sampling),
-        seed=new.seed,
-        metadata_=dict(new.metadata),
+        strategy=request.strategy,
+        problem=request.problem.model_dump(mode="json"),
+        budget=request.budget.model_dump(mode="json"),
+        sdpo=request.sdpo.overrides(),
+        sampling=request.sampling.overrides(),
+        seed=request.seed,
+        metadata_=dict(request.metadata),
         request_hash=body_hash,
         last_event_seq=1,
         elapsed_seconds=0.0,

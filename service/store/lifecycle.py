@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.solver.attempts import AttemptRecord
-from service.solver.budget import Budget, BudgetLeft, budget_left
+from service.solver.budget import BudgetLeft, budget_left
 from service.solver.events import Event as SolverEvent
 from service.solver.events import JobCancelled, JobFailed, JobSucceeded
 from service.store.events import append_event
-from service.store.jobs import get_job
+from service.store.jobs import get_job, job_budget
 from service.store.models import Attempt, Event, Job
 from service.store.records import add_attempt
 from service.store.status import ACTIVE, JobStatus, ending_status, transition
@@ -61,7 +61,7 @@ def budget_left_now(job: Job) -> BudgetLeft:
     """A budget stamp for events written outside the solver, from the row's own counts and
     the seconds its runs recorded (only the solver times a job)."""
     return budget_left(
-        Budget.model_validate(job.budget),
+        job_budget(job),
         attempts_used=job.attempts_used,
         rounds=job.rounds,
         elapsed_seconds=job.elapsed_seconds,

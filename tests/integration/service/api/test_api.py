@@ -20,14 +20,17 @@ from safetensors.torch import save_file
 from starlette.websockets import WebSocketDisconnect
 
 from service.api.app import create_app
+from service.api.ui import events_module
 from service.config import LimitSettings, Settings
 from service.engine.adapters import ADAPTER_FILE
 from service.solver.budget import BudgetLeft
 from service.solver.events import JobExhausted, JobStarted, RoundStarted
+from service.solver.request import SolveRequest
+from service.solver.spec import SolverSettings, SolveSpec
 from service.store import create_api_key, record_adapter
 from service.store.db import create_engine, make_sessionmaker
 from service.store.events import append_event
-from service.store.jobs import get_job
+from service.store.jobs import get_job, job_request
 from service.store.lifecycle import finish_with
 from service.store.status import JobStatus, utcnow
 from tests.integration.service.databases import PG_URL
@@ -222,6 +225,64 @@ def test_limits_answer_413_and_422_naming_the_field(settings: Settings) -> None:
             "/solve", content=b"{not json", headers={"content-type": "application/json"}
         )
         assert malformed.status_code == 422 and error_of(malformed)["field"] == "body"
+
+
+def test_every_override_is_checked_at_the_api_with_the_engines_bounds(settings: Settings) -> None:
+    """A bad SDPO or sampling override is a 422 naming it, never a job that fails on its
+    worker; the bounds are the worker's own settings' (`EngineSettings`)."""
+    with api(settings) as client:
+        expectations = {
+            "sdpo.learning_rate": [
+                body(sdpo={"learning_rate": 2.0}),
+                body(sdpo={"learning_rate": 0}),
+            ],
+            "sdpo.teacher": [body(sdpo={"teacher": "oracle"})],
+            "sdpo.teacher_ema_rate": [body(sdpo={"teacher_ema_rate": 1.5})],
+            "sdpo.top_k": [body(sdpo={"top_k": 0}), body(sdpo={"top_k": 1001})],
+            "sdpo.alpha": [body(sdpo={"alpha": -0.1})],
+            "sdpo.clip_advantage": [body(sdpo={"clip_advantage": 0})],
+            "sdpo.is_clip": [body(sdpo={"is_clip": -1.0})],
+            "sdpo.lora_rank": [body(sdpo={"lora_rank": 8})],  # a worker's setting, not a job's
+            "sampling.temperature": [body(sampling={"temperature": 0})],
+            "sampling.max_new_tokens": [body(sampling={"max_new_tokens": 0})],
+            "budget.max_rounds": [body(budget={"max_attempts": 8, "max_rounds": 0})],
+        }
+        for field, requests in expectations.items():
+            for request in requests:
+                answer = client.post("/solve", json=request)
+                assert answer.status_code == 422, (field, answer.text)
+                error = error_of(answer)
+                assert error["field"] == field and error["code"] == "invalid_request", answer.text
+                assert error["message"], answer.text
+
+
+def test_the_store_hands_the_request_back_typed(settings: Settings) -> None:
+    overrides = {"learning_rate": 5e-5, "teacher": "frozen", "top_k": 50}
+    request = body(sdpo=overrides, sampling={"temperature": 0.7}, seed=3, strategy="multi_turn")
+    with api(settings) as client:
+        created = client.post("/solve", json=request)
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+
+    async def work(session: Any) -> Any:
+        return job_request(await get_job(session, job_id))
+
+    stored = in_store(settings, work)
+    assert stored == SolveRequest.model_validate(request)
+    assert stored.sdpo.overrides() == overrides and stored.sampling.temperature == 0.7
+    spec = SolveSpec(job_id, stored, SolverSettings(max_new_tokens=77))
+    assert (spec.sampling.max_new_tokens, spec.sampling.temperature) == (77, 0.7)
+    assert spec.sdpo == overrides and spec.strategy == "multi_turn" and spec.seed == 3
+
+
+def test_the_dashboard_reads_the_endings_from_the_api(settings: Settings) -> None:
+    with api(settings) as client:
+        module = client.get("/ui/js/events.js")
+    assert module.status_code == 200 and module.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert module.text == events_module() and '"job.exhausted": "exhausted"' in module.text
+    assert "default-src 'self'" in module.headers["content-security-policy"]
 
 
 def test_the_active_job_limit_answers_429(settings: Settings) -> None:

@@ -15,10 +15,11 @@ from benchmarks.data import unpassable_example
 from service.engine.hf_sampler import HfSampler
 from service.engine.learner import PeftLearner
 from service.engine.sharing import SharedSampler
-from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.events import ListEventSink
 from service.solver.loop import CancelToken, OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.spec import SolverSettings
 from tests.integration.service.engine.hf_support import load_host
 from tests.integration.service.solver.test_solve_real import SETTINGS, AttemptList, sandbox
 
@@ -28,14 +29,13 @@ JOIN_S = 600.0
 
 
 def spec(job: str, seed: int) -> SolveSpec:
-    return SolveSpec(
-        job_id=job,
+    request = SolveRequest(
         problem=unpassable_example(),
         budget=Budget(max_attempts=4, attempts_per_round=2),
-        sampling=SamplingParams(max_new_tokens=24),
+        sampling=SamplingRequest(max_new_tokens=24),
         seed=seed,
-        judge_workers=2,
     )
+    return SolveSpec(job, request, SolverSettings(judge_workers=2))
 
 
 def responses(spec_: SolveSpec, parts: SolverParts, cancel=None) -> tuple[object, list[str]]:

@@ -20,11 +20,12 @@ from service.config import EngineSettings
 from service.engine import adapters
 from service.engine.hf_sampler import HfSampler
 from service.engine.learner import PeftLearner
-from service.engine.types import SamplingParams
 from service.solver.attempts import AttemptRecord
 from service.solver.budget import Budget
 from service.solver.events import LearnerStep, ListEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.spec import SolverSettings
 from tests.integration.sandbox.conftest import docker_ready
 from tests.integration.service.engine.hf_support import ROOT, load_host
 
@@ -66,14 +67,13 @@ def test_a_short_sdpo_job_runs_end_to_end(sandbox, one_torch_thread, tmp_path: P
     host = load_host(SETTINGS)
     learner = PeftLearner(host, SETTINGS, tmp_path / "adapters")
     problem = Problem.model_validate_json((ROOT / "examples" / "sum_evens.json").read_text())
-    spec = SolveSpec(
-        job_id="real-sdpo",
+    request = SolveRequest(
         problem=problem,
         budget=Budget(max_attempts=8, attempts_per_round=4),
-        sampling=SamplingParams(max_new_tokens=160),
+        sampling=SamplingRequest(max_new_tokens=160),
         seed=1,
-        judge_workers=JUDGE_SLOTS,
     )
+    spec = SolveSpec("real-sdpo", request, SolverSettings(judge_workers=JUDGE_SLOTS))
     parts = SolverParts(HfSampler(host), sandbox, host.tokenizer, learner)
     events, attempts = ListEventSink(), AttemptList()
 

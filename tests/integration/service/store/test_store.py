@@ -31,6 +31,7 @@ from service.config import Settings
 from service.solver.attempts import AttemptRecord, Confirmation
 from service.solver.budget import Budget, BudgetLeft
 from service.solver.events import AttemptFinished, RoundStarted
+from service.solver.request import SolveRequest
 from service.store import (
     ALLOWED_TRANSITIONS,
     Base,
@@ -122,7 +123,8 @@ def make_new_job(**overrides: Any) -> NewJob:
         "problem": Problem.model_validate_json(EXAMPLE.read_text()),
         "budget": Budget(max_attempts=8, attempts_per_round=4),
     }
-    return NewJob(**(fields | overrides))
+    api_key_id = overrides.pop("api_key_id", None)
+    return NewJob(SolveRequest(**(fields | overrides)), api_key_id=api_key_id)
 
 
 def make_attempt(index: int, **overrides: Any) -> AttemptRecord:

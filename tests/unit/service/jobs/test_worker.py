@@ -40,6 +40,7 @@ from service.jobs.worker import Worker
 from service.solver.budget import Budget, BudgetLeft
 from service.solver.events import JobStarted
 from service.solver.loop import SolverParts
+from service.solver.request import SolveRequest
 from service.store import NewJob, create_job, upgrade_to_head
 from service.store.db import create_engine, make_sessionmaker
 from service.store.events import append_event
@@ -100,7 +101,8 @@ async def submit(
     raw = json.loads(EXAMPLE.read_text())
     raw["statement"] += tag
     problem = Problem.model_validate(raw)
-    new = NewJob(problem=problem, budget=Budget(max_attempts=max_attempts, attempts_per_round=2))
+    budget = Budget(max_attempts=max_attempts, attempts_per_round=2)
+    new = NewJob(SolveRequest(problem=problem, budget=budget))
     async with sessions() as session, session.begin():
         job = await create_job(session, new, now=utcnow())
         job.strategy = strategy
@@ -317,7 +319,8 @@ def test_an_unknown_strategy_and_an_engine_error_fail_the_job(settings: Settings
         await worker.run_once()
         job, _, _ = await job_state(sessions, unknown)
         assert job.status is JobStatus.FAILED
-        assert "unknown strategy" in (job.failure_reason or "")
+        assert "the stored job cannot run" in (job.failure_reason or "")
+        assert "strategy" in (job.failure_reason or "")
 
         broken = await submit(sessions)
 

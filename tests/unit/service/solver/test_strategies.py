@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.problem import Problem
 from sandbox.results import Verdict
-from service.engine.types import SamplingParams
+from service.config import SdpoParams
 from service.solver.attempts import AttemptRecord, Confirmation
 from service.solver.budget import Budget
 from service.solver.events import (
@@ -30,6 +30,8 @@ from service.solver.loop import (
     round_seed,
     solve,
 )
+from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.spec import SolverSettings
 from service.solver.strategies import Resume, make_strategy
 from tests.unit.service.solver.fakes import (
     SECRET,
@@ -90,16 +92,15 @@ class Harness:
         budget = Budget(
             max_attempts=max_attempts, attempts_per_round=per_round, max_seconds=max_seconds
         )
-        spec = SolveSpec(
-            job_id="job-1",
+        request = SolveRequest(
             problem=PROBLEM,
             strategy=strategy,
             budget=budget,
-            sampling=SamplingParams(max_new_tokens=64),
+            sampling=SamplingRequest(max_new_tokens=64),
+            sdpo=SdpoParams.model_validate(sdpo or {}),
             seed=7,
-            prompt_max_tokens=prompt_max_tokens,
-            sdpo=sdpo or {},
         )
+        spec = SolveSpec("job-1", request, SolverSettings(prompt_max_tokens=prompt_max_tokens))
         parts = SolverParts(self.sampler, self.judge, FakeTokenizer(), self.learner)
         return solve(
             spec,
