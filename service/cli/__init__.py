@@ -1,6 +1,6 @@
 """The `retrospect` command line (typer and rich).
 
-Local: `prepare-model`, `solve`. Service: `serve` (API and worker in one process on embedded
+Local: `prepare-model`, `solve`, `probe`. Service: `serve` (API and worker in one process on embedded
 defaults), `api`, `worker`, `migrate`, `keys create`. Client: `submit --follow`.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import client, local, server
+from service.cli import client, local, probe, server
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-for group in (local.app, server.app, client.app):
+for group in (local.app, probe.app, server.app, client.app):
     app.registered_commands.extend(group.registered_commands)
     app.registered_groups.extend(group.registered_groups)
 

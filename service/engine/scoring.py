@@ -1,0 +1,61 @@
+"""Log-probabilities of given continuations under the base model, for measurements (the probe).
+
+The same forward the learner uses (`scored_rows`, `response_outputs`): left-padded prompts,
+right-padded continuations, the base model with no adapter, under the learner's autocast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from service.engine.batch import scored_rows
+from service.engine.distill import autocast_for, response_outputs
+from service.engine.host import ModelHost
+
+
+def token_logprobs(
+    host: ModelHost,
+    prompts: Sequence[Sequence[int]],
+    continuations: Sequence[Sequence[int]],
+    *,
+    bf16_autocast: bool | None = None,
+    rows_per_forward: int = 4,
+) -> list[list[float]]:
+    """`log p(y_t | prompt, y_<t)` for every token of each continuation, pair by pair."""
+    if len(prompts) != len(continuations):
+        raise ValueError("one continuation per prompt")
+    if any(not prompt for prompt in prompts) or any(not c for c in continuations):
+        raise ValueError("prompts and continuations must not be empty")
+    # Rows of similar length share a forward, so little of it is padding.
+    order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), len(continuations[i])))
+    out: dict[int, list[float]] = {}
+    for start in range(0, len(order), rows_per_forward):
+        chunk = order[start : start + rows_per_forward]
+        values = _forward(
+            host, [prompts[i] for i in chunk], [continuations[i] for i in chunk], bf16_autocast
+        )
+        out.update(zip(chunk, values, strict=True))
+    return [out[i] for i in range(len(prompts))]
+
+
+def _forward(
+    host: ModelHost,
+    prompts: Sequence[Sequence[int]],
+    continuations: Sequence[Sequence[int]],
+    bf16_autocast: bool | None,
+) -> list[list[float]]:
+    pad_id = host.tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = host.tokenizer.eos_token_id
+    rows = scored_rows(prompts, continuations, pad_id=pad_id, device=host.device)
+    width = max(len(c) for c in continuations)
+    targets = torch.tensor(
+        [list(c) + [pad_id] * (width - len(c)) for c in continuations], device=host.device
+    )
+    with torch.no_grad(), host.active(None) as model, autocast_for(host.device, bf16_autocast):
+        logits = response_outputs(model, rows, width, hidden=False)
+    picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1))
+    values = picked.squeeze(-1).tolist()
+    return [row[: len(c)] for row, c in zip(values, continuations, strict=True)]
