@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "examples": (load_probe_problems([EXAMPLES_DIR]), args.examples_samples),
     }
     report: dict[str, Any] = {"config": {k: str(v) for k, v in vars(args).items()}}
-    with solver_parts() as parts:
+    with solver_parts(cache_samples=True) as parts:
         for name, (problems, samples) in sets.items():
             if samples > 0:
                 report[name] = summarize(run_set(problems, samples, parts, args))

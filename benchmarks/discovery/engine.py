@@ -14,13 +14,18 @@ from service.solver.loop import SolverParts
 
 @contextmanager
 def solver_parts(
-    engine_overrides: Mapping[str, Any] | None = None, random_weights_from: Path | None = None
+    engine_overrides: Mapping[str, Any] | None = None,
+    random_weights_from: Path | None = None,
+    *,
+    cache_samples: bool = False,
 ) -> Iterator[SolverParts]:
     """Build the engine with the worker settings plus `engine_overrides` (e.g. a LoRA rank);
     everything is released on exit, so the next shape does not share the memory.
 
     `random_weights_from`: a model folder holding only config and tokenizer files; the weights
-    are random (timings hold, discoveries do not)."""
+    are random (timings hold, discoveries do not). `cache_samples`: seeded base-model samples
+    are kept on disk (`benchmarks/sample_cache.py`), for benchmarks that describe the same
+    attempts; never with random weights."""
     from sandbox import Sandbox, make_backend
     from service.config import EngineSettings, get_settings
     from service.engine.factory import Engine, build_engine
@@ -35,9 +40,17 @@ def solver_parts(
         if random_weights_from is None
         else _random_engine(settings.engine, settings.adapters_dir, random_weights_from)
     )
-    sandbox = Sandbox(make_backend())
+    sandbox = Sandbox(make_backend(), extraction=settings.sandbox.extraction)
+    sampler: Any = engine.sampler
+    if cache_samples and random_weights_from is None:
+        from benchmarks.sample_cache import CachingSampler, model_identity
+        from service.engine.model import resolve_model
+
+        model_dir = Path(resolve_model(settings.engine.model, settings.model_cache_dir))
+        identity = model_identity(model_dir, str(engine.host.causal_lm.dtype))
+        sampler = CachingSampler(engine.sampler, identity)
     try:
-        yield SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
+        yield SolverParts(sampler, sandbox, engine.host.tokenizer, engine.learner)
     finally:
         sandbox.close()
         del engine

@@ -70,16 +70,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     overrides = {"model": args.model} if args.model else None
     began = time.perf_counter()
-    with solver_parts(overrides, random_weights_from=args.random_weights_from) as parts:
+    with solver_parts(
+        overrides, random_weights_from=args.random_weights_from, cache_samples=True
+    ) as parts:
         host = parts.learner.host  # type: ignore[union-attr]
         probe_parts = ProbeParts(parts.sampler, parts.judge, host, parts.tokenizer)
         result = run_probe(problems, probe_parts, probe, on_problem=_show)
+    measured = result.to_json()
     report: dict[str, Any] = {
+        **measured,
         "config": config.__dict__
         | {"model": args.model, "random_weights": args.random_weights_from is not None},
+        "probe_config": measured["config"],
         "problems": [p.id for p in problems],
         "wall_s": time.perf_counter() - began,
-        **result.to_json(),
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "retrospection.json").write_text(json.dumps(report, indent=2))

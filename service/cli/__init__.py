@@ -1,7 +1,7 @@
 """The `retrospect` command line (typer and rich).
 
-Local: `prepare-model`, `solve`, `probe`. Service: `serve` (API and worker in one process on embedded
-defaults), `api`, `worker`, `migrate`, `keys create`. Client: `submit --follow`.
+Local: `prepare-model`, `solve`, `probe`. Service: `serve` (API and worker in one process on
+embedded defaults), `api`, `worker`, `migrate`, `keys create`. Client: `submit --follow`.
 """
 
 from __future__ import annotations
