@@ -21,13 +21,7 @@ from service.bus import Bus, make_bus
 from service.config import Settings
 from service.jobs.parts import WorkerParts
 from service.jobs.worker import Worker
-from service.store.db import (
-    engine_from_settings,
-    is_sqlite,
-    make_read_sessionmaker,
-    make_sessionmaker,
-)
-from service.store.migrate import upgrade_to_head_async
+from service.store.connect import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -44,26 +38,23 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if is_sqlite(settings.resolved_database_url):
-            await upgrade_to_head_async(settings)  # the embedded default migrates itself
-        engine = engine_from_settings(settings)
-        state = AppState(
-            settings=settings,
-            engine=engine,
-            sessions=make_sessionmaker(engine),
-            reads=make_read_sessionmaker(engine),
-            bus=bus or make_bus(settings),
-            keys_required=keys_required(settings, bind_host),
-            metrics=metrics,
-        )
-        app.state.retrospect = state
-        task = _start_worker(state, worker_parts)
-        try:
-            yield
-        finally:
-            await _stop_worker(state, task)
-            await state.bus.close()
-            await engine.dispose()
+        async with open_store(settings) as store:
+            state = AppState(
+                settings=settings,
+                engine=store.engine,
+                sessions=store.sessions,
+                reads=store.reads,
+                bus=bus or make_bus(settings),
+                keys_required=keys_required(settings, bind_host),
+                metrics=metrics,
+            )
+            app.state.retrospect = state
+            task = _start_worker(state, worker_parts)
+            try:
+                yield
+            finally:
+                await _stop_worker(state, task)
+                await state.bus.close()
 
     app = FastAPI(
         title="retrospect",

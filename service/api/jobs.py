@@ -20,19 +20,20 @@ from service.api.views import attempt_view, job_links, job_summary, job_view
 from service.bus import JOBS_CHANNEL, job_channel
 from service.engine.adapters import ADAPTER_FILE
 from service.errors import Conflict, NotFound, TooManyActiveJobs
+from service.store.adapters import latest_adapter
+from service.store.attempts import best_attempt, list_attempts
 from service.store.jobs import (
     NewJob,
     create_job,
     find_idempotent_job,
     get_owned_job,
     list_jobs,
+    request_cancel,
     request_hash,
     submit_job,
 )
-from service.store.lifecycle import best_attempt, request_cancel
 from service.store.models import Job
 from service.store.quota import count_active_jobs_locked
-from service.store.records import latest_adapter, list_attempts
 from service.store.status import JobStatus
 
 router = APIRouter(tags=["jobs"], route_class=CheckedRoute)

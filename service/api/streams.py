@@ -33,8 +33,7 @@ from service.bus import job_channel
 from service.errors import InvalidRequest, ServiceError
 from service.solver.events import TERMINAL_TYPES
 from service.store.events import list_events_after
-from service.store.jobs import get_owned_job
-from service.store.lifecycle import request_cancel
+from service.store.jobs import get_owned_job, request_cancel
 from service.store.models import Event, Job
 from service.store.status import TERMINAL, JobStatus
 

@@ -12,8 +12,8 @@ import typer
 import uvicorn
 
 from service.config import Settings, get_settings
-from service.store.db import engine_from_settings, is_sqlite, make_sessionmaker
-from service.store.migrate import upgrade_to_head, upgrade_to_head_async
+from service.store.connect import open_store
+from service.store.migrate import upgrade_to_head
 
 app = typer.Typer()
 keys = typer.Typer(help="API keys: `retrospect keys create NAME` prints a new key once.")
@@ -75,21 +75,16 @@ async def _run_worker(settings: Settings) -> None:
     from service.jobs.parts import build_parts
     from service.jobs.worker import Worker
 
-    if is_sqlite(settings.resolved_database_url):
-        await upgrade_to_head_async(settings)
-    engine = engine_from_settings(settings)
-    bus = make_bus(settings)
-    runner = Worker(
-        settings, make_sessionmaker(engine), bus, functools.partial(build_parts, settings)
-    )
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, runner.stop)
-    try:
-        await runner.run()
-    finally:
-        await bus.close()
-        await engine.dispose()
+    async with open_store(settings) as store:
+        bus = make_bus(settings)
+        runner = Worker(settings, store.sessions, bus, functools.partial(build_parts, settings))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, runner.stop)
+        try:
+            await runner.run()
+        finally:
+            await bus.close()
 
 
 @app.command("migrate")
@@ -113,14 +108,8 @@ async def _create_key(settings: Settings, name: str) -> str:
     from service.store.keys import create_api_key
     from service.store.status import utcnow
 
-    if is_sqlite(settings.resolved_database_url):
-        await upgrade_to_head_async(settings)
-    engine = engine_from_settings(settings)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            _, plaintext = await create_api_key(session, name, now=utcnow())
-    finally:
-        await engine.dispose()
+    async with open_store(settings) as store, store.sessions.begin() as session:
+        _, plaintext = await create_api_key(session, name, now=utcnow())
     return plaintext
 
 

@@ -23,11 +23,12 @@ from service.bus import Bus, job_channel
 from service.engine.types import AdapterRef
 from service.solver.attempts import AttemptRecord
 from service.solver.events import Event
+from service.store.adapters import record_adapter
+from service.store.attempts import record_attempt
 from service.store.claims import renew_lease
 from service.store.errors import LeaseLost
 from service.store.events import append_event
-from service.store.lifecycle import apply_event, record_attempt
-from service.store.records import record_adapter
+from service.store.jobs import apply_event
 from service.store.status import utcnow
 
 T = TypeVar("T")

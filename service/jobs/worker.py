@@ -35,15 +35,15 @@ from service.config import Settings
 from service.engine.sharing import BatchStats, SharedSampler
 from service.jobs.parts import WorkerParts
 from service.jobs.recorder import JobAbandoned, JobRecorder
-from service.jobs.spec import job_spec, load_resume
-from service.solver.events import JobFailed
+from service.jobs.spec import job_spec, resume_from
 from service.solver.loop import CancelToken, SolveSpec, solve
 from service.solver.strategies import Resume
 from service.store.claims import claim_next_job, release, renew_lease
 from service.store.errors import LeaseLost
-from service.store.lifecycle import budget_left_now, count_starts, finish_with
+from service.store.jobs import fail_held_job
 from service.store.models import Job
-from service.store.status import JobStatus, utcnow
+from service.store.resume import resume_point
+from service.store.status import utcnow
 
 logger = logging.getLogger(__name__)
 MAX_STARTS = 5
@@ -231,15 +231,14 @@ class Worker:
         try:
             spec = job_spec(job, self.settings)
             async with self.sessions() as session:
-                resume = await load_resume(session, job)
-                starts = await count_starts(session, job.id)
+                point = await resume_point(session, job)
         except ValueError as exc:
             await self._fail(job.id, f"the stored job cannot run: {exc}")
             return
-        if starts >= self.max_starts:
-            await self._fail(job.id, f"started {starts} times and never finished")
+        if point.starts >= self.max_starts:
+            await self._fail(job.id, f"started {point.starts} times and never finished")
             return
-        await self._solve(spec, resume, hold)
+        await self._solve(spec, resume_from(job.id, point), hold)
 
     async def _solve(self, spec: SolveSpec, resume: Resume, hold: _Hold) -> None:
         assert self._parts is not None, "run() builds the parts first"
@@ -307,13 +306,6 @@ class Worker:
     async def _fail(self, job_id: str, reason: str) -> None:
         logger.error("job %s failed: %s", job_id, reason)
         async with self.sessions() as session, session.begin():
-            job = await session.get(Job, job_id, with_for_update=True)
-            if job is None or job.status is not JobStatus.RUNNING:
-                return
-            if job.lease_owner != self.worker_id:
-                return
-            event = JobFailed(
-                attempts_used=job.attempts_used, budget_left=budget_left_now(job), reason=reason
-            )
-            await finish_with(session, job, event, now=utcnow())
-        await self.bus.publish(job_channel(job_id))
+            failed = await fail_held_job(session, job_id, self.worker_id, reason, now=utcnow())
+        if failed is not None:
+            await self.bus.publish(job_channel(job_id))

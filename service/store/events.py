@@ -1,4 +1,5 @@
-"""A job's event log: append with the next `seq`, and read back after a seq (SSE replay).
+"""A job's event log: append with the next `seq`, read back after a seq (SSE replay), count
+its starts.
 
 `seq` comes from `jobs.last_event_seq`, bumped by one `UPDATE ... RETURNING`. The UPDATE takes
 the job row's lock on Postgres and the database's write lock on SQLite (transactions begin
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.solver.events import EVENT_ADAPTER
@@ -60,3 +61,13 @@ async def list_events_after(
 def parse_event(row: Event) -> SolverEvent:
     """The stored event as the solver's model (without `job_id`, `seq`, `at`)."""
     return EVENT_ADAPTER.validate_python(row.payload)
+
+
+async def count_starts(session: AsyncSession, job_id: str) -> int:
+    """How many times workers began the job (its `job.started` events)."""
+    query = (
+        select(func.count())
+        .select_from(Event)
+        .where(Event.job_id == job_id, Event.type == "job.started")
+    )
+    return int((await session.scalar(query)) or 0)

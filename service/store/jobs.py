@@ -1,7 +1,10 @@
-"""Creating, finding and listing jobs, and the `Idempotency-Key` rule.
+"""Jobs: creating, finding and listing them, the `Idempotency-Key` rule, and the moves that
+carry data (a worker's progress and ending, a caller's cancel).
 
 Every function flushes and never commits: the caller owns the transaction, so a job, its
-`job.queued` event and its idempotency key become visible together or not at all.
+`job.queued` event and its idempotency key become visible together or not at all, and a
+move runs next to the event that announces it, so a job's row, its attempts and its event
+log never disagree, whatever crashes in between.
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.solver.budget import Budget, budget_left
-from service.solver.events import JobQueued
+from service.solver.budget import Budget, BudgetLeft, budget_left
+from service.solver.events import Event as SolverEvent
+from service.solver.events import JobCancelled, JobFailed, JobQueued, JobSucceeded
 from service.solver.request import SolveRequest
 from service.store.bounds import ID_MAX_CHARS, ID_PATTERN
 from service.store.errors import IdempotencyConflict, JobNotFound
+from service.store.events import append_event
 from service.store.models import Event, IdempotencyKey, Job
 from service.store.pagination import Page, decode_cursor, make_page, page_size
-from service.store.status import JobStatus
+from service.store.status import ACTIVE, JobStatus, ending_status, transition
 
 ANONYMOUS_SCOPE = "anonymous"  # the embedded default's callers, who need no key
 
@@ -202,3 +207,80 @@ async def list_jobs(
     query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
     rows = (await session.scalars(query)).all()
     return make_page(rows, limit, lambda job: (job.created_at.isoformat(), job.id))
+
+
+async def count_active_jobs(session: AsyncSession, api_key_id: str | None) -> int:
+    """The caller's queued and running jobs (the per-key limit)."""
+    active = Job.status.in_(list(ACTIVE))
+    query = select(func.count()).select_from(Job).where(owned_by(api_key_id), active)
+    return int((await session.scalar(query)) or 0)
+
+
+# --- the moves that carry data ----------------------------------------------------------------
+
+
+def apply_event(job: Job, event: SolverEvent, *, now: datetime) -> None:
+    """What an event changes on the job row: a round count, or the job's ending."""
+    if event.type == "round.started":
+        job.rounds = max(job.rounds, event.round + 1)
+        return
+    ending = ending_status(event.type)
+    if ending is None:
+        return
+    transition(job, ending, now=now)
+    job.attempts_used = event.attempts_used
+    if isinstance(event, JobSucceeded):
+        job.solution, job.discovery_index = event.solution, event.attempt
+    elif isinstance(event, JobFailed):
+        job.failure_reason = event.reason
+
+
+async def finish_with(
+    session: AsyncSession, job: Job, event: SolverEvent, *, now: datetime
+) -> Event:
+    """End `job` with a terminal event written by us, not by a solver (a poison job, a job
+    whose stored request no longer parses)."""
+    apply_event(job, event, now=now)
+    return await append_event(session, job.id, event, now=now)
+
+
+def budget_left_now(job: Job) -> BudgetLeft:
+    """A budget stamp for events written outside the solver, from the row's own counts and
+    the seconds its runs recorded (only the solver times a job)."""
+    return budget_left(
+        job_budget(job),
+        attempts_used=job.attempts_used,
+        rounds=job.rounds,
+        elapsed_seconds=job.elapsed_seconds,
+    )
+
+
+async def request_cancel(
+    session: AsyncSession, job_id: str, *, now: datetime
+) -> tuple[Job, Event | None]:
+    """Cancel a job: a queued job ends at once (with its event); a running one is flagged
+    for its worker, which stops at its next phase boundary. A finished job is left as is."""
+    job = await get_job(session, job_id, for_update=True)
+    if job.status is JobStatus.QUEUED:
+        cancelled = JobCancelled(attempts_used=job.attempts_used, budget_left=budget_left_now(job))
+        return job, await finish_with(session, job, cancelled, now=now)
+    if job.status is JobStatus.RUNNING:
+        job.cancel_requested = True
+        await session.flush()
+    return job, None
+
+
+async def fail_held_job(
+    session: AsyncSession, job_id: str, worker_id: str, reason: str, *, now: datetime
+) -> Job | None:
+    """End the running job that `worker_id` holds as failed with `reason` (a poison job, a
+    stored request that no longer parses); None, and nothing written, when the job is not
+    running or is not that worker's any more."""
+    job = await session.get(Job, job_id, with_for_update=True)
+    if job is None or job.status is not JobStatus.RUNNING or job.lease_owner != worker_id:
+        return None
+    failed = JobFailed(
+        attempts_used=job.attempts_used, budget_left=budget_left_now(job), reason=reason
+    )
+    await finish_with(session, job, failed, now=now)
+    return job

@@ -19,8 +19,7 @@ import hashlib
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.store.jobs import idempotency_scope
-from service.store.lifecycle import count_active_jobs
+from service.store.jobs import count_active_jobs, idempotency_scope
 
 _LOCK_NAMESPACE = b"retrospect.active-jobs:"
 

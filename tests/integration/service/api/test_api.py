@@ -30,8 +30,7 @@ from service.solver.spec import SolverSettings, SolveSpec
 from service.store import create_api_key, record_adapter
 from service.store.db import create_engine, make_sessionmaker
 from service.store.events import append_event
-from service.store.jobs import get_job, job_request
-from service.store.lifecycle import finish_with
+from service.store.jobs import finish_with, get_job, job_request
 from service.store.status import JobStatus, utcnow
 from tests.integration.service.databases import PG_URL
 

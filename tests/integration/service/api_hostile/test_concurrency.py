@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.api.app import create_app
 from service.config import LimitSettings, Settings
 from service.store.db import create_engine, make_sessionmaker
-from service.store.lifecycle import count_active_jobs
+from service.store.jobs import count_active_jobs
 from service.store.models import ApiKey
 from service.store.quota import count_active_jobs_locked
 from tests.integration.service.api_hostile.conftest import in_store, new_key, solve_body

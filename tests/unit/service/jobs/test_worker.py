@@ -44,7 +44,7 @@ from service.solver.request import SolveRequest
 from service.store import NewJob, create_job, upgrade_to_head
 from service.store.db import create_engine, make_sessionmaker
 from service.store.events import append_event
-from service.store.lifecycle import request_cancel
+from service.store.jobs import request_cancel
 from service.store.models import Adapter, Attempt, Event, Job
 from service.store.status import TERMINAL, JobStatus, utcnow
 from tests.unit.service.solver.fakes import (

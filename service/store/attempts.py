@@ -1,17 +1,19 @@
-"""A job's attempts and adapter versions; both flush and never commit."""
+"""A job's attempts: store one with the job's counts, list them, pick the best; flush, never
+commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, TypeAdapter
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.solver.attempts import AttemptRecord
 from service.store.bounds import MAX_INDEX
-from service.store.models import Adapter, Attempt, Job
+from service.store.models import Attempt, Job
 from service.store.pagination import Page, decode_cursor, make_page, page_size
 
 # An attempts cursor: the index of the last attempt served.
@@ -43,6 +45,16 @@ async def add_attempt(
     return row
 
 
+async def record_attempt(
+    session: AsyncSession, job: Job, record: AttemptRecord, *, now: datetime
+) -> Attempt:
+    """Store a judged attempt and advance the job's counts with it."""
+    row = await add_attempt(session, job.id, record, now=now)
+    job.attempts_used = max(job.attempts_used, record.index + 1)
+    job.rounds = max(job.rounds, record.round + 1)
+    return row
+
+
 async def list_attempts(
     session: AsyncSession, job_id: str, *, cursor: str | None = None, limit: int = 50
 ) -> Page[Attempt]:
@@ -57,41 +69,18 @@ async def list_attempts(
     return make_page(rows, limit, lambda attempt: (attempt.index,))
 
 
-async def record_adapter(
-    session: AsyncSession,
-    job_id: str,
-    *,
-    version: int,
-    name: str,
-    int_id: int,
-    path: str,
-    sha256: str,
-    now: datetime,
-) -> Adapter:
-    """Record a published adapter version and make it the job's current one."""
-    row = Adapter(
-        job_id=job_id,
-        version=version,
-        name=name,
-        int_id=int_id,
-        path=path,
-        sha256=sha256,
-        created_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    await session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(adapter_version=version)
-        .execution_options(synchronize_session="fetch")
-    )
-    return row
+async def all_attempts(session: AsyncSession, job_id: str) -> Sequence[Attempt]:
+    """Every attempt of the job, by index (what a resumed job restarts after)."""
+    query = select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.index)
+    return (await session.scalars(query)).all()
 
 
-async def latest_adapter(session: AsyncSession, job_id: str) -> Adapter | None:
-    """The job's newest adapter version (what a resumed job loads), or None."""
+async def best_attempt(session: AsyncSession, job_id: str) -> Attempt | None:
+    """The attempt that passed the most public tests (the earliest among equals)."""
     query = (
-        select(Adapter).where(Adapter.job_id == job_id).order_by(Adapter.version.desc()).limit(1)
+        select(Attempt)
+        .where(Attempt.job_id == job_id)
+        .order_by(Attempt.passed.desc(), Attempt.index)
+        .limit(1)
     )
     return (await session.scalars(query)).one_or_none()

@@ -1,0 +1,96 @@
+"""The migrations: each applies to an empty database, matches the models, and downgrades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from service.config import Settings
+from service.store import Base, upgrade_to_head
+from service.store.db import ensure_sqlite_dir
+from service.store.migrate import alembic_config
+from tests.integration.service.databases import fresh_postgres_database
+from tests.integration.service.store.helpers import T0, TABLES, Sessions, run
+
+
+def _schema_diff(connection: Connection) -> tuple[set[str], list[Any]]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    return tables, compare_metadata(context, Base.metadata)
+
+
+def check_migration(settings: Settings) -> None:
+    """Upgrade an empty database, compare it with the models, and downgrade it again."""
+    url = settings.resolved_database_url
+    upgrade_to_head(settings)
+
+    async def diff(sessions: Sessions) -> tuple[set[str], list[Any]]:
+        async with sessions() as session:
+            connection = await session.connection()
+            return await connection.run_sync(_schema_diff)
+
+    tables, differences = run(url, diff)
+    assert tables == TABLES
+    assert differences == [], "models and migrations disagree; write a migration"
+    command.downgrade(alembic_config(settings), "base")
+    assert run(url, diff)[0] == set()
+
+
+def test_migration_applies_to_an_empty_sqlite_file(tmp_path: Path) -> None:
+    check_migration(Settings(data_dir=tmp_path / "fresh"))
+
+
+@pytest.mark.postgres
+def test_migration_applies_to_an_empty_postgres_database() -> None:
+    with fresh_postgres_database() as url:
+        check_migration(Settings(database_url=url))
+
+
+def test_the_elapsed_seconds_migration_keeps_rows_and_downgrades(tmp_path: Path) -> None:
+    """0002 adds `jobs.elapsed_seconds` to a table with rows (they start at 0) and drops it on
+    downgrade, the rows kept."""
+    settings = Settings(data_dir=tmp_path / "upgrade")
+    config = alembic_config(settings)
+    ensure_sqlite_dir(settings.resolved_database_url)
+    command.upgrade(config, "0001")
+    sync_url = settings.resolved_database_url.replace("sqlite+aiosqlite", "sqlite")
+    engine = sa.create_engine(sync_url)
+    row = {
+        "id": "old",
+        "status": "running",
+        "strategy": "sdpo",
+        "problem": "{}",
+        "budget": "{}",
+        "sdpo": "{}",
+        "sampling": "{}",
+        "metadata": "{}",
+        "attempts_used": 3,
+        "rounds": 1,
+        "adapter_version": 0,
+        "last_event_seq": 4,
+        "cancel_requested": False,
+        "created_at": T0,
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.table("jobs", *map(sa.column, row)).insert().values(**row))
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            seconds = connection.execute(sa.text("SELECT elapsed_seconds FROM jobs")).scalar_one()
+        assert seconds == 0.0
+        command.downgrade(config, "0001")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+        assert "elapsed_seconds" not in columns and "rounds" in columns
+        with engine.connect() as connection:
+            ids = connection.execute(sa.text("SELECT id FROM jobs")).scalars().all()
+        assert ids == ["old"]
+    finally:
+        engine.dispose()
