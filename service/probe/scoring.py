@@ -9,6 +9,7 @@ from service.engine.prompts import student_prompt_ids, teacher_prompt_ids
 from service.engine.scoring import token_logprobs
 from service.probe.attempts import Failure, ProbeProblem, control_feedback
 from service.probe.summary import Scored
+from service.solver.spec import TEACHER_MAX_TOKENS
 
 
 def reference_ids(tokenizer: object, reference: str) -> list[int]:
@@ -35,8 +36,10 @@ def score(
     continuations: list[list[int]] = []
     for failure, control in zip(failures, controls, strict=True):
         problem = problems[failure.problem_id].problem
-        teacher = teacher_prompt_ids(tokenizer, problem, failure.feedback)
-        shown_other = teacher_prompt_ids(tokenizer, problem, control)
+        teacher = teacher_prompt_ids(
+            tokenizer, problem, failure.feedback, max_tokens=TEACHER_MAX_TOKENS
+        )
+        shown_other = teacher_prompt_ids(tokenizer, problem, control, max_tokens=TEACHER_MAX_TOKENS)
         student = students[failure.problem_id]
         reference = references[failure.problem_id]
         attempt = list(failure.response_ids)

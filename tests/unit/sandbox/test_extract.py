@@ -235,3 +235,18 @@ def test_runnable_result_is_none_or_one_of_the_longest_rules_candidates(
         assert code in response.replace("\r\n", "\n").replace("\r", "\n")
     if FENCE in response and longest(response) is None:
         assert code is None
+
+
+def test_code_that_warns_still_compiles() -> None:
+    assert extract_code('```\nx = 1\nprint(x is 1, "\\d")\n```') is not None
+
+
+def test_concurrent_extraction_agrees_with_sequential() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    responses = [
+        f"```python\ndef f(x):\n    return x + {i}\n```\nprose\n```\nno\n```" for i in range(64)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda r: extract_code(r, calls={"f"}), responses))
+    assert together == [extract_code(r, calls={"f"}) for r in responses]
