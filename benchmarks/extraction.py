@@ -49,14 +49,13 @@ def judge_both(
     judged = []
     for text in texts:
         codes = {rule: sandboxes[rule].extract(text, problem.problem) for rule in RULES}
-        verdicts: dict[str, str] = {}
-        for rule in RULES:
-            same = next((r for r in verdicts if codes[Extraction(r)] == codes[rule]), None)
-            verdicts[rule.value] = (
-                verdicts[same]
-                if same is not None
-                else sandboxes[rule].run_suite(text, problem.problem, "all").verdict.value
-            )
+        longest = sandboxes[Extraction.LONGEST].run_suite(text, problem.problem, "all")
+        runnable = (
+            longest
+            if codes[Extraction.RUNNABLE] == codes[Extraction.LONGEST]
+            else sandboxes[Extraction.RUNNABLE].run_suite(text, problem.problem, "all")
+        )
+        verdicts = {"longest": longest.verdict.value, "runnable": runnable.verdict.value}
         differs = codes[Extraction.LONGEST] != codes[Extraction.RUNNABLE]
         judged.append(Judged(problem.id, verdicts, differs))
     return judged

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,8 @@ from benchmarks.discovery.__main__ import main
 from benchmarks.discovery.sweep import main as sweep_main
 from service.config import DEFAULT_MODEL, get_settings
 from service.engine.model import resolve_model
-from tests.integration.sandbox.conftest import docker_ready
 
 pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.usefixtures("cpu_engine")]
-
-
-@pytest.fixture
-def cpu_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The real model on the CPU and the Docker sandbox, with settings read afresh."""
-    reason = docker_ready()
-    if reason:
-        pytest.skip(reason)
-    monkeypatch.setenv("RETROSPECT_ENGINE__DEVICE", "cpu")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_a_tiny_benchmark_writes_its_report_and_plot(tmp_path: Path) -> None:

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.retrospection.__main__ import main
-from service.config import get_settings
-from tests.integration.sandbox.conftest import docker_ready
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
-
-
-@pytest.fixture
-def cpu_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    reason = docker_ready()
-    if reason:
-        pytest.skip(reason)
-    monkeypatch.setenv("RETROSPECT_ENGINE__DEVICE", "cpu")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("cpu_engine")

@@ -20,7 +20,7 @@ from service.solver.attempts import AttemptRecord, Confirmation
 from service.solver.budget import Budget, BudgetLeft
 from service.solver.events import RoundStarted
 from service.solver.request import SolveRequest
-from service.store import NewJob, create_engine, create_job, make_sessionmaker
+from service.store import NewJob, create_engine, create_job, make_sessionmaker, record_adapter
 
 EXAMPLE = Path(__file__).parents[4] / "examples" / "sum_evens.json"
 TABLES = {"api_keys", "jobs", "attempts", "events", "adapters", "idempotency_keys"}
@@ -92,3 +92,18 @@ async def collect(fetch: Callable[[str | None], Awaitable[Any]]) -> list[Any]:
         if page.next_cursor is None:
             return rows
         cursor = page.next_cursor
+
+
+async def record_versions(session: AsyncSession, job_id: str, versions: tuple[int, ...]) -> None:
+    """Adapter rows for `versions` of a job, each named and numbered by its version."""
+    for version in versions:
+        await record_adapter(
+            session,
+            job_id,
+            version=version,
+            name=f"{job_id}-v{version}",
+            int_id=version,
+            path=f"/a/{version}",
+            sha256="0" * 64,
+            now=T0,
+        )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.store import get_job, latest_adapter, record_adapter
-from tests.integration.service.store.helpers import T0, Sessions, new_job, run
+from service.store import get_job, latest_adapter
+from tests.integration.service.store.helpers import Sessions, new_job, record_versions, run
 
 
 def test_the_newest_adapter_is_the_jobs_current_one(db_url: str) -> None:
@@ -12,17 +12,7 @@ def test_the_newest_adapter_is_the_jobs_current_one(db_url: str) -> None:
         async with sessions() as session:
             assert await latest_adapter(session, job_id) is None
         async with sessions.begin() as session:
-            for version in (1, 2):
-                await record_adapter(
-                    session,
-                    job_id,
-                    version=version,
-                    name=f"{job_id}-v{version}",
-                    int_id=version,
-                    path=f"/a/{version}",
-                    sha256="0" * 64,
-                    now=T0,
-                )
+            await record_versions(session, job_id, (1, 2))
         async with sessions() as session:
             assert (await get_job(session, job_id)).adapter_version == 2
             latest = await latest_adapter(session, job_id)

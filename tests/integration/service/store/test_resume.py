@@ -11,11 +11,17 @@ from service.store import (
     add_attempt,
     append_event,
     get_job,
-    record_adapter,
     record_attempt,
     resume_point,
 )
-from tests.integration.service.store.helpers import T0, Sessions, make_attempt, new_job, run
+from tests.integration.service.store.helpers import (
+    T0,
+    Sessions,
+    make_attempt,
+    new_job,
+    record_versions,
+    run,
+)
 
 
 def test_a_new_job_resumes_from_the_start(db_url: str) -> None:
@@ -43,17 +49,7 @@ def test_a_job_resumes_after_its_attempts_from_its_newest_adapter(db_url: str) -
             for index in range(5):
                 feedback = "" if index == 2 else f"feedback {index}"
                 await record_attempt(session, job, make_attempt(index, feedback=feedback), now=T0)
-            for version in (1, 2):
-                await record_adapter(
-                    session,
-                    job_id,
-                    version=version,
-                    name=f"{job_id}-v{version}",
-                    int_id=version,
-                    path=f"/a/{version}",
-                    sha256="0" * 64,
-                    now=T0,
-                )
+            await record_versions(session, job_id, (1, 2))
             job.elapsed_seconds = 12.5
             await append_event(session, job_id, started, now=T0)
         async with sessions() as session:

@@ -184,14 +184,19 @@ def test_a_job_is_solved_recorded_and_announced(settings: Settings) -> None:
     run(settings, body)
 
 
+async def stop_after_first_round(settings: Settings, sessions: Sessions, bus: MemoryBus) -> None:
+    """A worker that stops while sampling its job's second round, so the job goes back."""
+    sampler = FakeSampler()
+    worker = make_worker(settings, sessions, bus, sampler, worker_id="first")
+    sampler.on_sample = lambda: worker.stop() if len(sampler.calls) == 2 else None
+    await worker.prepare()
+    await worker.run_once()
+
+
 def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(settings: Settings) -> None:
     async def body(sessions: Sessions, bus: MemoryBus) -> None:
         job_id = await submit(sessions)
-        first_sampler = FakeSampler()
-        first = make_worker(settings, sessions, bus, first_sampler, worker_id="first")
-        first_sampler.on_sample = lambda: first.stop() if len(first_sampler.calls) == 2 else None
-        await first.prepare()
-        await first.run_once()
+        await stop_after_first_round(settings, sessions, bus)
         job, indices, _ = await job_state(sessions, job_id)
         assert job.status is JobStatus.QUEUED and job.lease_owner is None
         assert indices == [0, 1]  # round 1 was sampled but never recorded: it is redone
@@ -217,11 +222,7 @@ def test_a_resumed_job_starts_its_clock_from_the_seconds_its_row_recorded(
 ) -> None:
     async def body(sessions: Sessions, bus: MemoryBus) -> None:
         job_id = await submit(sessions)
-        first_sampler = FakeSampler()
-        first = make_worker(settings, sessions, bus, first_sampler, worker_id="first")
-        first_sampler.on_sample = lambda: first.stop() if len(first_sampler.calls) == 2 else None
-        await first.prepare()
-        await first.run_once()
+        await stop_after_first_round(settings, sessions, bus)
         job, _, events = await job_state(sessions, job_id)
         spent = job.elapsed_seconds
         # Written with each event: the newest event's stamp says the same seconds were left.
