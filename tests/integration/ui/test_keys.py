@@ -86,7 +86,8 @@ def test_a_key_entered_once_is_kept_and_sent_everywhere(
         expect(page.locator("#auth-banner")).to_be_hidden()
     finally:
         watched.context.close()
-    streams = [url for url in watched.requests if "/events" in url]
+    # The event streams (`/jobs/{id}/events`), not the dashboard's `/ui/js/events.js` module.
+    streams = [url for url in watched.requests if "/jobs/" in url and "/events" in url]
     assert streams and all(f"access_token={key}" in url for url in streams), streams
     assert watched.problems == []
 
