@@ -40,6 +40,7 @@ from sandbox.hostexpr import (
     Unary,
     evaluate,
 )
+from sandbox.parsing import parse_foreign
 from sandbox.protocol import ProbeStep
 
 SINGLETONS = (None, True, False)
@@ -105,7 +106,7 @@ class _Compiler:
         self.check_def: ast.FunctionDef | None = None
 
     def compile(self, code: str) -> CompiledAssert:
-        for statement in ast.parse(code).body:
+        for statement in parse_foreign(code, "<test>").body:
             self._top(statement)
         if self.check_def is not None:
             self._run_check()  # the harness calls check(candidate) after the test code

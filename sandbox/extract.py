@@ -22,11 +22,10 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-import threading
-import warnings
 from collections.abc import Collection, Iterator
 from enum import StrEnum
 
+from sandbox.parsing import compiles
 from sandbox.problem import AssertTests, FunctionalTests, Tests
 
 FENCE = "```"
@@ -34,9 +33,6 @@ _BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
 _OPENER = re.compile(r"```\w*\n")
 _BUILTINS = frozenset(dir(builtins))
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# CPython 3.11's parser is not safe under concurrent use from threads (python/cpython#106905:
-# "AST constructor recursion depth mismatch"), and warnings filters are process-wide.
-_PARSE_LOCK = threading.Lock()
 
 
 class Extraction(StrEnum):
@@ -101,19 +97,7 @@ def _longest(candidates: list[str]) -> str | None:
 
 
 def _tree(code: str) -> ast.Module | None:
-    """The module's syntax tree when it compiles (symbol-table errors included), else None."""
-    if not code:
-        return None
-    try:
-        with _PARSE_LOCK, warnings.catch_warnings():
-            # A response's `x is 1` or `"\\d"` warns; it still compiles, and the warning is
-            # the program's business, not the host's.
-            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
-            tree = ast.parse(code)
-            compile(tree, "<response>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError, SystemError):
-        return None
-    return tree
+    return compiles(code, "<response>")
 
 
 def _defines(tree: ast.Module | None, calls: Collection[str]) -> bool:

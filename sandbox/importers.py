@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from sandbox.parsing import parse_foreign
 from sandbox.problem import (
     AssertCase,
     AssertTests,
@@ -170,7 +171,7 @@ def mbpp_entry_point(test: str, code: str | None) -> str:
 
 def _called_names(source: str) -> list[str]:
     try:
-        tree = ast.parse(source)
+        tree = parse_foreign(source)
     except SyntaxError as exc:
         raise ImportFormatError(f"test is not Python: {source!r}") from exc
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
@@ -179,7 +180,7 @@ def _called_names(source: str) -> list[str]:
 
 def _defined_names(source: str) -> list[str]:
     try:
-        tree = ast.parse(source)
+        tree = parse_foreign(source)
     except SyntaxError:
         return []
     return [node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
