@@ -81,14 +81,14 @@ class Service:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> Service:
     """Start `retrospect ARGS` with its output in `log`."""
-    handle = open(log, "wb")  # noqa: SIM115 - the process owns it until it exits
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=REPO,
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
+    with open(log, "wb") as handle:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", *args],
+            cwd=REPO,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     return Service(process, log)
 
 
