@@ -51,13 +51,13 @@ def extract_code(
     text = response.replace("\r\n", "\n").replace("\r", "\n")
     if FENCE not in text:
         whole = text.strip()
-        if rule is Extraction.RUNNABLE and _tree(whole) is None:
+        if rule is Extraction.RUNNABLE and compiles(whole, "<response>") is None:
             return None
         return whole or None
     candidates = [body for body in (_trim(b) for b in _bodies(text)) if body]
     if rule is Extraction.LONGEST:
         return _longest(candidates)
-    trees = [_tree(body) for body in candidates]
+    trees = [compiles(body, "<response>") for body in candidates]
     defining = [c for c, t in zip(candidates, trees, strict=True) if _defines(t, calls)]
     compiling = [c for c, t in zip(candidates, trees, strict=True) if t is not None]
     return _longest(defining) or _longest(compiling) or _longest(candidates)
@@ -77,7 +77,7 @@ def called_names(tests: Tests) -> frozenset[str]:
         return frozenset({tests.entry_point})
     names: set[str] = set()
     for case in [*tests.public, *tests.hidden]:
-        tree = _tree(case.code)
+        tree = compiles(case.code, "<test>")
         if tree is not None:
             names |= _free_calls(tree)
     return frozenset(names)
@@ -94,10 +94,6 @@ def _free_calls(tree: ast.Module) -> set[str]:
 
 def _longest(candidates: list[str]) -> str | None:
     return max(candidates, key=len) if candidates else None
-
-
-def _tree(code: str) -> ast.Module | None:
-    return compiles(code, "<response>")
 
 
 def _defines(tree: ast.Module | None, calls: Collection[str]) -> bool:

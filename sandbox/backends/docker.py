@@ -261,16 +261,15 @@ def _process_alive(pid: int) -> bool:
 class _Session:
     """The attached stdin/stdout of a container's serving harness."""
 
-    def __init__(self, raw: socket.socket, stream: Any = None) -> None:
-        self.raw = raw
-        self.stream = stream  # docker-py's file wrapper of `raw`: closed with it, or it warns
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream  # docker-py's file wrapper: closed with its socket, or it warns
+        self.raw: socket.socket = stream._sock
         self.buffer = bytearray()
 
     @classmethod
     def attach(cls, api: Any, container_id: str) -> _Session:
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        stream = api.attach_socket(container_id, params=params)
-        return cls(stream._sock, stream)
+        return cls(api.attach_socket(container_id, params=params))
 
     def run(self, request: bytes, deadline_s: float, cap_bytes: int) -> HarnessRun:
         """Send one request; read records until the closing one, EOF, the deadline, or more
@@ -288,8 +287,7 @@ class _Session:
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            if self.stream is not None:
-                self.stream.close()
+            self.stream.close()
             self.raw.close()
 
     def _send(self, request: bytes) -> None:
