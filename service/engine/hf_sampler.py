@@ -102,9 +102,8 @@ class HfSampler:
             with self.host.active(None if only == _BASE else only) as model:
                 yield model
             return
-        lora: Any = self.host.peft.base_model
-        with lora._enable_peft_forward_hooks(adapter_names=list(names)):
-            yield self.host.causal_lm
+        with self.host.per_row(list(names)) as model:
+            yield model
 
     def _adapter_name(self, adapter: AdapterRef) -> str:
         name = adapters.live_adapter_name(adapter.job_id)

@@ -3,6 +3,10 @@
 Sharing the module object is what makes a fresh adapter live for the transformers sampler at
 once. Which adapter is active is global state of the module, so every forward
 runs inside `active(name)`, which holds a re-entrant lock for its duration.
+
+Adding or deleting an adapter changes the module tree that every read of weights walks
+(`state_dict`, `named_parameters`), and jobs run on threads of their own: so the peft model is
+private to this class, and each of its methods touches it under the same lock.
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+from peft import (
+    LoraConfig,
+    PeftModel,
+    get_peft_model,
+    get_peft_model_state_dict,
+    set_peft_model_state_dict,
+)
 
 from service.config import EngineSettings
 from service.engine.model import resolve_model
@@ -67,10 +77,11 @@ class ModelHost:
         # peft injects the LoRA layers into `model` in place; forwards call it directly, since
         # PeftModel's own forward and generate insist on an active adapter.
         self.causal_lm: Any = model
+        self._device: torch.device = next(model.parameters()).device
         # peft needs one adapter to wrap a model; the placeholder is dropped at once.
-        self.peft: PeftModel = get_peft_model(model, config, adapter_name=_PLACEHOLDER)
-        self.peft.delete_adapter(_PLACEHOLDER)
-        self.peft.eval()
+        self._peft: PeftModel = get_peft_model(model, config, adapter_name=_PLACEHOLDER)
+        self._peft.delete_adapter(_PLACEHOLDER)
+        self._peft.eval()
 
     @classmethod
     def load(cls, settings: EngineSettings, cache_dir: Path) -> ModelHost:
@@ -96,26 +107,26 @@ class ModelHost:
 
     @property
     def device(self) -> torch.device:
-        """Where the weights live."""
-        device: torch.device = next(self.causal_lm.parameters()).device
-        return device
+        """Where the weights live (they are loaded onto it and never moved)."""
+        return self._device
 
     def has_adapter(self, name: str) -> bool:
         """Whether an adapter of that name is loaded."""
-        return name in self.peft.peft_config
+        with self.lock:
+            return name in self._peft.peft_config
 
     def add_adapter(self, name: str, *, seed: int) -> None:
         """A new adapter with a seeded init (B = 0, so it starts as the base model)."""
         devices = [self.device] if self.device.type == "cuda" else []
         with self.lock, torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            self.peft.add_adapter(name, self.config)
+            self._peft.add_adapter(name, self.config)
 
     def load_adapter(self, name: str, weights: dict[str, torch.Tensor]) -> None:
         """A new adapter holding saved weights (peft's key format, without the adapter name)."""
         with self.lock:
-            self.peft.add_adapter(name, self.config)
-            result = set_peft_model_state_dict(self.peft, weights, adapter_name=name)
+            self._peft.add_adapter(name, self.config)
+            result = set_peft_model_state_dict(self._peft, weights, adapter_name=name)
             unexpected = list(getattr(result, "unexpected_keys", []))
             if unexpected:
                 raise ValueError(f"adapter weights with unknown keys: {unexpected[:3]}")
@@ -127,16 +138,29 @@ class ModelHost:
             # the adapter it needs explicitly, so which one stays active does not matter.
             warnings.filterwarnings("ignore", message=r"Adapter .* was active")
             if self.has_adapter(name):
-                self.peft.delete_adapter(name)
+                self._peft.delete_adapter(name)
 
     def parameters_of(self, name: str) -> dict[str, torch.nn.Parameter]:
         """An adapter's parameters keyed by module path, the adapter name left out."""
         marker = f".{name}."
-        return {
-            key.replace(marker, "."): param
-            for key, param in self.peft.named_parameters()
-            if marker in key
-        }
+        with self.lock:
+            return {
+                key.replace(marker, "."): param
+                for key, param in self._peft.named_parameters()
+                if marker in key
+            }
+
+    def weights_of(self, name: str) -> dict[str, torch.Tensor]:
+        """An adapter's weights in peft's saved format (keys without the adapter name).
+
+        The tensors are the live ones, not copies: copy them to keep a snapshot."""
+        with self.lock:
+            if not self.has_adapter(name):
+                raise KeyError(f"no adapter named {name!r} is loaded")
+            weights: dict[str, torch.Tensor] = get_peft_model_state_dict(
+                self._peft, adapter_name=name
+            )
+            return weights
 
     @contextmanager
     def active(self, name: str | None, *, trainable: bool = False) -> Iterator[Any]:
@@ -147,7 +171,7 @@ class ModelHost:
         with self.lock:
             if name is None:
                 # PeftModel.disable_adapter() fails when no adapter is loaded; LoraModel's doesn't.
-                lora: Any = self.peft.base_model
+                lora: Any = self._peft.base_model
                 lora.disable_adapter_layers()
                 try:
                     yield self.causal_lm
@@ -156,5 +180,13 @@ class ModelHost:
                 return
             if not self.has_adapter(name):
                 raise KeyError(f"no adapter named {name!r} is loaded")
-            self.peft.set_adapter(name, inference_mode=not trainable)
+            self._peft.set_adapter(name, inference_mode=not trainable)
             yield self.causal_lm
+
+    @contextmanager
+    def per_row(self, names: list[str]) -> Iterator[Any]:
+        """Run forwards with adapter `names[i]` on batch row i (peft's mixed-adapter batch)."""
+        with self.lock:
+            lora: Any = self._peft.base_model
+            with lora._enable_peft_forward_hooks(adapter_names=names):
+                yield self.causal_lm

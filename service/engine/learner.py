@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import get_peft_model_state_dict
 
 from service.config import SDPO_OVERRIDE_KEYS, EngineSettings, Settings, TeacherKind
 from service.engine import adapters
@@ -246,7 +245,7 @@ class PeftLearner:
             raise ValueError(
                 f"job {job_id!r} has a frozen-base teacher, with no weights of its own"
             )
-        state = get_peft_model_state_dict(self.host.peft, adapter_name=name)
+        state = self.host.weights_of(name)
         return {key: value.detach().clone() for key, value in state.items()}
 
     @property
@@ -319,12 +318,11 @@ class PeftLearner:
     def _write_checkpoint(
         self, job: _Job, directory: Path, version: int, *, with_state: bool
     ) -> str:
-        peft_model = self.host.peft
-        weights = get_peft_model_state_dict(peft_model, adapter_name=job.adapter)
+        weights = self.host.weights_of(job.adapter)
         sha256 = adapters.save_tensors(weights, directory / adapters.ADAPTER_FILE)
         self.host.config.save_pretrained(str(directory))
         if with_state and job.teacher is not None:
-            teacher = get_peft_model_state_dict(peft_model, adapter_name=job.teacher)
+            teacher = self.host.weights_of(job.teacher)
             adapters.save_tensors(teacher, directory / adapters.TEACHER_FILE)
         if with_state:
             state = job.optimizer.state_dict()

@@ -5,6 +5,8 @@ Short sequences and tiny batches keep the module near a minute on 2 cores.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
@@ -158,6 +160,32 @@ def test_two_jobs_do_not_interfere(learner):
     learner.delete("job-a")
     with pytest.raises(UnknownJobError):
         learner.step("job-a", synthetic_batch(3))
+
+
+def test_jobs_on_their_own_threads_add_and_read_adapters_at_once(learner):
+    # A worker runs each job on a thread of its own: one job's adapter coming and going
+    # changes the module tree that another job's checkpoint walks.
+    learner.create("steady", seed=0)
+    stop = threading.Event()
+    churned: list[int] = []
+
+    def churn() -> None:
+        while not stop.is_set():
+            learner.create("churn", seed=len(churned))
+            learner.delete("churn")
+            churned.append(1)
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        while len(churned) < 20:
+            learner.checkpoint("steady")
+            assert learner.adapter_state("steady", teacher=True)
+            assert learner.host.parameters_of(adapters.live_adapter_name("steady"))
+    finally:
+        stop.set()
+        thread.join()
+    assert not learner.has_job("churn")
 
 
 def test_ema_teacher_moves_by_rate_times_delta(learner):
