@@ -32,6 +32,7 @@ from service.engine import adapters
 from service.engine.batch import scored_rows
 from service.engine.host import ModelHost
 from service.engine.row_sampling import RowPolicy, RowSampler, row_seed
+from service.engine.torch_thread import on_torch_thread
 from service.engine.types import AdapterRef, Sample, SampleRequest, SamplingParams
 
 # peft's name for rows of a mixed batch that use no adapter.
@@ -60,6 +61,7 @@ class HfSampler:
             return []
         return self.sample_many([SampleRequest(tuple(prompt_ids), n, params, adapter)])[0]
 
+    @on_torch_thread
     def sample_many(self, requests: Sequence[SampleRequest]) -> list[list[Sample]]:
         """Every request's samples from one `generate`, each row with its request's adapter
         (peft's mixed-adapter batch), seed, temperature, top-p, token limit and interrupt."""
@@ -79,10 +81,12 @@ class HfSampler:
         requests = [SampleRequest(tuple(p), 1, params, adapter) for p in prompts]
         return [samples[0] for samples in self.sample_many(requests)]
 
+    @on_torch_thread
     def publish(self, adapter: AdapterRef) -> None:
         """Make the adapter usable: a no-op when the learner's live copy is here."""
         self._adapter_name(adapter)
 
+    @on_torch_thread
     def release(self, job_id: str) -> None:
         """Forget a job; unload its adapter if this sampler loaded it."""
         with self._lock:

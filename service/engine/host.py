@@ -29,6 +29,7 @@ from peft import (
 
 from service.config import EngineSettings
 from service.engine.model import resolve_model
+from service.engine.torch_thread import on_torch_thread
 
 _PLACEHOLDER = "placeholder"
 
@@ -84,6 +85,7 @@ class ModelHost:
         self._peft.eval()
 
     @classmethod
+    @on_torch_thread
     def load(cls, settings: EngineSettings, cache_dir: Path) -> ModelHost:
         """Load the configured model onto the configured device (local files only)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer

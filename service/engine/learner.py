@@ -37,6 +37,7 @@ from service.engine.distill import (
     run_micro_batch,
 )
 from service.engine.host import ModelHost
+from service.engine.torch_thread import on_torch_thread
 from service.engine.types import AdapterRef, DistillationBatch, DistillationExample, StepMetrics
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class PeftLearner:
         """Whether the job's adapter is loaded here."""
         return job_id in self._jobs
 
+    @on_torch_thread
     def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
         """Start a job from a seeded LoRA init (B = 0: the base model's behaviour).
 
@@ -119,6 +121,7 @@ class PeftLearner:
         self.host.add_adapter(adapters.live_adapter_name(job_id), seed=seed)
         self._jobs[job_id] = self._assemble(job_id, settings)
 
+    @on_torch_thread
     def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
         """Load the newest checkpoint with learner state at or before `ref`; the next step
         equals the uninterrupted one from there. Returns it under a fresh name and int id.
@@ -151,12 +154,14 @@ class PeftLearner:
             sha256=manifest.adapter_sha256,
         )
 
+    @on_torch_thread
     def delete(self, job_id: str) -> None:
         """Forget the job's adapters and optimizer (no-op for an unknown job)."""
         self._jobs.pop(job_id, None)
         self.host.delete_adapter(adapters.live_adapter_name(job_id))
         self.host.delete_adapter(adapters.teacher_adapter_name(job_id))
 
+    @on_torch_thread
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
         """One optimizer step on the job's adapter; attempts without feedback only count."""
         job = self._job(job_id)
@@ -187,6 +192,7 @@ class PeftLearner:
         job.steps += 1
         return _metrics(totals, grad_norm, time.perf_counter() - start, batch, usable)
 
+    @on_torch_thread
     def checkpoint(self, job_id: str) -> AdapterRef:
         """Write the adapter and manifest under a fresh, never-reused name, with the teacher
         and optimizer every `state_every_steps` steps; then prune old versions."""
@@ -213,6 +219,7 @@ class PeftLearner:
             sha256=sha256,
         )
 
+    @on_torch_thread
     def response_logits(
         self,
         job_id: str | None,
@@ -237,6 +244,7 @@ class PeftLearner:
             logits = response_outputs(model, rows, len(response_ids), hidden=False)
         return logits[0].float()
 
+    @on_torch_thread
     def adapter_state(self, job_id: str, *, teacher: bool = False) -> dict[str, torch.Tensor]:
         """A detached copy of the student's (or teacher's) LoRA weights, peft key format."""
         job = self._job(job_id)

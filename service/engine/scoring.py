@@ -13,8 +13,10 @@ import torch
 from service.engine.batch import scored_rows
 from service.engine.distill import autocast_for, response_outputs
 from service.engine.host import ModelHost
+from service.engine.torch_thread import on_torch_thread
 
 
+@on_torch_thread
 def token_logprobs(
     host: ModelHost,
     prompts: Sequence[Sequence[int]],

@@ -35,8 +35,11 @@ def build_parts(settings: Settings) -> WorkerParts:
     import torch
 
     from service.engine.factory import build_engine  # torch and transformers load here
+    from service.engine.torch_thread import torch_thread
 
     if settings.worker.torch_threads is not None:
+        # On the thread that will run the model's work, and on this one.
+        torch_thread().run(torch.set_num_threads, settings.worker.torch_threads)
         torch.set_num_threads(settings.worker.torch_threads)
     sandbox_settings = settings.sandbox
     sandbox = Sandbox(
