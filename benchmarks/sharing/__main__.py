@@ -20,7 +20,7 @@ from benchmarks.gpu_smoke.memory import PeakMeter
 from benchmarks.sharing.runs import JobPlan, RunResult, jobs_json, run_jobs, same_attempts
 from sandbox import Sandbox, make_backend
 from service.config import get_settings
-from service.engine.factory import Engine
+from service.engine.factory import Engine, shared_sampler
 from service.engine.hf_sampler import HfSampler
 from service.engine.sharing import SharedSampler
 from service.engine.types import Sampler
@@ -62,7 +62,7 @@ def compare(plan: JobPlan, count: int, engine: Engine, sandbox: Sandbox) -> dict
     alone, alone_peak = measured(
         lambda: run_jobs(plan, count, parts, inner, together=False), device
     )
-    shared = SharedSampler(inner)
+    shared = shared_sampler(inner)
     together, together_peak = measured(
         lambda: run_jobs(plan, count, parts, shared, together=True), device
     )

@@ -17,6 +17,7 @@ from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner
 from service.engine.sharing import SharedSampler
 from service.engine.startup import check_device, check_sampler, plan_engine
+from service.engine.torch_thread import torch_thread
 from service.engine.types import Sampler
 from service.engine.vllm_sampler import VllmSampler
 
@@ -38,6 +39,14 @@ def choose_sampler(settings: Settings) -> SamplerKind:
     return check_sampler(settings.engine.sampler, check_device(settings.engine.device))
 
 
+def shared_sampler(batch: HfSampler | VllmSampler) -> SharedSampler:
+    """The batch sampler shared by a worker's jobs. A transformers batch forms on the torch
+    thread, so requests that come while a learner step runs join it; vLLM runs beside it."""
+    if isinstance(batch, HfSampler):
+        return SharedSampler(batch, run_on=torch_thread().run)
+    return SharedSampler(batch)
+
+
 def build_engine(settings: Settings) -> Engine:
     """Check the host, plan its memory, then load the model once and wire learner and sampler.
 
@@ -54,6 +63,6 @@ def build_engine(settings: Settings) -> Engine:
     else:
         batch = HfSampler(host)
     # Several held jobs sample through one batch; one job needs no gathering.
-    sampler: Sampler = SharedSampler(batch) if jobs > 1 else batch
+    sampler: Sampler = shared_sampler(batch) if jobs > 1 else batch
     logger.info("engine ready: model %s, sampler %s", engine_settings.model, planned.sampler.value)
     return Engine(host, learner, sampler, planned.sampler)

@@ -1,8 +1,10 @@
 """One sampler shared by the jobs of a worker: concurrent rounds go to the model as one batch.
 
 Each held job's solver thread calls `sample` as it would on a sampler of its own. The first
-request waits `window_s` for the other jobs' requests to arrive; then every waiting request
-goes to the batch sampler's `sample_many` together, and each thread gets its own samples back.
+request waits `window_s` for the other jobs' requests to arrive, then for the model to be free
+(`run_on`: the transformers sampler runs on the torch thread, behind any learner step in
+progress); every request waiting at that moment goes to the batch sampler's `sample_many`
+together, and each thread gets its own samples back.
 Requests that arrive while a batch runs form the next one, so no job waits for more than the
 batch before it, and a job that is judging or learning never holds the others up. Requests
 with different stop strings are not mixed (they go in consecutive batches).
@@ -11,12 +13,21 @@ with different stop strings are not mixed (they go in consecutive batches).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from service.engine.types import AdapterRef, BatchSampler, Sample, SampleRequest, SamplingParams
 
-DEFAULT_WINDOW_S = 0.05
+# Jobs that start together reach their first sample a few hundred milliseconds apart on a
+# busy 2-core host (prompt rendering under the GIL); a CPU batch takes 10 s or more, a GPU
+# batch seconds, so waiting this long costs a few percent at most.
+DEFAULT_WINDOW_S = 0.2
+
+RunOn = Callable[[Callable[[], None]], None]
+
+
+def _run_here(fn: Callable[[], None]) -> None:
+    fn()
 
 
 @dataclass
@@ -46,9 +57,16 @@ class BatchStats:
 class SharedSampler:
     """A `Sampler` over a `BatchSampler`, batching the requests of concurrent jobs."""
 
-    def __init__(self, inner: BatchSampler, *, window_s: float = DEFAULT_WINDOW_S) -> None:
+    def __init__(
+        self,
+        inner: BatchSampler,
+        *,
+        window_s: float = DEFAULT_WINDOW_S,
+        run_on: RunOn = _run_here,
+    ) -> None:
         self.inner = inner
         self.window_s = window_s
+        self.run_on = run_on
         self._lock = threading.Condition()
         self._pending: list[_Ticket] = []
         self._leader_busy = False
@@ -101,12 +119,8 @@ class SharedSampler:
         """Run the batch of everyone waiting, then pass the lead to a job still waiting, so
         that this job goes back to its own round at once."""
         threading.Event().wait(self.window_s)  # let the other jobs' requests arrive
-        with self._lock:
-            batch = _same_stops(self._pending)
-            for ticket in batch:
-                self._pending.remove(ticket)
         try:
-            self._run(batch)
+            self.run_on(self._take_and_run)
         finally:
             with self._lock:
                 successor = self._pending[0] if self._pending else None
@@ -115,7 +129,17 @@ class SharedSampler:
                     successor.lead = True
                     successor.wake.set()
 
+    def _take_and_run(self) -> None:
+        """Run whoever is waiting now, once the model is free (late arrivals join too)."""
+        with self._lock:
+            batch = _same_stops(self._pending)
+            for ticket in batch:
+                self._pending.remove(ticket)
+        self._run(batch)
+
     def _run(self, batch: Sequence[_Ticket]) -> None:
+        if not batch:
+            return
         try:
             results = self.inner.sample_many([ticket.request for ticket in batch])
         except BaseException as exc:  # every waiting job hears of it, none hangs

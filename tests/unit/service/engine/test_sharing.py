@@ -148,3 +148,29 @@ def test_a_lone_job_is_served_at_once(window_s: float) -> None:
     inner.gates[0].set()
     thread.join(WAIT_S)
     assert [s.text for s in out[7]] == ["7-0"]  # type: ignore[union-attr]
+
+
+def test_requests_that_come_while_the_model_is_busy_join_the_batch_that_waited_for_it() -> None:
+    inner = GatedBatches()
+    model_free = threading.Event()
+    waiting_for_model = threading.Event()
+
+    def busy_model(run) -> None:  # a learner step holds the torch thread
+        waiting_for_model.set()
+        assert model_free.wait(WAIT_S)
+        run()
+
+    shared = SharedSampler(inner, window_s=0.0, run_on=busy_model)
+    out: dict[int, object] = {}
+    first = ask(shared, 1, out)
+    assert waiting_for_model.wait(WAIT_S)
+    later = [ask(shared, 2, out), ask(shared, 3, out, n=1)]
+    wait_pending(shared, 3)
+    model_free.set()
+    inner.wait_for_batches(1)
+    inner.gates[0].set()
+    for thread in [first, *later]:
+        thread.join(WAIT_S)
+    assert inner.batches == [[(1,), (2,), (3,)]]
+    assert [s.text for s in out[3]] == ["3-0"]  # type: ignore[union-attr]
+    assert shared.stats.batches == 1 and shared.stats.last_rows == 5
