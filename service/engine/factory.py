@@ -41,9 +41,10 @@ def choose_sampler(settings: Settings) -> SamplerKind:
 
 def shared_sampler(batch: HfSampler | VllmSampler) -> SharedSampler:
     """The batch sampler shared by a worker's jobs. A transformers batch forms on the torch
-    thread, so requests that come while a learner step runs join it; vLLM runs beside it."""
+    thread once the learner steps queued there are done, so the rounds of the jobs that were
+    learning join it; vLLM runs beside the learner."""
     if isinstance(batch, HfSampler):
-        return SharedSampler(batch, run_on=torch_thread().run)
+        return SharedSampler(batch, run_on=torch_thread().run_when_idle)
     return SharedSampler(batch)
 
 

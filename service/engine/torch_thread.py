@@ -29,6 +29,7 @@ class _Call:
 
     fn: Callable[[], Any]
     result: Future[Any]
+    when_idle: bool = False
 
 
 class TorchThread:
@@ -36,15 +37,28 @@ class TorchThread:
 
     def __init__(self, name: str = "torch") -> None:
         self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._work_queued = 0  # calls waiting that are not `when_idle`
+        self._count = threading.Lock()
         # A daemon: a process that is exiting does not wait for a generate in progress.
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """`fn(*args, **kwargs)` on the torch thread; its result, or its exception raised."""
+        return self._submit(functools.partial(fn, *args, **kwargs), when_idle=False)
+
+    def run_when_idle(self, fn: Callable[[], None]) -> None:
+        """`fn()` on the torch thread once no other call but `when_idle` ones waits: it goes
+        back behind calls that came after it. A sampling batch run so takes the rounds of the
+        jobs whose learner steps were queued with it, rather than running once for each."""
+        self._submit(fn, when_idle=True)
+
+    def _submit(self, fn: Callable[[], R], *, when_idle: bool) -> R:
         if threading.current_thread() is self._thread:
-            return fn(*args, **kwargs)
-        call = _Call(functools.partial(fn, *args, **kwargs), Future())
+            return fn()
+        call = _Call(fn, Future(), when_idle)
+        with self._count:
+            self._work_queued += not when_idle
         self._calls.put(call)
         result: R = call.result.result()
         return result
@@ -52,6 +66,14 @@ class TorchThread:
     def _serve(self) -> None:
         while True:
             call = self._calls.get()
+            with self._count:
+                self._work_queued -= not call.when_idle
+                work_waits = self._work_queued > 0
+            if call.when_idle and work_waits:
+                # Behind the work queued now; a job waiting in the batch queues none, so this
+                # comes round once the others' steps are done.
+                self._calls.put(call)
+                continue
             if not call.result.set_running_or_notify_cancel():
                 continue
             try:

@@ -68,3 +68,30 @@ def test_decorated_methods_share_the_process_thread():
     ident = torch_thread().run(threading.get_ident)
     assert model.where() == model.nested() == ident != threading.get_ident()
     assert Model.where.__name__ == "where"
+
+
+def test_a_call_run_when_idle_waits_behind_work_that_came_after_it():
+    worker = TorchThread(name="test-torch")
+    busy, order = threading.Event(), []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        blocker = pool.submit(worker.run, busy.wait, 10)
+        idle = pool.submit(worker.run_when_idle, lambda: order.append("batch"))
+        while worker._work_queued or worker._calls.qsize() < 1:
+            threading.Event().wait(0.01)
+        steps = [pool.submit(worker.run, order.append, f"step {i}") for i in range(2)]
+        while worker._work_queued < 2:
+            threading.Event().wait(0.01)
+        busy.set()
+        for future in (blocker, idle, *steps):
+            future.result(timeout=10)
+    assert order == ["step 0", "step 1", "batch"]
+
+
+def test_calls_run_when_idle_do_not_wait_on_each_other():
+    worker = TorchThread(name="test-torch")
+    done: list[int] = []
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(worker.run_when_idle, lambda i=i: done.append(i)) for i in range(3)]
+        for future in futures:
+            future.result(timeout=10)
+    assert sorted(done) == [0, 1, 2]
