@@ -17,7 +17,7 @@ import torch
 
 from benchmarks.data import unpassable_example
 from benchmarks.gpu_smoke.memory import PeakMeter
-from benchmarks.sharing.runs import JobPlan, RunResult, jobs_json, run_jobs, same_attempts
+from benchmarks.sharing.runs import BatchLog, JobPlan, RunResult, jobs_json, run_jobs, same_attempts
 from sandbox import Sandbox, make_backend
 from service.config import get_settings
 from service.engine.factory import Engine, shared_sampler
@@ -63,6 +63,8 @@ def compare(plan: JobPlan, count: int, engine: Engine, sandbox: Sandbox) -> dict
         lambda: run_jobs(plan, count, parts, inner, together=False), device
     )
     shared = shared_sampler(inner)
+    log = BatchLog(inner)
+    shared.inner = log  # the shared sampler as the worker builds it, its batches timed
     together, together_peak = measured(
         lambda: run_jobs(plan, count, parts, shared, together=True), device
     )
@@ -74,6 +76,7 @@ def compare(plan: JobPlan, count: int, engine: Engine, sandbox: Sandbox) -> dict
         "attempts_per_s_ratio": round(together.attempts_per_s / alone.attempts_per_s, 3),
         "same_attempts": same_attempts(alone, together),
         "sampling_batches": shared.stats.batches,
+        "batches": log.batches,
     }
 
 

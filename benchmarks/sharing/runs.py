@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sandbox.problem import Problem
-from service.engine.types import Sampler
+from service.engine.types import AdapterRef, BatchSampler, Sample, Sampler, SampleRequest
+from service.jobs.parts import seated_parts
 from service.solver.attempts import AttemptRecord
 from service.solver.budget import Budget
 from service.solver.events import Event
@@ -25,11 +26,14 @@ class JobClock:
     first_event_s: float | None = None
     end_s: float | None = None
     codes: list[str] = field(default_factory=list)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
 
     def emit(self, event: Event) -> None:
-        """Event sink: remember when the first one came."""
+        """Event sink: remember when each came (the first, and the timeline)."""
+        now_s = time.perf_counter() - self.started_at
         if self.first_event_s is None:
-            self.first_event_s = time.perf_counter() - self.started_at
+            self.first_event_s = now_s
+        self.timeline.append((round(now_s, 2), event.type))
 
     def record(self, attempt: AttemptRecord) -> None:
         """Attempt sink: keep each attempt's whole response, to compare runs."""
@@ -47,6 +51,7 @@ class JobResult:
     end_s: float
     codes: tuple[str, ...]
     phases: dict[str, float]
+    timeline: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ def run_jobs(
 
 def _one(spec: SolveSpec, parts: SolverParts, start: float) -> JobResult:
     clock = JobClock(start)
-    outcome: SolveOutcome = solve(spec, parts, events=clock, attempts=clock)
+    with seated_parts(parts, spec.job_id) as own:
+        outcome: SolveOutcome = solve(spec, own, events=clock, attempts=clock)
     if outcome.reason:
         raise RuntimeError(f"{spec.job_id} failed: {outcome.reason}")
     end = time.perf_counter() - start
@@ -124,7 +130,40 @@ def _one(spec: SolveSpec, parts: SolverParts, start: float) -> JobResult:
             "sandbox": round(outcome.seconds.sandbox, 2),
             "learning": round(outcome.seconds.learning, 2),
         },
+        timeline=tuple(clock.timeline),
     )
+
+
+@dataclass
+class BatchLog:
+    """A batch sampler that notes when each batch ran, how long, and for how many rows."""
+
+    inner: BatchSampler
+    started_at: float = field(default_factory=time.perf_counter)
+    batches: list[dict[str, float]] = field(default_factory=list)
+
+    def sample_many(self, requests: Sequence[SampleRequest]) -> list[list[Sample]]:
+        """The inner sampler's batch, timed."""
+        start = time.perf_counter()
+        results = self.inner.sample_many(requests)
+        self.batches.append(
+            {
+                "start_s": round(start - self.started_at, 2),
+                "seconds": round(time.perf_counter() - start, 2),
+                "requests": len(requests),
+                "rows": sum(request.n for request in requests),
+                "adapters": len({request.adapter for request in requests}),
+            }
+        )
+        return results
+
+    def publish(self, adapter: AdapterRef) -> None:
+        """Passed on."""
+        self.inner.publish(adapter)
+
+    def release(self, job_id: str) -> None:
+        """Passed on."""
+        self.inner.release(job_id)
 
 
 def same_attempts(first: RunResult, second: RunResult) -> list[bool]:
@@ -142,6 +181,7 @@ def jobs_json(run: RunResult) -> list[dict[str, object]]:
             "first_event_s": round(job.first_event_s, 3),
             "end_s": round(job.end_s, 2),
             "seconds": job.phases,
+            "timeline": [list(entry) for entry in job.timeline],
         }
         for job in run.jobs
     ]

@@ -31,12 +31,11 @@ from transformers import (
 from service.engine import adapters
 from service.engine.batch import scored_rows
 from service.engine.host import ModelHost
+from service.engine.row_adapters import BASE
 from service.engine.row_sampling import RowPolicy, RowSampler, row_seed
 from service.engine.torch_thread import on_torch_thread
 from service.engine.types import AdapterRef, Sample, SampleRequest, SamplingParams
 
-# peft's name for rows of a mixed batch that use no adapter.
-_BASE = "__base__"
 # Tokens per character of a stop string, at most (byte-level BPE can split a character in 4).
 _TOKENS_PER_CHAR = 4
 
@@ -94,7 +93,7 @@ class HfSampler:
                 self.host.delete_adapter(adapters.live_adapter_name(job_id))
 
     def _row_adapter(self, adapter: AdapterRef | None) -> str:
-        return _BASE if adapter is None else self._adapter_name(adapter)
+        return BASE if adapter is None else self._adapter_name(adapter)
 
     @contextlib.contextmanager
     def _adapters_for(self, names: Sequence[str]) -> Iterator[Any]:
@@ -103,7 +102,7 @@ class HfSampler:
         distinct = set(names)
         if len(distinct) == 1:
             (only,) = distinct
-            with self.host.active(None if only == _BASE else only) as model:
+            with self.host.active(None if only == BASE else only) as model:
                 yield model
             return
         with self.host.per_row(list(names)) as model:

@@ -29,6 +29,7 @@ from peft import (
 
 from service.config import EngineSettings
 from service.engine.model import resolve_model
+from service.engine.row_adapters import adapters_by_row
 from service.engine.torch_thread import on_torch_thread
 
 _PLACEHOLDER = "placeholder"
@@ -187,8 +188,7 @@ class ModelHost:
 
     @contextmanager
     def per_row(self, names: list[str]) -> Iterator[Any]:
-        """Run forwards with adapter `names[i]` on batch row i (peft's mixed-adapter batch)."""
-        with self.lock:
-            lora: Any = self._peft.base_model
-            with lora._enable_peft_forward_hooks(adapter_names=names):
-                yield self.causal_lm
+        """Run inference forwards with adapter `names[i]` on batch row i (`row_adapters.BASE`:
+        none), each run of equal names as one slice (`row_adapters.py`)."""
+        with self.lock, adapters_by_row(self._peft.base_model, names):
+            yield self.causal_lm

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 from sandbox import Sandbox, make_backend
 from service.config import Settings
+from service.engine.sharing import seated
 from service.solver.loop import SolverParts
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,13 @@ class WorkerParts:
         finally:
             if self.sandbox is not None:
                 self.sandbox.close()
+
+
+@contextmanager
+def seated_parts(parts: SolverParts, job_id: str) -> Iterator[SolverParts]:
+    """The parts one job solves with: on a shared sampler, a seat the batches wait for."""
+    with seated(parts.sampler, job_id) as sampler:
+        yield replace(parts, sampler=sampler)
 
 
 def build_parts(settings: Settings) -> WorkerParts:

@@ -27,16 +27,17 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.bus import JOBS_CHANNEL, Bus, Subscription, job_channel
 from service.config import Settings
 from service.engine.sharing import BatchStats, SharedSampler
-from service.jobs.parts import WorkerParts
+from service.jobs.parts import WorkerParts, seated_parts
 from service.jobs.recorder import JobAbandoned, JobRecorder
 from service.jobs.spec import job_spec, resume_from
-from service.solver.loop import CancelToken, SolveSpec, solve
+from service.solver.loop import CancelToken, SolveOutcome, SolverParts, SolveSpec, solve
 from service.solver.strategies import Resume
 from service.store.claims import claim_next_job, release, renew_lease
 from service.store.errors import LeaseLost
@@ -64,6 +65,12 @@ class _Hold:
 
     def stop_requested(self, stopping: threading.Event) -> Callable[[], bool]:
         return lambda: self.cancel() or self.lost.is_set() or stopping.is_set()
+
+
+def _solve_seated(spec: SolveSpec, parts: SolverParts, **kwargs: Any) -> SolveOutcome:
+    """`solve`, with the job seated at the worker's shared sampler for the whole solve."""
+    with seated_parts(parts, spec.job_id) as own:
+        return solve(spec, own, **kwargs)
 
 
 class Worker:
@@ -252,7 +259,7 @@ class Worker:
             stopping=self.stopping,
         )
         run = functools.partial(
-            solve,
+            _solve_seated,
             spec,
             self._parts.parts,
             events=recorder,

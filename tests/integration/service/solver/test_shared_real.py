@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.data import unpassable_example
+from service.engine.factory import shared_sampler
 from service.engine.hf_sampler import HfSampler
 from service.engine.learner import PeftLearner
-from service.engine.sharing import SharedSampler
+from service.jobs.parts import seated_parts
 from service.solver.budget import Budget
 from service.solver.events import ListEventSink
 from service.solver.loop import CancelToken, OutcomeStatus, SolverParts, SolveSpec, solve
@@ -40,9 +41,9 @@ def spec(job: str, seed: int) -> SolveSpec:
 
 def responses(spec_: SolveSpec, parts: SolverParts, cancel=None) -> tuple[object, list[str]]:
     attempts = AttemptList()
-    outcome = solve(
-        spec_, parts, events=ListEventSink(), attempts=attempts, cancelled=cancel or (lambda: False)
-    )
+    with seated_parts(parts, spec_.job_id) as own:  # as the worker runs each held job
+        cancelled = cancel or (lambda: False)
+        outcome = solve(spec_, own, events=ListEventSink(), attempts=attempts, cancelled=cancelled)
     return outcome, [record.response for record in attempts.records]
 
 
@@ -52,7 +53,7 @@ def test_two_jobs_sharing_the_engine_make_the_attempts_they_make_alone(sandbox, 
     alone = SolverParts(HfSampler(host), sandbox, host.tokenizer, learner)
     expected = [responses(spec(f"alone-{seed}", seed), alone)[1] for seed in (0, 1)]
 
-    shared = SolverParts(SharedSampler(HfSampler(host)), sandbox, host.tokenizer, learner)
+    shared = SolverParts(shared_sampler(HfSampler(host)), sandbox, host.tokenizer, learner)
     got: dict[int, list[str]] = {}
 
     def run(seed: int) -> None:
@@ -66,15 +67,16 @@ def test_two_jobs_sharing_the_engine_make_the_attempts_they_make_alone(sandbox, 
     for thread in threads:
         thread.join(JOIN_S)
     assert [got.get(0), got.get(1)] == expected
-    # 2 jobs x 2 rounds: each batch serves one or both (they fall out of step while one
-    # learns), so 2 to 4 batches; which it is depends on timing, the samples do not.
+    # 2 jobs x 2 rounds: each batch serves one or both (a seated job that is late by more
+    # than a quarter of the last batch is not waited for), so 2 to 4 batches; which it is
+    # depends on timing, the samples do not.
     assert 2 <= shared.sampler.stats.batches <= 4  # type: ignore[attr-defined]
 
 
 def test_cancelling_one_shared_job_leaves_the_other_running(sandbox, tmp_path: Path):
     host = load_host(SETTINGS)
     learner = PeftLearner(host, SETTINGS, tmp_path / "adapters")
-    parts = SolverParts(SharedSampler(HfSampler(host)), sandbox, host.tokenizer, learner)
+    parts = SolverParts(shared_sampler(HfSampler(host)), sandbox, host.tokenizer, learner)
     token = CancelToken()
     outcomes: dict[str, object] = {}
 
@@ -88,10 +90,11 @@ def test_cancelling_one_shared_job_leaves_the_other_running(sandbox, tmp_path: P
                 token.cancel()
 
         attempts = CancelAfterOne()
-        outcomes["a"] = solve(
-            spec("cancel-a", 0), parts, events=ListEventSink(), attempts=attempts,
-            cancelled=cancelled_after_first_round,
-        )  # fmt: skip
+        with seated_parts(parts, "cancel-a") as own:  # its seat is left when it ends
+            outcomes["a"] = solve(
+                spec("cancel-a", 0), own, events=ListEventSink(), attempts=attempts,
+                cancelled=cancelled_after_first_round,
+            )  # fmt: skip
 
     def second() -> None:
         outcomes["b"] = responses(spec("cancel-b", 1), parts)[0]

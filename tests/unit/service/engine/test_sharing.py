@@ -174,3 +174,66 @@ def test_requests_that_come_while_the_model_is_busy_join_the_batch_that_waited_f
     assert inner.batches == [[(1,), (2,), (3,)]]
     assert [s.text for s in out[3]] == ["3-0"]  # type: ignore[union-attr]
     assert shared.stats.batches == 1 and shared.stats.last_rows == 5
+
+
+def ask_seated(seat, prompt: int, out: dict[int, object], n: int = 2) -> threading.Thread:
+    def run() -> None:
+        out[prompt] = seat.sample([prompt], n, SamplingParams(), None)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_batch_waits_for_every_seated_job_however_long_the_window() -> None:
+    inner = GatedBatches()
+    shared = SharedSampler(inner, window_s=WAIT_S)  # only the seats can end the wait early
+    out: dict[int, object] = {}
+    with shared.seat("a") as a, shared.seat("b") as b:
+        first = ask_seated(a, 1, out)
+        wait_pending(shared, 1)
+        assert inner.batches == []  # b has not asked yet
+        second = ask_seated(b, 2, out)
+        inner.wait_for_batches(1)
+        inner.gates[0].set()
+        for thread in (first, second):
+            thread.join(WAIT_S)
+    assert inner.batches == [[(1,), (2,)]]
+    assert [s.text for s in out[2]] == ["2-0", "2-1"]  # type: ignore[union-attr]
+
+
+def test_a_job_that_leaves_its_seat_is_not_waited_for() -> None:
+    inner = GatedBatches()
+    shared = SharedSampler(inner, window_s=WAIT_S)
+    out: dict[int, object] = {}
+    with shared.seat("a") as a:
+        with shared.seat("b"):
+            first = ask_seated(a, 1, out)
+            wait_pending(shared, 1)
+            assert inner.batches == []
+        inner.wait_for_batches(1)  # b is gone: a's batch runs without it
+        inner.gates[0].set()
+        first.join(WAIT_S)
+    assert inner.batches == [[(1,)]]
+
+
+def test_a_late_seated_job_is_waited_for_at_most_a_share_of_the_last_batch() -> None:
+    inner = GatedBatches()
+    shared = SharedSampler(inner, window_s=0.0)
+    out: dict[int, object] = {}
+    with shared.seat("a") as a, shared.seat("late"):
+        for prompt in (1, 2):  # the late job never asks: each batch runs without it
+            thread = ask_seated(a, prompt, out)
+            inner.wait_for_batches(prompt)
+            threading.Event().wait(0.1)  # the batch's time bounds the next wait
+            inner.gates[-1].set()
+            thread.join(WAIT_S)
+            assert not thread.is_alive()
+    assert inner.batches == [[(1,)], [(2,)]]
+    assert shared.stats.last_seconds >= 0.1
+
+
+def test_a_job_cannot_take_two_seats() -> None:
+    shared = SharedSampler(GatedBatches())
+    with shared.seat("a"), pytest.raises(ValueError, match="seated already"), shared.seat("a"):
+        pass
