@@ -8,7 +8,8 @@ process (no learner here) does `publish` load it from the checkpoint.
 Tokens are chosen by our own logits processor (`row_sampling.py`), one seeded random stream
 per row, with each row's temperature and top-p, which is also where each token's log-prob is
 read. `sample_many` serves several jobs at once: one `generate` whose rows carry their own
-adapters (peft's mixed-adapter batch), so a job's samples do not depend on its batch-mates.
+adapters (`row_adapters.py`: each job's rows as one slice), so a job's samples do not
+depend on its batch-mates.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class HfSampler:
     @on_torch_thread
     def sample_many(self, requests: Sequence[SampleRequest]) -> list[list[Sample]]:
         """Every request's samples from one `generate`, each row with its request's adapter
-        (peft's mixed-adapter batch), seed, temperature, top-p, token limit and interrupt."""
+        (`host.per_row`), seed, temperature, top-p, token limit and interrupt."""
         live = [r for r in requests if r.n > 0]
         if not live:
             return [[] for _ in requests]
