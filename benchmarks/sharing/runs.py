@@ -29,11 +29,12 @@ class JobClock:
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
     def emit(self, event: Event) -> None:
-        """Event sink: remember when each came (the first, and the timeline)."""
+        """Event sink: remember when the first came, and when each phase began."""
         now_s = time.perf_counter() - self.started_at
         if self.first_event_s is None:
             self.first_event_s = now_s
-        self.timeline.append((round(now_s, 2), event.type))
+        if event.type != "attempt.finished":  # the round's phases; attempts are counted
+            self.timeline.append((round(now_s, 2), event.type))
 
     def record(self, attempt: AttemptRecord) -> None:
         """Attempt sink: keep each attempt's whole response, to compare runs."""

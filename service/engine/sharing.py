@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from service.engine.types import (
@@ -234,13 +234,6 @@ class _Seat:
     def release(self, job_id: str) -> None:
         """Forget every adapter of a job."""
         self._shared.release(job_id)
-
-
-def seated(sampler: Sampler, job_id: str) -> AbstractContextManager[Sampler]:
-    """The sampler a job's solve uses: its seat on a shared sampler, or the sampler itself."""
-    if isinstance(sampler, SharedSampler):
-        return sampler.seat(job_id)
-    return nullcontext(sampler)
 
 
 def _same_stops(pending: Sequence[_Ticket]) -> list[_Ticket]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 
 from sandbox import Sandbox, make_backend
 from service.config import Settings
-from service.engine.sharing import seated
+from service.engine.sharing import SharedSampler
+from service.engine.types import Sampler
 from service.solver.loop import SolverParts
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,10 @@ class WorkerParts:
 @contextmanager
 def seated_parts(parts: SolverParts, job_id: str) -> Iterator[SolverParts]:
     """The parts one job solves with: on a shared sampler, a seat the batches wait for."""
-    with seated(parts.sampler, job_id) as sampler:
+    seat: AbstractContextManager[Sampler] = nullcontext(parts.sampler)
+    if isinstance(parts.sampler, SharedSampler):
+        seat = parts.sampler.seat(job_id)
+    with seat as sampler:
         yield replace(parts, sampler=sampler)
 
 
