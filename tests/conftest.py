@@ -14,8 +14,9 @@ import pytest
 from hypothesis import settings
 
 # Hypothesis's per-example deadline is a timing assertion: on a loaded 2-core machine a 0.5 ms
-# example can take 300 ms. Property tests check properties, never speed.
-settings.register_profile("retrospect", deadline=None)
+# example can take 300 ms. Property tests check properties, never speed. And no test depends on
+# luck: each property test draws the same examples on every run (derandomize).
+settings.register_profile("retrospect", deadline=None, derandomize=True)
 settings.load_profile("retrospect")
 
 REQUIRE_ALL = os.environ.get("RETROSPECT_REQUIRE_ALL") == "1"

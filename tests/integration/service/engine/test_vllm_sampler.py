@@ -55,7 +55,7 @@ def preload_before() -> str | None:
 @pytest.fixture(scope="module")
 def sampler(model_dir: str, preload_before: str | None) -> Iterator[VllmSampler]:
     if not vllm_available():
-        pytest.skip(f"vllm is not importable ({vllm_import_error()}); run `make install-vllm`")
+        pytest.skip(f"vllm is not importable ({vllm_import_error()}); run `make install`")
     import psutil  # a vllm dependency
 
     me = psutil.Process()

@@ -55,6 +55,10 @@ def tiny_with_adapters() -> torch.nn.Module:
     return model.eval()
 
 
+def inputs(rows: int, *, seed: int) -> torch.Tensor:
+    return torch.randn(rows, 3, 6, generator=torch.Generator().manual_seed(seed))
+
+
 @pytest.mark.parametrize(
     "names",
     [
@@ -65,7 +69,7 @@ def tiny_with_adapters() -> torch.nn.Module:
 )
 def test_each_row_gets_what_peft_s_own_mixed_batch_gives_it(names: list[str]) -> None:
     model = tiny_with_adapters()
-    x = torch.randn(len(names), 3, 6)
+    x = inputs(len(names), seed=0)
     with torch.no_grad():
         expected = model(x, adapter_names=names)
         with adapters_by_row(model.base_model, names):
@@ -77,13 +81,15 @@ def test_each_row_gets_what_peft_s_own_mixed_batch_gives_it(names: list[str]) ->
 
 def test_rows_of_one_adapter_are_what_that_adapter_alone_gives() -> None:
     model = tiny_with_adapters()
-    x = torch.randn(4, 3, 6)
+    x = inputs(4, seed=1)
     with torch.no_grad():
         model.set_adapter("job2")
         alone = model(x[2:])
         with adapters_by_row(model.base_model, ["job1", "job1", "job2", "job2"]):
             got = model(x)
-    assert torch.equal(got[2:], alone)  # same arithmetic on the same rows: bit for bit
+    # Equal to float32 rounding, not bit for bit: a 4-row and a 2-row matmul may take different
+    # BLAS kernels and blockings, so the sums round in a different order (a few ulps here).
+    torch.testing.assert_close(got[2:], alone, rtol=1e-5, atol=1e-6)
 
 
 def test_a_forward_that_records_gradients_is_refused() -> None:
@@ -92,4 +98,4 @@ def test_a_forward_that_records_gradients_is_refused() -> None:
         adapters_by_row(model.base_model, ["job1"]),
         pytest.raises(RuntimeError, match="inference"),
     ):
-        model(torch.randn(1, 1, 6))
+        model(inputs(1, seed=2)[:, :1])
