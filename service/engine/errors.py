@@ -31,3 +31,9 @@ class MemoryPlanError(EngineConfigError):
     """The model, with these settings, does not fit on the device."""
 
     code = "memory_plan"
+
+
+class ModelNotFoundError(EngineConfigError):
+    """The model setting names nothing that can be loaded here (the message says what to do)."""
+
+    code = "model_not_found"

