@@ -9,16 +9,36 @@ teacher only as the student's exact sampled token ids appended after the teacher
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any, Protocol
 
 from sandbox.problem import Problem, TestKind
 
-STUDENT_INSTRUCTIONS = (
+
+class PromptStyle(StrEnum):
+    """How the student (and, in the same form, the teacher) is asked to answer.
+
+    `reasoning`: the paper's prompt, which invites a thought process before the code;
+    `concise`: the code alone, with no explanation, tests or example calls, which keeps a
+    coder model's answer inside a small token budget.
+    """
+
+    REASONING = "reasoning"
+    CONCISE = "concise"
+
+
+_TASK = (
     "You are a coding expert. You will be given a coding problem, and you need to write a "
     "correct Python program that matches the specification and passes all tests. The time "
-    "limit is {time_limit} seconds. You may start by outlining your thought process. In the "
-    "end, please provide the complete code in a single ```python code block."
+    "limit is {time_limit} seconds. "
 )
+INSTRUCTIONS = {
+    PromptStyle.REASONING: _TASK + "You may start by outlining your thought process. In the "
+    "end, please provide the complete code in a single ```python code block.",
+    PromptStyle.CONCISE: _TASK + "Answer with the complete code in a single ```python code "
+    "block and nothing else: no explanation, no tests, no example calls.",
+}
+DEFAULT_PROMPT_STYLE = PromptStyle.REASONING
 FEEDBACK_HEADER = "The following is feedback from your unsuccessful earlier attempt:\n\n"
 CLOSING = "\n\nCorrectly solve the original question."
 
@@ -51,23 +71,25 @@ def _io_contract(problem: Problem) -> str:
     return "The tests run after your code, in the same namespace; do not read standard input."
 
 
-def student_text(problem: Problem) -> str:
+def student_text(problem: Problem, style: PromptStyle = DEFAULT_PROMPT_STYLE) -> str:
     """The student's user message: the coding instructions, then the problem."""
-    instructions = STUDENT_INSTRUCTIONS.format(time_limit=f"{problem.time_limit_s:g}")
+    instructions = INSTRUCTIONS[style].format(time_limit=f"{problem.time_limit_s:g}")
     return f"{instructions}\n\n{problem_text(problem)}"
 
 
-def teacher_text(problem: Problem, feedback: str) -> str:
+def teacher_text(problem: Problem, feedback: str, style: PromptStyle = DEFAULT_PROMPT_STYLE) -> str:
     """The self-teacher's user message (docs/algorithm.md §2): problem, feedback, closing line."""
-    return f"{student_text(problem)}\n{FEEDBACK_HEADER}{feedback}{CLOSING}"
+    return f"{student_text(problem, style)}\n{FEEDBACK_HEADER}{feedback}{CLOSING}"
 
 
-def multi_turn_text(problem: Problem, feedbacks: Sequence[str]) -> str:
+def multi_turn_text(
+    problem: Problem, feedbacks: Sequence[str], style: PromptStyle = DEFAULT_PROMPT_STYLE
+) -> str:
     """The multi-turn baseline's one user message with all past feedback (docs/algorithm.md §2)."""
     if not feedbacks:
-        return student_text(problem)
+        return student_text(problem, style)
     joined = "\n\n".join(feedbacks)
-    return f"{student_text(problem)}\n\n{FEEDBACK_HEADER}{joined}{CLOSING}"
+    return f"{student_text(problem, style)}\n\n{FEEDBACK_HEADER}{joined}{CLOSING}"
 
 
 def chat_ids(tokenizer: ChatTokenizer, user_text: str, *, system: str | None = None) -> list[int]:
@@ -83,10 +105,14 @@ def chat_ids(tokenizer: ChatTokenizer, user_text: str, *, system: str | None = N
 
 
 def student_prompt_ids(
-    tokenizer: ChatTokenizer, problem: Problem, *, system: str | None = None
+    tokenizer: ChatTokenizer,
+    problem: Problem,
+    *,
+    system: str | None = None,
+    style: PromptStyle = DEFAULT_PROMPT_STYLE,
 ) -> list[int]:
     """The student prompt's token ids."""
-    return chat_ids(tokenizer, student_text(problem), system=system)
+    return chat_ids(tokenizer, student_text(problem, style), system=system)
 
 
 def teacher_prompt_ids(
@@ -96,21 +122,22 @@ def teacher_prompt_ids(
     *,
     max_tokens: int = 10240,
     system: str | None = None,
+    style: PromptStyle = DEFAULT_PROMPT_STYLE,
 ) -> list[int]:
     """The teacher prompt's token ids; an over-long feedback is cut, never the closing line."""
-    ids = chat_ids(tokenizer, teacher_text(problem, feedback), system=system)
+    ids = chat_ids(tokenizer, teacher_text(problem, feedback, style), system=system)
     if len(ids) <= max_tokens:
         return ids
     fits = _longest_fitting(
         len(feedback),
         lambda n: (
-            len(chat_ids(tokenizer, teacher_text(problem, feedback[:n]), system=system))
+            len(chat_ids(tokenizer, teacher_text(problem, feedback[:n], style), system=system))
             <= max_tokens
         ),
     )
     if fits is None:
         raise ValueError(f"the problem alone exceeds the teacher budget of {max_tokens} tokens")
-    return chat_ids(tokenizer, teacher_text(problem, feedback[:fits]), system=system)
+    return chat_ids(tokenizer, teacher_text(problem, feedback[:fits], style), system=system)
 
 
 def multi_turn_prompt_ids(
@@ -120,11 +147,13 @@ def multi_turn_prompt_ids(
     *,
     max_tokens: int,
     system: str | None = None,
+    style: PromptStyle = DEFAULT_PROMPT_STYLE,
 ) -> list[int]:
     """Multi-turn prompt ids keeping the newest feedback that fits; the oldest goes first."""
 
     def render(first_kept: int) -> list[int]:
-        return chat_ids(tokenizer, multi_turn_text(problem, feedbacks[first_kept:]), system=system)
+        text = multi_turn_text(problem, feedbacks[first_kept:], style)
+        return chat_ids(tokenizer, text, system=system)
 
     if len(render(len(feedbacks))) > max_tokens:
         raise ValueError(f"the problem alone exceeds the prompt budget of {max_tokens} tokens")

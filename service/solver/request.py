@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sandbox.problem import Problem
 from service.config import SdpoParams
+from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.strategies import DEFAULT_STRATEGY, StrategyName
@@ -30,6 +31,11 @@ class SamplingRequest(_Request):
     max_new_tokens: Annotated[int | None, Field(ge=1)] = None
     # The sampler's own default (SDPO samples on-policy at T=1), not a copy of it.
     temperature: Annotated[float, Field(gt=0, le=2.0)] = SamplingParams.temperature
+    prompt: PromptStyle = Field(
+        default=DEFAULT_PROMPT_STYLE,
+        description="`reasoning` (a thought process, then the code) or `concise` (the code "
+        "alone); the teacher's prompt takes the same form",
+    )
 
     def overrides(self) -> dict[str, Any]:
         """The fields as the store keeps them (unset ones left out)."""

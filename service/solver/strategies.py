@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, get_args
 from sandbox.problem import Problem
 from service.engine.prompts import (
     ChatTokenizer,
+    PromptStyle,
     multi_turn_prompt_ids,
     student_prompt_ids,
     teacher_prompt_ids,
@@ -81,6 +82,11 @@ class StrategyContext:
         return self.spec.worker.system_prompt
 
     @property
+    def prompt_style(self) -> PromptStyle:
+        """How the job's student and teacher prompts ask for the answer."""
+        return self.spec.request.sampling.prompt
+
+    @property
     def distill_temperature(self) -> float:
         """SDPO distills at the temperature the job samples at (the request keeps it > 0:
         greedy sampling has no distribution to distill at)."""
@@ -131,7 +137,9 @@ class BestOfK:
     def start(self, resume: Resume) -> None:
         """Render the student prompt once; a resume needs nothing else."""
         ctx = self.context
-        self._prompt = student_prompt_ids(ctx.tokenizer, ctx.problem, system=ctx.system_prompt)
+        self._prompt = student_prompt_ids(
+            ctx.tokenizer, ctx.problem, system=ctx.system_prompt, style=ctx.prompt_style
+        )
 
     def prompt_ids(self) -> list[int]:
         """The student prompt."""
@@ -174,6 +182,7 @@ class MultiTurn:
             self.feedback,
             max_tokens=ctx.spec.worker.prompt_max_tokens,
             system=ctx.system_prompt,
+            style=ctx.prompt_style,
         )
 
     def adapter(self) -> AdapterRef | None:
@@ -210,7 +219,9 @@ class Sdpo:
     def start(self, resume: Resume) -> None:
         """Create the job's adapter, or restore it from its checkpoint and publish it."""
         ctx = self.context
-        self._prompt = student_prompt_ids(ctx.tokenizer, ctx.problem, system=ctx.system_prompt)
+        self._prompt = student_prompt_ids(
+            ctx.tokenizer, ctx.problem, system=ctx.system_prompt, style=ctx.prompt_style
+        )
         if resume.adapter is None:
             self.learner.create(ctx.spec.job_id, seed=ctx.spec.seed, overrides=ctx.spec.sdpo)
             return
@@ -257,6 +268,7 @@ class Sdpo:
                 record.feedback,
                 max_tokens=ctx.spec.worker.teacher_max_tokens,
                 system=ctx.system_prompt,
+                style=ctx.prompt_style,
             )
         return DistillationExample.from_sample(self._prompt, teacher, sample)
 

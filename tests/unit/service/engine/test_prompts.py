@@ -15,6 +15,7 @@ from service.engine.model import ModelNotFoundError, resolve_model
 from service.engine.prompts import (
     CLOSING,
     FEEDBACK_HEADER,
+    PromptStyle,
     chat_ids,
     multi_turn_prompt_ids,
     problem_text,
@@ -72,6 +73,25 @@ def test_student_text_asks_for_one_python_block():
     text = student_text(make_problem(time_limit_s=1.5))
     assert "```python code block" in text
     assert "1.5 seconds" in text
+
+
+@pytest.mark.parametrize("style", list(PromptStyle))
+def test_each_style_keeps_the_student_and_teacher_in_one_form(style):
+    """A style changes the instructions only: the teacher is its own student plus feedback."""
+    problem = make_problem(time_limit_s=2)
+    student = student_text(problem, style)
+    assert student.endswith(problem_text(problem)) and "2 seconds" in student
+    assert "```python code block" in student
+    expected = f"{student}\n{FEEDBACK_HEADER}{FEEDBACK}{CLOSING}"
+    assert teacher_text(problem, FEEDBACK, style) == expected
+
+
+def test_the_concise_style_asks_for_the_code_alone():
+    problem = make_problem()
+    concise = student_text(problem, PromptStyle.CONCISE)
+    assert "no explanation, no tests, no example calls" in concise
+    assert "thought process" not in concise
+    assert "thought process" in student_text(problem, PromptStyle.REASONING)
 
 
 def test_teacher_text_is_the_paper_template():
