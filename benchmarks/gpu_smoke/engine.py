@@ -61,7 +61,7 @@ def build(settings: Settings, *, shape: str | None, tokenizer_dir: Path | None) 
             weights_dir = _written(model, tokenizer)
         host = ModelHost.around(model, tokenizer, resolved)
     else:
-        host = ModelHost.load(resolved, settings.model_cache_dir)
+        host = ModelHost.load_folder(model_dir, resolved)
     learner = PeftLearner(host, resolved, Path(tempfile.mkdtemp(prefix="gpu-smoke-")))
     sampler: Any = HfSampler(host)
     if kind is SamplerKind.VLLM:

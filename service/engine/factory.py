@@ -56,7 +56,7 @@ def build_engine(settings: Settings) -> Engine:
     jobs = settings.worker.max_jobs
     planned = plan_engine(settings, jobs=jobs)
     engine_settings = planned.settings
-    host = ModelHost.load(engine_settings, settings.model_cache_dir)
+    host = ModelHost.load_folder(planned.model_path, engine_settings)  # the one resolved folder
     learner = PeftLearner(host, engine_settings, settings.adapters_dir)
     batch: HfSampler | VllmSampler
     if planned.sampler is SamplerKind.VLLM:

@@ -86,12 +86,16 @@ class ModelHost:
         self._peft.eval()
 
     @classmethod
-    @on_torch_thread
     def load(cls, settings: EngineSettings, cache_dir: Path) -> ModelHost:
         """Load the configured model onto the configured device (local files only)."""
+        return cls.load_folder(resolve_model(settings.model, cache_dir), settings)
+
+    @classmethod
+    @on_torch_thread
+    def load_folder(cls, path: Path, settings: EngineSettings) -> ModelHost:
+        """Load the model in `path`, the folder the setting resolved to (`resolve_model`)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = resolve_model(settings.model, cache_dir)
         device = pick_device(settings.device)
         # Straight onto the device, shard by shard: host RAM never holds the whole model.
         model: Any = AutoModelForCausalLM.from_pretrained(
