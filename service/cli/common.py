@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from sandbox.problem import Problem, describe_validation_error
+from service.config import Settings
 from service.solver.budget import Budget
 from service.solver.strategies import STRATEGIES, StrategyName, strategy_names
 
@@ -48,3 +49,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print `error: message` on stderr and exit (2: the caller's mistake)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+MODEL_HELP = (
+    "the model: a shipped name (`retrospect models`), an HF folder, a .gguf file or a hub id "
+    "org/name; default: RETROSPECT_ENGINE__MODEL"
+)
+
+
+def with_model(settings: Settings, model: str | None) -> Settings:
+    """`settings` with the engine's model replaced by a command's `--model`, where given."""
+    if model is None:
+        return settings
+    engine = settings.engine.model_copy(update={"model": model})
+    return settings.model_copy(update={"engine": engine})

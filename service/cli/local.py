@@ -12,13 +12,15 @@ from rich.console import Console
 
 from sandbox import Sandbox, SandboxError, make_backend
 from service.cli.common import (
+    MODEL_HELP,
     STRATEGY_HELP,
     fail,
     load_problem,
     parse_budget,
     parse_strategy,
+    with_model,
 )
-from service.config import Settings, get_settings
+from service.config import get_settings
 from service.engine.catalog import SHIPPED_MODELS
 from service.engine.errors import EngineConfigError
 from service.engine.model import ModelNotFoundError, resolve_model
@@ -29,18 +31,6 @@ from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.strategies import DEFAULT_STRATEGY
 
 app = typer.Typer()
-
-MODEL_HELP = (
-    "the model: a shipped name (`retrospect models`), an HF folder, a .gguf file or a hub id "
-    "org/name; default: RETROSPECT_ENGINE__MODEL"
-)
-
-
-def with_model(settings: Settings, model: str | None) -> Settings:
-    if model is None:
-        return settings
-    engine = settings.engine.model_copy(update={"model": model})
-    return settings.model_copy(update={"engine": engine})
 
 
 @app.command("models")

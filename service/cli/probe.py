@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sandbox import Sandbox, SandboxError, make_backend
 from sandbox.importers import ImportFormatError
-from service.cli.common import fail
+from service.cli.common import MODEL_HELP, fail, with_model
 from service.config import get_settings
 from service.probe.attempts import Failure, ProbeProblem
 from service.probe.problems import load_probe_problems
@@ -34,6 +34,7 @@ def probe_command(
     shortest_first: Annotated[bool, typer.Option(help="order by reference length")] = False,
     seed: Annotated[int, typer.Option(help="seed of sampling and of the bootstrap")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
 ) -> None:
     """Score reference solutions under the student prompt, the teacher prompt with a failing
     attempt's feedback, and with another problem's feedback; print whether the self-teacher
@@ -42,7 +43,7 @@ def probe_command(
     console = Console()
     problems = _problems(paths or [Path("examples")], limit, shortest_first)
     config = ProbeConfig(attempts_per_problem=attempts, max_new_tokens=max_new_tokens, seed=seed)
-    result = _run(problems, config, console)
+    result = _run(problems, config, console, model)
     _print(console, result)
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_json(), indent=2))
@@ -59,11 +60,17 @@ def _problems(paths: list[Path], limit: int | None, shortest_first: bool) -> lis
     return problems
 
 
-def _run(problems: list[ProbeProblem], config: ProbeConfig, console: Console) -> ProbeResult:
+def _run(
+    problems: list[ProbeProblem], config: ProbeConfig, console: Console, model: str | None
+) -> ProbeResult:
+    from service.engine.errors import EngineConfigError
     from service.engine.factory import build_engine  # torch loads only for this command
 
-    settings = get_settings()
-    engine = build_engine(settings)
+    settings = with_model(get_settings(), model)
+    try:
+        engine = build_engine(settings)
+    except EngineConfigError as exc:
+        fail(exc.message)
     try:
         backend = make_backend(
             settings.sandbox.backend,
