@@ -36,7 +36,7 @@ def describe(event: Event) -> str:
         colour = "green" if event.verdict == "accepted" else "red"
         return (
             f"  attempt {event.index}: [{colour}]{event.verdict}[/{colour}] "
-            f"{event.passed}/{event.total} {budget}"
+            f"{event.passed}/{event.total}{' (truncated)' if event.truncated else ''} {budget}"
         )
     if isinstance(event, LearnerStep):
         return (

@@ -51,7 +51,8 @@ def sample_failures(
     failures = []
     for sample in sampler.sample(prompt, attempts, params, None):
         result = judge.run_suite(sample.text, problem.problem, "public")
-        feedback = render_feedback(result, truncated=sample.truncated)
+        code = judge.extract(sample.text, problem.problem)
+        feedback = render_feedback(result, truncated=sample.truncated, code=code)
         if not result.accepted and feedback and sample.token_ids:
             failures.append(Failure(problem.id, sample.token_ids, feedback, result.verdict.value))
     return failures

@@ -121,13 +121,14 @@ def settle(judge: Judge, problem: Problem, attempt: Attempt) -> AttemptRecord:
     confirmation, verdict = Confirmation.NOT_RUN, attempt.public.verdict
     if attempt.public.accepted:
         confirmation, verdict = confirm(judge, problem, attempt.sample.text)
+    code = judge.extract(attempt.sample.text, problem)
     # Public cases only: a public pass that fails hidden gets "" (nothing public to show).
-    feedback = render_feedback(attempt.public, truncated=attempt.sample.truncated)
+    feedback = render_feedback(attempt.public, truncated=attempt.sample.truncated, code=code)
     return AttemptRecord(
         index=attempt.index,
         round=attempt.round,
         response=attempt.sample.text,
-        code=judge.extract(attempt.sample.text, problem),
+        code=code,
         verdict=verdict,
         public_verdict=attempt.public.verdict,
         passed=attempt.public.passed,

@@ -64,6 +64,7 @@ class AttemptFinished(_Event):
     verdict: Verdict
     passed: Annotated[int, Field(ge=0)]
     total: Annotated[int, Field(ge=0)]
+    truncated: bool = False  # sampling stopped at the token limit
 
 
 class LearnerStep(_Event):

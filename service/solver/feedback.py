@@ -6,6 +6,8 @@ kind is shown, in this priority:
    executed input and the program's stderr;
 2. else the first resource limit (time, memory, output) with the last executed input;
 3. else a format error (no code block, or a truncated response);
+A response cut at the token limit inside its code (a compile or format error) is named as cut,
+with where its code ends, instead of the syntax error the cut caused.
 4. else at most two wrong answers, the shortest input + output first.
 Nothing failed in public, or the sandbox failed (never the program's fault): "".
 Test cases are numbered from 1 (`CaseResult.index + 1`).
@@ -52,14 +54,43 @@ DEFAULT_CAPS = FeedbackCaps()
 
 
 def render_feedback(
-    result: SuiteResult, *, truncated: bool = False, caps: FeedbackCaps = DEFAULT_CAPS
+    result: SuiteResult,
+    *,
+    truncated: bool = False,
+    code: str | None = None,
+    caps: FeedbackCaps = DEFAULT_CAPS,
 ) -> str:
-    """The text shown to the model for `result`; `truncated` marks a response cut at its limit."""
+    """The text shown to the model for `result`; `truncated` marks a response cut at its limit,
+    `code` is the program judged (where a cut response's code ends)."""
     if _blames_sandbox(result):
         return ""
     public = sorted((case for case in result.cases if not case.hidden), key=lambda c: c.index)
-    text = _first_section(result, public, truncated, caps)
+    cut = truncated and _program_verdict(result, public)
+    if cut is Verdict.FORMAT_ERROR:
+        return TRUNCATED_MESSAGE  # no code block was reached, or it was never opened
+    if cut is Verdict.COMPILE_ERROR:
+        return _cap(truncated_message(code, caps), caps.total_chars)
+    text = _first_section(result, public, caps)
     return _cap(text, caps.total_chars)
+
+
+def truncated_message(code: str | None, caps: FeedbackCaps = DEFAULT_CAPS) -> str:
+    """The cut named, with the last line of code the response reached."""
+    if code is None or not code.strip():
+        return TRUNCATED_MESSAGE
+    lines = code.rstrip().split("\n")
+    where = f"Your code was cut after line {len(lines)}:\n{_cap(lines[-1], caps.line_chars)}"
+    return f"{TRUNCATED_MESSAGE}\n\n{where}"
+
+
+def _program_verdict(result: SuiteResult, public: list[CaseResult]) -> Verdict | None:
+    """A compile or format error that the feedback would report (where a cut would show)."""
+    if result.verdict is Verdict.FORMAT_ERROR or _first(public, (Verdict.FORMAT_ERROR,)):
+        return Verdict.FORMAT_ERROR
+    compiled = _first(public, (Verdict.COMPILE_ERROR,))
+    if compiled is not None or (result.verdict is Verdict.COMPILE_ERROR and not public):
+        return Verdict.COMPILE_ERROR
+    return None
 
 
 def _blames_sandbox(result: SuiteResult) -> bool:
@@ -68,9 +99,7 @@ def _blames_sandbox(result: SuiteResult) -> bool:
     return any(case.verdict is Verdict.SANDBOX_ERROR for case in result.cases)
 
 
-def _first_section(
-    result: SuiteResult, public: list[CaseResult], truncated: bool, caps: FeedbackCaps
-) -> str:
+def _first_section(result: SuiteResult, public: list[CaseResult], caps: FeedbackCaps) -> str:
     error = _first(public, _ERRORS)
     if error is not None:
         return _render_error(error, caps)
@@ -81,7 +110,7 @@ def _first_section(
     if limit is not None:
         return f"{_LIMIT_HEADINGS[limit.verdict]}\n\n{_last_input(limit, caps)}"
     if result.verdict is Verdict.FORMAT_ERROR or _first(public, (Verdict.FORMAT_ERROR,)):
-        return TRUNCATED_MESSAGE if truncated else FORMAT_MESSAGE
+        return FORMAT_MESSAGE
     wrong = [case for case in public if case.verdict is Verdict.WRONG_ANSWER]
     wrong.sort(key=lambda case: (case.input_chars + case.actual_chars, case.index))
     return "\n\n".join(_render_wrong(case, caps) for case in wrong[: caps.wrong_answers])

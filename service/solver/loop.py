@@ -252,6 +252,7 @@ class _Run:
                     verdict=record.verdict,
                     passed=record.passed,
                     total=record.total,
+                    truncated=record.truncated,
                 )
             )
             records.append(record)

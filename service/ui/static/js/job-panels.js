@@ -57,7 +57,8 @@ function attemptChip(attempt, selected, onSelect) {
       type: "button",
       class: ["attempt", attempt.verdict, attempt.index === selected && "selected"],
       "data-index": attempt.index,
-      title: `attempt ${attempt.index}: ${attempt.verdict}, ${tests} tests passed`,
+      title: `attempt ${attempt.index}: ${attempt.verdict}, ${tests} tests passed` +
+        (attempt.truncated ? ", truncated at the token limit" : ""),
       onclick: () => onSelect(attempt.index),
     },
     `#${attempt.index} ${tests}`,

@@ -52,6 +52,7 @@ export function applyEvent(state, event) {
         verdict: event.verdict,
         passed: event.passed,
         total: event.total,
+        truncated: event.truncated ?? false,
       });
       break;
     case "learner.step": {

@@ -140,6 +140,33 @@ def test_format_error_and_truncation() -> None:
     assert render_feedback(result, truncated=True) == TRUNCATED_MESSAGE
 
 
+def test_a_response_cut_inside_its_code_is_named_as_cut_with_where_it_ends() -> None:
+    syntax = ProgramError(type="SyntaxError", message="'(' was never closed")
+    cut = suite(case(0, Verdict.COMPILE_ERROR, error=syntax))
+    code = "def add(a, b):\n    return (a +"
+    text = render_feedback(cut, truncated=True, code=code)
+    assert text.startswith(TRUNCATED_MESSAGE)
+    assert text.endswith("Your code was cut after line 2:\n    return (a +")
+    assert "SyntaxError" not in text
+    assert "SyntaxError" in render_feedback(cut, truncated=False, code=code)
+
+
+def test_a_cut_after_complete_code_is_judged_on_its_tests() -> None:
+    """Prose cut after a closed block: the program ran, so its test results are the feedback."""
+    wrong = suite(case(0, Verdict.WRONG_ANSWER))
+    assert render_feedback(wrong, truncated=True, code="x = 1") == render_feedback(wrong)
+
+
+@given(code=st.text(max_size=300))
+def test_a_cut_in_code_always_says_truncated_and_quotes_the_codes_last_line(code: str) -> None:
+    text = render_feedback(suite(verdict=Verdict.COMPILE_ERROR), truncated=True, code=code)
+    assert text.startswith(TRUNCATED_MESSAGE)
+    assert len(text) <= DEFAULT_CAPS.total_chars
+    if code.strip():
+        last = code.rstrip().split("\n")[-1][: DEFAULT_CAPS.line_chars - 3]
+        assert last in text
+
+
 def test_wrong_answers_shortest_first_at_most_two() -> None:
     result = suite(
         case(0, Verdict.WRONG_ANSWER, input_excerpt="long", input_chars=900, actual_chars=1),
