@@ -55,6 +55,7 @@ def test_a_worker_starts_from_a_hub_id_in_an_offline_hub_cache(tmp_path: Path) -
     files = {p.name: p for p in folder.iterdir() if p.is_file() and p.name != SOURCE_FILE}
     lay_out(tmp_path / "hf" / "hub", "test-org/smollm2-hub", files)
     hub = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    (tmp_path / "data").mkdir()
     with embedded_server(
         tmp_path / "data", RETROSPECT_ENGINE__MODEL="test-org/smollm2-hub", **hub
     ) as (base, service):
