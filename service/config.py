@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sandbox.extract import Extraction
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
+# The smallest shipped model that writes programs (service/engine/catalog.py); the 135M one
+# (`smollm2-135m-instruct`) is the tests' model, where behaviour is checked, not skill.
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 _ASYNC_DRIVERS = (
     ("postgresql://", "postgresql+asyncpg://"),
     ("postgres://", "postgresql+asyncpg://"),

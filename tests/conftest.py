@@ -21,6 +21,12 @@ settings.load_profile("retrospect")
 
 REQUIRE_ALL = os.environ.get("RETROSPECT_REQUIRE_ALL") == "1"
 
+# The tests check behaviour, not skill: they run on the 135M model (seconds a round), never the
+# product's default coder model, unless a test names another (its own settings or `--model`).
+# Set before any settings are read, so this process and the services it starts inherit it.
+TEST_MODEL = "smollm2-135m-instruct"
+os.environ.setdefault("RETROSPECT_ENGINE__MODEL", TEST_MODEL)
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(

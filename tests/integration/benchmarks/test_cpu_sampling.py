@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import DEFAULT_MODEL
+from tests.conftest import TEST_MODEL
 from tests.integration.service.processes import REPO
 
 pytestmark = pytest.mark.model
@@ -20,7 +20,7 @@ def test_each_cell_reports_its_tokens_and_a_ratio_only_where_the_anchor_ran(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "cpu_sampling.json"
-    args = ["--model", DEFAULT_MODEL, "--backends", "transformers-fp32", "--rows", "1,2"]
+    args = ["--model", TEST_MODEL, "--backends", "transformers-fp32", "--rows", "1,2"]
     args += ["--max-new-tokens", "6", "--repeats", "1", "--lora", "--out", str(out)]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.cpu_sampling", *args], cwd=REPO,

@@ -11,8 +11,9 @@ import pytest
 
 from benchmarks.discovery.__main__ import main
 from benchmarks.discovery.sweep import main as sweep_main
-from service.config import DEFAULT_MODEL, get_settings
+from service.config import get_settings
 from service.engine.model import resolve_model
+from tests.conftest import TEST_MODEL
 
 pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.usefixtures("cpu_engine")]
 
@@ -36,7 +37,7 @@ def test_random_weights_in_the_models_shape_run_the_benchmark(tmp_path: Path) ->
     config and tokenizer, random weights, one real run through the sandbox."""
     shape = tmp_path / "model"
     shape.mkdir()
-    model = Path(resolve_model(DEFAULT_MODEL, get_settings().model_cache_dir))
+    model = Path(resolve_model(TEST_MODEL, get_settings().model_cache_dir))
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy(model / name, shape / name)
     args = ["--config", "gpu", "--no-select-hard", "--limit", "1", "--seeds", "1"]

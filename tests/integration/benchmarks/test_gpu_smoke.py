@@ -4,7 +4,6 @@ the memory plan's learner budget checked against a measured step of a random ~1B
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.integration.sandbox.conftest import docker_ready
-from tests.integration.service.processes import MODELS_DIR, REPO
+from tests.integration.service.processes import REPO, service_env
 
 pytestmark = pytest.mark.model
 SMOKE_TIMEOUT_S = 600
 
 
 def run_smoke(tmp_path: Path, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETROSPECT_")}
-    env.update(RETROSPECT_DATA_DIR=str(tmp_path / "data"), RETROSPECT_MODELS_DIR=str(MODELS_DIR))
+    env = service_env(tmp_path / "data")
     out = tmp_path / "smoke.json"
     command = [sys.executable, "-m", "benchmarks.gpu_smoke", "--device", "cpu", *args]
     done = subprocess.run(

@@ -5,7 +5,6 @@ for each job both ways (the wiring, not the speed-up)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.sandbox.conftest import docker_ready
-from tests.integration.service.processes import MODELS_DIR, REPO
+from tests.integration.service.processes import REPO, service_env
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
 
@@ -22,11 +21,7 @@ def test_two_jobs_together_make_the_same_attempts_as_alone(tmp_path: Path) -> No
     reason = docker_ready()
     if reason:
         pytest.skip(reason)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETROSPECT_")}
-    env.update(
-        RETROSPECT_DATA_DIR=str(tmp_path / "data"), RETROSPECT_MODELS_DIR=str(MODELS_DIR),
-        RETROSPECT_ENGINE__DEVICE="cpu",
-    )  # fmt: skip
+    env = service_env(tmp_path / "data")
     args = ["--jobs", "2", "--strategies", "sdpo", "--attempts", "4", "--attempts-per-round", "2"]
     args += ["--max-new-tokens", "24", "--out-dir", str(tmp_path)]
     done = subprocess.run(

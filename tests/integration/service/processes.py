@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from service.solver.events import TERMINAL_TYPES
+from tests.conftest import TEST_MODEL
 from tests.integration.sandbox.conftest import docker_ready
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,6 +44,7 @@ def service_env(data_dir: Path, **settings: str) -> dict[str, str]:
     env.update(
         RETROSPECT_DATA_DIR=str(data_dir),
         RETROSPECT_MODELS_DIR=str(MODELS_DIR),
+        RETROSPECT_ENGINE__MODEL=TEST_MODEL,
         RETROSPECT_ENGINE__DEVICE="cpu",
         RETROSPECT_WORKER__HEARTBEAT_S="1",
         PYTHONUNBUFFERED="1",

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.config import DEFAULT_MODEL
 from service.engine.model import SOURCE_FILE, resolve_model
+from tests.conftest import TEST_MODEL
 from tests.integration.service.processes import MODELS_DIR, REPO, embedded_server, service_env
 from tests.unit.service.engine.hub_cache import lay_out
 
@@ -51,7 +51,7 @@ def test_a_model_that_cannot_fit_is_refused_before_it_loads(tmp_path: Path) -> N
 
 def test_a_worker_starts_from_a_hub_id_in_an_offline_hub_cache(tmp_path: Path) -> None:
     """The documented GPU deployment's form of the setting, on the default model's files."""
-    folder = resolve_model(DEFAULT_MODEL, MODELS_DIR)
+    folder = resolve_model(TEST_MODEL, MODELS_DIR)
     files = {p.name: p for p in folder.iterdir() if p.is_file() and p.name != SOURCE_FILE}
     lay_out(tmp_path / "hf" / "hub", "test-org/smollm2-hub", files)
     hub = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}

@@ -10,11 +10,12 @@ from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner
 from service.engine.types import DistillationBatch, DistillationExample, SamplingParams
+from tests.conftest import TEST_MODEL
 from tests.integration.service.engine.hf_support import load_host
 
 pytestmark = pytest.mark.model
 
-SETTINGS = EngineSettings(device="cpu", learning_rate=1e-3)
+SETTINGS = EngineSettings(model=TEST_MODEL, device="cpu", learning_rate=1e-3)
 # Sampler (left-padded, KV-cached, batched) vs learner (one row, full forward), both fp32:
 # the same math in a different order. Seen: up to 2e-5; the bound leaves 10x headroom.
 LOGPROB_TOLERANCE = 2e-4

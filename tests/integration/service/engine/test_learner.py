@@ -18,11 +18,12 @@ from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner, UnknownJobError
 from service.engine.prompts import student_prompt_ids, teacher_prompt_ids
 from service.engine.types import DistillationBatch, DistillationExample, SamplingParams
+from tests.conftest import TEST_MODEL
 from tests.integration.service.engine.hf_support import load_host
 
 pytestmark = pytest.mark.model
 
-SETTINGS = EngineSettings(device="cpu", learning_rate=1e-3, micro_batch_size=2)
+SETTINGS = EngineSettings(model=TEST_MODEL, device="cpu", learning_rate=1e-3, micro_batch_size=2)
 CASE = {"args": [1, 2], "expected": 3}
 PROBLEM = Problem.model_validate(
     {

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from service.config import DEFAULT_MODEL
 from service.engine import shipped
-from service.engine.catalog import QWEN_CODER_05B, QWEN_CODER_15B, SHIPPED_MODELS, ShippedModel
+from service.engine.catalog import QWEN_CODER_05B, QWEN_CODER_15B, SMOLLM2_135M, ShippedModel
 from service.engine.errors import ModelNotFoundError
 from service.engine.model import SOURCE_FILE, resolve_model
 from service.engine.shipped import assemble, file_sha256, part_paths
@@ -47,7 +46,7 @@ def test_a_corrupted_part_of_the_real_coder_model_is_refused(
 
 
 def test_a_gguf_file_converts_into_a_folder_transformers_loads(tmp_path: Path) -> None:
-    (gguf,) = part_paths(SHIPPED_MODELS[DEFAULT_MODEL])  # the default model's one file
+    (gguf,) = part_paths(SMOLLM2_135M)  # its one file
     folder = resolve_model(str(gguf), tmp_path / "cache")
     assert folder.parent == tmp_path / "cache"
     assert (folder / SOURCE_FILE).read_text().strip() == file_sha256(gguf)

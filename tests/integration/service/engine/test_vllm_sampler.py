@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from service.config import DEFAULT_MODEL, EngineSettings
+from service.config import EngineSettings
 from service.engine.model import ModelNotFoundError, resolve_model
 from service.engine.types import AdapterRef, Sample, SamplingParams
 from service.engine.vllm_sampler import (
@@ -24,6 +24,7 @@ from service.engine.vllm_sampler import (
     vllm_available,
     vllm_import_error,
 )
+from tests.conftest import TEST_MODEL
 
 pytestmark = [pytest.mark.vllm, pytest.mark.model]
 
@@ -41,7 +42,7 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 @pytest.fixture(scope="module")
 def model_dir() -> str:
     try:
-        return resolve_model(DEFAULT_MODEL, ROOT / "data" / "models")
+        return resolve_model(TEST_MODEL, ROOT / "data" / "models")
     except ModelNotFoundError as exc:
         pytest.skip(f"default model unavailable: {exc}")
 
@@ -60,7 +61,7 @@ def sampler(model_dir: str, preload_before: str | None) -> Iterator[VllmSampler]
 
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
-    settings = EngineSettings(max_loras=2, max_model_len=1024, lora_rank=16)
+    settings = EngineSettings(model=TEST_MODEL, max_loras=2, max_model_len=1024, lora_rank=16)
     sampler = VllmSampler(model_dir, settings)
     try:
         yield sampler
@@ -277,7 +278,7 @@ def test_a_job_resumed_on_the_same_worker_publishes_under_a_fresh_name(
     from service.engine.learner import PeftLearner
     from tests.integration.service.engine.hf_support import load_host
 
-    settings = EngineSettings(device="cpu", lora_rank=16, learning_rate=1e-2)
+    settings = EngineSettings(model=TEST_MODEL, device="cpu", lora_rank=16, learning_rate=1e-2)
     learner = PeftLearner(load_host(settings), settings, tmp_path / "adapters")
     learner.create("same-worker", seed=0)
     learner.step("same-worker", _one_example_batch(prompt_ids))

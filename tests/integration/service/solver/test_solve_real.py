@@ -26,12 +26,13 @@ from service.solver.events import LearnerStep, ListEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
 from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.spec import SolverSettings
+from tests.conftest import TEST_MODEL
 from tests.integration.sandbox.conftest import docker_ready
 from tests.integration.service.engine.hf_support import ROOT, load_host
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
 
-SETTINGS = EngineSettings(device="cpu", learning_rate=1e-4, micro_batch_size=2)
+SETTINGS = EngineSettings(model=TEST_MODEL, device="cpu", learning_rate=1e-4, micro_batch_size=2)
 JUDGE_SLOTS = 2
 
 
