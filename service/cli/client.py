@@ -16,14 +16,17 @@ from httpx_sse import connect_sse
 from rich.console import Console
 
 from service.cli.common import (
+    PROMPT_HELP,
     STRATEGY_HELP,
     fail,
     load_problem,
     parse_budget,
     parse_strategy,
 )
+from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.progress import describe
 from service.solver.events import EVENT_ADAPTER, TERMINAL_TYPES
+from service.solver.request import SamplingRequest
 from service.solver.strategies import DEFAULT_STRATEGY
 
 app = typer.Typer()
@@ -44,6 +47,7 @@ def submit(
     attempts_per_round: Annotated[int, typer.Option(help="attempts sampled per round")] = 8,
     max_seconds: Annotated[float, typer.Option(help="wall-clock budget")] = 1800.0,
     max_new_tokens: Annotated[int | None, typer.Option(help="tokens per attempt")] = None,
+    prompt: Annotated[PromptStyle, typer.Option(help=PROMPT_HELP)] = DEFAULT_PROMPT_STYLE,
     seed: Annotated[int, typer.Option(help="seed of sampling and adapter init")] = 0,
     idempotency_key: Annotated[str | None, typer.Option(help="resubmit safely")] = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for the API to be ready")] = 0.0,
@@ -55,8 +59,7 @@ def submit(
         "budget": parse_budget(max_attempts, attempts_per_round, max_seconds).model_dump(),
         "seed": seed,
     }
-    if max_new_tokens is not None:
-        body["sampling"] = {"max_new_tokens": max_new_tokens}
+    body["sampling"] = SamplingRequest(max_new_tokens=max_new_tokens, prompt=prompt).overrides()
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key

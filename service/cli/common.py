@@ -63,3 +63,9 @@ def with_model(settings: Settings, model: str | None) -> Settings:
         return settings
     engine = settings.engine.model_copy(update={"model": model})
     return settings.model_copy(update={"engine": engine})
+
+
+PROMPT_HELP = (
+    "how attempts are asked for: reasoning (a thought process, then the code) or concise (the "
+    "code alone; a coder model's answers then fit a small token budget)"
+)

@@ -13,6 +13,7 @@ from rich.console import Console
 from sandbox import Sandbox, SandboxError, make_backend
 from service.cli.common import (
     MODEL_HELP,
+    PROMPT_HELP,
     STRATEGY_HELP,
     fail,
     load_problem,
@@ -24,6 +25,7 @@ from service.config import get_settings
 from service.engine.catalog import SHIPPED_MODELS
 from service.engine.errors import EngineConfigError
 from service.engine.model import ModelNotFoundError, resolve_model
+from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.engine.shipped import locate
 from service.progress import ConsoleEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
@@ -68,6 +70,7 @@ def solve_command(
     max_new_tokens: Annotated[int, typer.Option(help="tokens per attempt")] = 256,
     seed: Annotated[int, typer.Option(help="seed of sampling and adapter init")] = 0,
     model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
+    prompt: Annotated[PromptStyle, typer.Option(help=PROMPT_HELP)] = DEFAULT_PROMPT_STYLE,
 ) -> None:
     """Solve a problem here, in this process, showing each event as it happens."""
     logging.basicConfig(level=logging.WARNING)
@@ -76,7 +79,7 @@ def solve_command(
         problem=load_problem(problem),
         strategy=parse_strategy(strategy),
         budget=parse_budget(max_attempts, attempts_per_round, max_seconds),
-        sampling=SamplingRequest(max_new_tokens=max_new_tokens),
+        sampling=SamplingRequest(max_new_tokens=max_new_tokens, prompt=prompt),
         seed=seed,
     )
     spec = SolveSpec(f"local-{uuid.uuid4().hex[:8]}", request)
