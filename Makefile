@@ -32,9 +32,13 @@ $(STAMP): $(UV) $(LOCKS) pyproject.toml
 install: $(STAMP)
 
 # The llama.cpp anchor of `python -m benchmarks.cpu_sampling`, built from its source package
-# (several minutes on 2 cores); the service does not use it.
+# (several minutes on 2 cores); the service does not use it. Built for AVX-512 without AMX:
+# llama.cpp's AMX kernels crashed (SIGSEGV in the first decode) on this project's machines.
+ANCHOR_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
 install-anchor: $(STAMP)
-	$(UV) pip install $(UV_FLAGS) --require-hashes -r requirements/anchor.txt
+	CMAKE_ARGS="$(ANCHOR_CMAKE_ARGS)" $(UV) pip install $(UV_FLAGS) --reinstall-package llama-cpp-python \
+		--no-cache --require-hashes -r requirements/anchor.txt
 
 # Re-resolving is a deliberate step: `make lock` after changing a dependency in pyproject.toml or
 # requirements/*.in keeps every other pin; `make upgrade` moves every pin to the newest release
