@@ -85,6 +85,7 @@ test-unit: $(STAMP)
 # worker, the default model, the Docker sandbox): start `retrospect serve`, submit the example,
 # stream its events and print the solution; the server stops when the job ends.
 DEMO_PORT ?= 8800
+DEMO_PROBLEM ?= examples/sum_evens.json
 DEMO_FLAGS ?= --max-attempts 24 --attempts-per-round 8 --max-new-tokens 192
 
 demo: $(STAMP) image
@@ -94,7 +95,7 @@ demo: $(STAMP) image
 	$(VENV)/bin/retrospect serve --port $(DEMO_PORT) --log-level warning > data/demo-server.log 2>&1 & \
 	server=$$!; trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null || true' EXIT; \
 	echo "server on http://127.0.0.1:$(DEMO_PORT) (log: data/demo-server.log)"; \
-	$(VENV)/bin/retrospect submit examples/sum_evens.json --url http://127.0.0.1:$(DEMO_PORT) \
+	$(VENV)/bin/retrospect submit $(DEMO_PROBLEM) --url http://127.0.0.1:$(DEMO_PORT) \
 		--wait 300 --follow $(DEMO_FLAGS)
 
 # The service on the embedded defaults, for your own problems (`retrospect submit ...`).
