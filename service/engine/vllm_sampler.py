@@ -300,7 +300,7 @@ def _build_llm(model_path: str, settings: EngineSettings) -> Any:
     slots = settings.max_loras or 1
     with preload:
         return LLM(
-            model=model_path,
+            model=str(model_path),  # a Path would reach vLLM's config parsing as is
             enable_lora=True,
             max_lora_rank=vllm_lora_rank(settings.lora_rank),
             max_loras=slots,

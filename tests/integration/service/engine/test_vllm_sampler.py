@@ -42,7 +42,7 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 @pytest.fixture(scope="module")
 def model_dir() -> str:
     try:
-        return resolve_model(TEST_MODEL, ROOT / "data" / "models")
+        return str(resolve_model(TEST_MODEL, ROOT / "data" / "models"))
     except ModelNotFoundError as exc:
         pytest.skip(f"default model unavailable: {exc}")
 

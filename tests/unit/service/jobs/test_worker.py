@@ -608,10 +608,18 @@ def test_a_job_with_long_rounds_does_not_hold_up_a_short_one(settings: Settings)
         worker = jobs_worker(
             settings, sessions, bus, {tag("long"): long_sampler, tag("short"): short_sampler}
         )
-        short_ended = threading.Event()
-        # The long job's first round lasts until the short job has run all of its rounds.
-        long_sampler.on_sample = first_call(
-            long_sampler, lambda: wait_for(short_ended, "the short job's end")
+        short_ended, long_sampling = threading.Event(), threading.Event()
+
+        def long_first_round() -> None:
+            long_sampling.set()
+            wait_for(short_ended, "the short job's end")
+
+        # The long job's first round lasts until the short job has run all of its rounds; the
+        # short job starts sampling only once the long one is inside its first round, so the
+        # two are in flight together whichever thread the scheduler runs first.
+        long_sampler.on_sample = first_call(long_sampler, long_first_round)
+        short_sampler.on_sample = first_call(
+            short_sampler, lambda: wait_for(long_sampling, "the long job's first round")
         )
         async with running(worker):
             short = await until_finished(sessions, bus, short_id)
