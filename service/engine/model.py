@@ -23,9 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from service.engine import hub
+from service.engine.adapters import sha256_file
 from service.engine.catalog import SHIPPED_MODELS, ShippedModel
 from service.engine.errors import ModelNotFoundError
-from service.engine.shipped import assemble, file_sha256, part_paths
+from service.engine.shipped import assemble, part_paths
 
 __all__ = ["ModelNotFoundError", "describe_setting", "resolve_model"]
 
@@ -76,7 +77,7 @@ def convert_shipped(model: ShippedModel, cache_dir: Path) -> Path:
 
 def convert_gguf_file(gguf: Path, cache_dir: Path) -> Path:
     """A user's GGUF converted into the cache, keyed by its bytes (the same file, once)."""
-    sha256 = file_sha256(gguf)
+    sha256 = sha256_file(gguf)
     return _convert_once(
         cache_dir / f"gguf-{sha256[:16]}", sha256, lambda staging: _convert_gguf(gguf, staging)
     )

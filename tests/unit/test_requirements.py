@@ -50,8 +50,8 @@ def wanted(extras: tuple[str, ...]) -> list[Requirement]:
     return [Requirement(name) for name in names]
 
 
-def in_files(pattern: str) -> list[str]:
-    return [*(line.strip() for line in (LOCKS / pattern).read_text().splitlines())]
+def in_files(name: str) -> list[str]:
+    return [line.strip() for line in (LOCKS / name).read_text().splitlines()]
 
 
 @pytest.mark.parametrize("lock", sorted(LOCKED_EXTRAS))

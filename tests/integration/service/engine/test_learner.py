@@ -71,6 +71,8 @@ def synthetic_batch(seed: int, n: int = 3) -> DistillationBatch:
 
 
 def probe_logits(learner, job_id: str | None) -> torch.Tensor:
+    """One fixed 4-token prompt and response on the one torch thread: two calls run the same
+    shapes on the same thread count, so the bit-equal comparisons below are deterministic."""
     return learner.response_logits(job_id, [1, 4093, 198, 6004], [2683, 359, 253, 5356])
 
 

@@ -10,10 +10,11 @@ import pytest
 from transformers import AutoTokenizer
 
 from service.engine import shipped
+from service.engine.adapters import sha256_file
 from service.engine.catalog import QWEN_CODER_05B, QWEN_CODER_15B, SMOLLM2_135M, ShippedModel
 from service.engine.errors import ModelNotFoundError
 from service.engine.model import SOURCE_FILE, resolve_model
-from service.engine.shipped import assemble, file_sha256, part_paths
+from service.engine.shipped import assemble, part_paths
 
 pytestmark = pytest.mark.model
 
@@ -49,7 +50,7 @@ def test_a_gguf_file_converts_into_a_folder_transformers_loads(tmp_path: Path) -
     (gguf,) = part_paths(SMOLLM2_135M)  # its one file
     folder = resolve_model(str(gguf), tmp_path / "cache")
     assert folder.parent == tmp_path / "cache"
-    assert (folder / SOURCE_FILE).read_text().strip() == file_sha256(gguf)
+    assert (folder / SOURCE_FILE).read_text().strip() == sha256_file(gguf)
     assert json.loads((folder / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
     tokenizer = AutoTokenizer.from_pretrained(folder)
     chat = [{"role": "user", "content": "hi"}]
