@@ -52,10 +52,11 @@ def run_command(
     extraction: Annotated[
         Extraction,
         typer.Option(
-            help="runnable: the longest block that compiles and defines "
-            "what the tests call; longest: the longest block"
+            help="solution: the runnable block without its top-level test code; runnable: "
+            "the longest block that compiles and defines what the tests call; longest: the "
+            "longest block"
         ),
-    ] = Extraction.RUNNABLE,
+    ] = Extraction.SOLUTION,
 ) -> None:
     """Judge programs in order through one backend; print one SuiteResult JSON per program."""
     parsed = _load_problem(problem)

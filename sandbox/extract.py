@@ -5,11 +5,14 @@ The candidates, after normalizing line endings to `\\n`: every complete block ma
 block, the text following an opener (```` ```lang\\n ````) that is never closed (a generation
 cut at its length limit); each body without its leading blank lines and trailing whitespace.
 
-Two rules choose among them:
-- `runnable` (the default): the longest candidate that compiles and defines at top level every
-  name the tests call; failing that, the longest that compiles; failing that, the longest. A
-  response with no fence is the program only when it compiles. A model that writes the right
-  function and then a longer fenced stretch of prose or usage is judged on its function.
+Three rules:
+- `solution` (the default): the candidate `runnable` chooses, without its top-level test code
+  where the tests call names (`sandbox.solution`: the model's own asserts, demonstration calls,
+  prints and main guard are not judged; what was left out is reported as `dropped`).
+- `runnable`: the longest candidate that compiles and defines at top level every name the tests
+  call; failing that, the longest that compiles; failing that, the longest. A response with no
+  fence is the program only when it compiles. A model that writes the right function and then a
+  longer fenced stretch of prose or usage is judged on its function.
 - `longest` (the SDPO paper's rule): the longest candidate; with no fence, the whole response.
 
 Either way, a response with no non-blank candidate gives None: the judge reports a format
@@ -27,6 +30,7 @@ from enum import StrEnum
 
 from sandbox.parsing import compiles
 from sandbox.problem import AssertTests, FunctionalTests, Tests
+from sandbox.solution import Solution, solution_of
 
 FENCE = "```"
 _BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
@@ -38,20 +42,36 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 class Extraction(StrEnum):
     """Which fenced block of a response is the program."""
 
+    SOLUTION = "solution"
     RUNNABLE = "runnable"
     LONGEST = "longest"
 
 
-def extract_code(
-    response: str, *, calls: Collection[str] = (), rule: Extraction = Extraction.RUNNABLE
-) -> str | None:
-    """The program inside `response`, or None when there is none to run.
+def extract_solution(
+    response: str, *, calls: Collection[str] = (), rule: Extraction = Extraction.SOLUTION
+) -> Solution | None:
+    """The program judged for `response` and what was left out of it, or None (nothing to run).
 
     `calls`: the names the tests call (`called_names`); `Class.method` requires both."""
+    chosen = _choose(response, calls, rule)
+    if chosen is None:
+        return None
+    return solution_of(chosen, calls) if rule is Extraction.SOLUTION else Solution(chosen)
+
+
+def extract_code(
+    response: str, *, calls: Collection[str] = (), rule: Extraction = Extraction.SOLUTION
+) -> str | None:
+    """The program judged for `response`, or None when there is none to run."""
+    solution = extract_solution(response, calls=calls, rule=rule)
+    return None if solution is None else solution.code
+
+
+def _choose(response: str, calls: Collection[str], rule: Extraction) -> str | None:
     text = response.replace("\r\n", "\n").replace("\r", "\n")
     if FENCE not in text:
         whole = text.strip()
-        if rule is Extraction.RUNNABLE and compiles(whole, "<response>") is None:
+        if rule is not Extraction.LONGEST and compiles(whole, "<response>") is None:
             return None
         return whole or None
     candidates = [body for body in (_trim(b) for b in _bodies(text)) if body]

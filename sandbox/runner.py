@@ -6,11 +6,12 @@ import logging
 from typing import Literal
 
 from sandbox.backends.base import Backend, HarnessRun, SandboxError
-from sandbox.extract import Extraction, called_names, extract_code
+from sandbox.extract import Extraction, called_names, extract_solution
 from sandbox.judge import JudgedCase, assemble, build_request, judged_case, parse_records
 from sandbox.limits import Limits
 from sandbox.problem import Problem
 from sandbox.results import SuiteResult, Verdict
+from sandbox.solution import Solution
 
 logger = logging.getLogger(__name__)
 
@@ -36,28 +37,28 @@ class Sandbox:
         self,
         backend: Backend,
         base_limits: Limits | None = None,
-        extraction: Extraction = Extraction.RUNNABLE,
+        extraction: Extraction = Extraction.SOLUTION,
     ) -> None:
         self.backend = backend
         self.base_limits = base_limits or Limits()
         self.extraction = extraction
 
-    def extract(self, program: str, problem: Problem) -> str | None:
-        """The code this sandbox judges for `program` (a response or plain code), or None."""
-        return extract_code(program, calls=called_names(problem.tests), rule=self.extraction)
+    def extract(self, program: str, problem: Problem) -> Solution | None:
+        """What this sandbox judges of `program` (a response or plain code), or None."""
+        return extract_solution(program, calls=called_names(problem.tests), rule=self.extraction)
 
     def run_suite(self, program: str, problem: Problem, split: Split = "public") -> SuiteResult:
         """Judge `program` (a model response or plain code) on one split of the tests."""
         cases = select_cases(problem, split)
-        code = self.extract(program, problem)
-        if code is None:
+        solution = self.extract(program, problem)
+        if solution is None:
             return SuiteResult(
                 verdict=Verdict.FORMAT_ERROR, passed=0, total=len(cases), detail="no code found"
             )
         if not cases:
             return SuiteResult(verdict=Verdict.ACCEPTED, passed=0, total=0)
         limits = Limits.for_problem(problem, self.base_limits)
-        request = build_request(code, problem.tests, cases, limits, self.backend.options())
+        request = build_request(solution.code, problem.tests, cases, limits, self.backend.options())
         try:
             run = self.backend.execute(request, limits, len(cases))
         except SandboxError as exc:

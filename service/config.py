@@ -162,9 +162,10 @@ class SandboxSettings(BaseModel):
     image: str = "retrospect-sandbox:1"
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     extraction: Extraction = Field(
-        default=Extraction.RUNNABLE,
-        description="which fenced block is the program: `runnable` (the longest that compiles "
-        "and defines what the tests call) or `longest` (the SDPO paper's rule)",
+        default=Extraction.SOLUTION,
+        description="what of a response is judged: `solution` (the `runnable` block without "
+        "its top-level test code), `runnable` (the longest block that compiles and defines what "
+        "the tests call) or `longest` (the SDPO paper's rule)",
     )
 
 

@@ -22,6 +22,7 @@ from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import EXAMPLES_DIR, MBPP_PATH
 from benchmarks.retrospection.config import CONFIGS, Config
 from benchmarks.retrospection.plot import plot
+from service.engine.prompts import PromptStyle
 from service.probe.attempts import Failure, ProbeProblem
 from service.probe.problems import load_probe_problems
 from service.probe.run import ProbeConfig, ProbeParts, run_probe
@@ -36,6 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--model", help="the engine's model (a name, folder or hub id)")
+    parser.add_argument("--prompt", default="reasoning", choices=["reasoning", "concise"])
     parser.add_argument(
         "--random-weights-from",
         type=Path,
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         attempts_per_problem=config.attempts_per_problem,
         max_new_tokens=config.max_new_tokens,
         seed=config.seed,
+        prompt_style=PromptStyle(args.prompt),
     )
     overrides = {"model": args.model} if args.model else None
     began = time.perf_counter()

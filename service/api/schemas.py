@@ -104,7 +104,11 @@ class AttemptView(BaseModel):
     confirmation: str
     passed: int
     total: int
-    code: str | None
+    code: str | None = Field(description="the code that was judged")
+    dropped: str = Field(
+        description="the top-level test code left out of `code` (asserts, demonstration "
+        "calls, prints, a main guard); empty when nothing was"
+    )
     response: str
     feedback: str
     tokens: int

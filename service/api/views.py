@@ -98,6 +98,7 @@ def attempt_view(row: Attempt) -> AttemptView:
         passed=row.passed,
         total=row.total,
         code=row.code,
+        dropped=row.dropped,
         response=row.response,
         feedback=row.feedback,
         tokens=row.tokens,

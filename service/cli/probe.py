@@ -13,8 +13,9 @@ from rich.table import Table
 
 from sandbox import Sandbox, SandboxError, make_backend
 from sandbox.importers import ImportFormatError
-from service.cli.common import MODEL_HELP, fail, with_model
+from service.cli.common import MODEL_HELP, PROMPT_HELP, fail, with_model
 from service.config import get_settings
+from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.probe.attempts import Failure, ProbeProblem
 from service.probe.problems import load_probe_problems
 from service.probe.run import ProbeConfig, ProbeParts, ProbeResult, run_probe
@@ -35,6 +36,7 @@ def probe_command(
     seed: Annotated[int, typer.Option(help="seed of sampling and of the bootstrap")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
     model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
+    prompt: Annotated[PromptStyle, typer.Option(help=PROMPT_HELP)] = DEFAULT_PROMPT_STYLE,
 ) -> None:
     """Score reference solutions under the student prompt, the teacher prompt with a failing
     attempt's feedback, and with another problem's feedback; print whether the self-teacher
@@ -42,7 +44,12 @@ def probe_command(
     logging.basicConfig(level=logging.WARNING)
     console = Console()
     problems = _problems(paths or [Path("examples")], limit, shortest_first)
-    config = ProbeConfig(attempts_per_problem=attempts, max_new_tokens=max_new_tokens, seed=seed)
+    config = ProbeConfig(
+        attempts_per_problem=attempts,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        prompt_style=prompt,
+    )
     result = _run(problems, config, console, model)
     _print(console, result)
     if json_out is not None:

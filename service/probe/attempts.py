@@ -7,7 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sandbox.problem import Problem
-from service.engine.prompts import ChatTokenizer, student_prompt_ids
+from service.engine.prompts import (
+    DEFAULT_PROMPT_STYLE,
+    ChatTokenizer,
+    PromptStyle,
+    student_prompt_ids,
+)
 from service.engine.types import Sampler, SamplingParams
 from service.solver.attempts import Judge
 from service.solver.feedback import render_feedback
@@ -45,13 +50,15 @@ def sample_failures(
     *,
     attempts: int,
     params: SamplingParams,
+    style: PromptStyle = DEFAULT_PROMPT_STYLE,
 ) -> list[Failure]:
     """Sample `attempts` from the student prompt; keep those that fail with feedback."""
-    prompt = student_prompt_ids(tokenizer, problem.problem)
+    prompt = student_prompt_ids(tokenizer, problem.problem, style=style)
     failures = []
     for sample in sampler.sample(prompt, attempts, params, None):
         result = judge.run_suite(sample.text, problem.problem, "public")
-        code = judge.extract(sample.text, problem.problem)
+        solution = judge.extract(sample.text, problem.problem)
+        code = None if solution is None else solution.code
         feedback = render_feedback(result, truncated=sample.truncated, code=code)
         if not result.accepted and feedback and sample.token_ids:
             failures.append(Failure(problem.id, sample.token_ids, feedback, result.verdict.value))
@@ -86,12 +93,13 @@ def collect(
     attempts: int,
     params: SamplingParams,
     on_problem: Callable[[ProbeProblem, list[Failure]], None] | None = None,
+    style: PromptStyle = DEFAULT_PROMPT_STYLE,
 ) -> list[Failure]:
     """Every problem's failing attempts, in problem order."""
     failures: list[Failure] = []
     for problem in problems:
         found = sample_failures(
-            problem, sampler, judge, tokenizer, attempts=attempts, params=params
+            problem, sampler, judge, tokenizer, attempts=attempts, params=params, style=style
         )
         failures.extend(found)
         if on_problem is not None:

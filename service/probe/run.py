@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.engine.host import ModelHost
-from service.engine.prompts import ChatTokenizer
+from service.engine.prompts import DEFAULT_PROMPT_STYLE, ChatTokenizer, PromptStyle
 from service.engine.types import Sampler, SamplingParams
 from service.probe.attempts import Failure, ProbeProblem, collect, sound
 from service.probe.scoring import score
@@ -26,6 +26,7 @@ class ProbeConfig:
     seed: int = 0
     confidence: float = 0.95
     rows_per_forward: int = 4
+    prompt_style: PromptStyle = DEFAULT_PROMPT_STYLE
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def run_probe(
         attempts=config.attempts_per_problem,
         params=params,
         on_problem=on_problem,
+        style=config.prompt_style,
     )
     sampled = time.perf_counter()
     scored = score(
@@ -84,6 +86,7 @@ def run_probe(
         {p.id: p for p in kept},
         parts.host,
         rows_per_forward=config.rows_per_forward,
+        style=config.prompt_style,
     )
     scored_at = time.perf_counter()
     failed_on = {f.problem_id for f in failures}

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from service.engine.host import ModelHost
-from service.engine.prompts import student_prompt_ids, teacher_prompt_ids
+from service.engine.prompts import (
+    DEFAULT_PROMPT_STYLE,
+    PromptStyle,
+    student_prompt_ids,
+    teacher_prompt_ids,
+)
 from service.engine.scoring import token_logprobs
 from service.probe.attempts import Failure, ProbeProblem, control_feedback
 from service.probe.summary import Scored
@@ -25,21 +30,26 @@ def score(
     *,
     bf16_autocast: bool | None = None,
     rows_per_forward: int = 4,
+    style: PromptStyle = DEFAULT_PROMPT_STYLE,
 ) -> list[Scored]:
     """Mean log-prob per token of the reference and of the attempt under the student prompt,
     the teacher prompt with the attempt's feedback, and the teacher prompt with the control's."""
     tokenizer = host.tokenizer
     controls = control_feedback(failures)
-    students = {pid: student_prompt_ids(tokenizer, problems[pid].problem) for pid in problems}
+    students = {
+        pid: student_prompt_ids(tokenizer, problems[pid].problem, style=style) for pid in problems
+    }
     references = {pid: reference_ids(tokenizer, problems[pid].reference) for pid in problems}
     prompts: list[list[int]] = []
     continuations: list[list[int]] = []
     for failure, control in zip(failures, controls, strict=True):
         problem = problems[failure.problem_id].problem
         teacher = teacher_prompt_ids(
-            tokenizer, problem, failure.feedback, max_tokens=TEACHER_MAX_TOKENS
+            tokenizer, problem, failure.feedback, max_tokens=TEACHER_MAX_TOKENS, style=style
         )
-        shown_other = teacher_prompt_ids(tokenizer, problem, control, max_tokens=TEACHER_MAX_TOKENS)
+        shown_other = teacher_prompt_ids(
+            tokenizer, problem, control, max_tokens=TEACHER_MAX_TOKENS, style=style
+        )
         student = students[failure.problem_id]
         reference = references[failure.problem_id]
         attempt = list(failure.response_ids)

@@ -18,6 +18,7 @@ from typing import Protocol
 from sandbox.problem import Problem
 from sandbox.results import SuiteResult, Verdict
 from sandbox.runner import Split
+from sandbox.solution import Solution
 from service.engine.types import Sample
 from service.solver.feedback import render_feedback
 
@@ -29,8 +30,8 @@ class Judge(Protocol):
         """Judge `program` on one split of the problem's tests."""
         ...
 
-    def extract(self, program: str, problem: Problem) -> str | None:
-        """The code `run_suite` judges for `program`, or None when there is none."""
+    def extract(self, program: str, problem: Problem) -> Solution | None:
+        """What `run_suite` judges of `program` (and what it left out), or None for nothing."""
         ...
 
 
@@ -63,6 +64,7 @@ class AttemptRecord:
     feedback: str
     tokens: int
     truncated: bool
+    dropped: str = ""  # the top-level test code left out of `code` (sandbox/solution.py)
 
     @property
     def succeeded(self) -> bool:
@@ -121,7 +123,8 @@ def settle(judge: Judge, problem: Problem, attempt: Attempt) -> AttemptRecord:
     confirmation, verdict = Confirmation.NOT_RUN, attempt.public.verdict
     if attempt.public.accepted:
         confirmation, verdict = confirm(judge, problem, attempt.sample.text)
-    code = judge.extract(attempt.sample.text, problem)
+    solution = judge.extract(attempt.sample.text, problem)
+    code = None if solution is None else solution.code
     # Public cases only: a public pass that fails hidden gets "" (nothing public to show).
     feedback = render_feedback(attempt.public, truncated=attempt.sample.truncated, code=code)
     return AttemptRecord(
@@ -137,4 +140,5 @@ def settle(judge: Judge, problem: Problem, attempt: Attempt) -> AttemptRecord:
         feedback=feedback,
         tokens=len(attempt.sample.token_ids),
         truncated=attempt.sample.truncated,
+        dropped="" if solution is None else solution.dropped,
     )

@@ -38,6 +38,7 @@ async def add_attempt(
         feedback=record.feedback,
         tokens=record.tokens,
         truncated=record.truncated,
+        dropped=record.dropped,
         created_at=now,
     )
     session.add(row)

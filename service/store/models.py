@@ -139,6 +139,7 @@ class Attempt(Base):
     feedback: Mapped[str] = mapped_column(Text)
     tokens: Mapped[int] = mapped_column(Integer)
     truncated: Mapped[bool] = mapped_column(Boolean)
+    dropped: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -185,8 +185,14 @@ export function attemptDetail(attempt, { isBest, onShowBest }) {
           h("pre", { class: "code feedback", id: "feedback" }, attempt.feedback),
         ]
       : null,
-    h("div", { class: "chart-title" }, "Program"),
+    h("div", { class: "chart-title" }, "Program (as judged)"),
     h("pre", { class: "code", id: "attempt-code" }, attempt.code ?? attempt.response),
+    attempt.dropped
+      ? [
+          h("div", { class: "chart-title" }, "The model's own test code, not judged"),
+          h("pre", { class: "code dropped", id: "attempt-dropped" }, attempt.dropped),
+        ]
+      : null,
   ];
 }
 

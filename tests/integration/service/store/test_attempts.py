@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from service.api.views import attempt_view
 from service.store import add_attempt, get_job, list_attempts, record_attempt
 from service.store.attempts import best_attempt
 from tests.integration.service.store.helpers import (
@@ -58,5 +59,19 @@ def test_a_recorded_attempt_advances_the_counts_and_the_best_passes_most(db_url:
             assert (job.attempts_used, job.rounds) == (5, 2)
             best = await best_attempt(session, job_id)
             assert best is not None and best.index == 1, "the most passed, the earliest of them"
+
+    run(db_url, scenario)
+
+
+def test_the_judged_code_and_the_dropped_test_code_come_back_as_stored(db_url: str) -> None:
+    async def scenario(sessions: Sessions) -> None:
+        job_id = await new_job(sessions)
+        record = make_attempt(0, code="def f():\n    return 1", dropped="assert f() == 2")
+        async with sessions.begin() as session:
+            await add_attempt(session, job_id, record, now=T0)
+        async with sessions() as session:
+            (row,) = await collect(lambda c: list_attempts(session, job_id, cursor=c, limit=3))
+        view = attempt_view(row)
+        assert (view.code, view.dropped) == ("def f():\n    return 1", "assert f() == 2")
 
     run(db_url, scenario)

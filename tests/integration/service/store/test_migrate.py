@@ -94,3 +94,45 @@ def test_the_elapsed_seconds_migration_keeps_rows_and_downgrades(tmp_path: Path)
         assert ids == ["old"]
     finally:
         engine.dispose()
+
+
+def _upgrade_an_attempt_to_0003(url: str, config: Any) -> None:
+    """An attempt stored before 0003 gets `dropped` = "" and survives the downgrade."""
+    command.upgrade(config, "0002")
+    engine = sa.create_engine(url)
+    job = {
+        "id": "old", "status": "running", "strategy": "sdpo", "problem": "{}", "budget": "{}",
+        "sdpo": "{}", "sampling": "{}", "metadata": "{}", "attempts_used": 1, "rounds": 1,
+        "adapter_version": 0, "last_event_seq": 2, "cancel_requested": False, "created_at": T0,
+    }  # fmt: skip
+    attempt = {
+        "job_id": "old", "index": 0, "round": 0, "response": "r", "code": "c",
+        "verdict": "wrong_answer", "public_verdict": "wrong_answer", "confirmation": "not_run",
+        "passed": 0, "total": 1, "feedback": "f", "tokens": 3, "truncated": False,
+        "created_at": T0,
+    }  # fmt: skip
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.table("jobs", *map(sa.column, job)).insert().values(**job))
+            connection.execute(
+                sa.table("attempts", *map(sa.column, attempt)).insert().values(**attempt)
+            )
+        command.upgrade(config, "0003")
+        with engine.connect() as connection:
+            dropped = connection.execute(sa.text("SELECT dropped FROM attempts")).scalar_one()
+        assert dropped == ""
+        command.downgrade(config, "0002")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("attempts")}
+        assert "dropped" not in columns and "code" in columns
+        with engine.connect() as connection:
+            codes = connection.execute(sa.text("SELECT code FROM attempts")).scalars().all()
+        assert codes == ["c"]
+    finally:
+        engine.dispose()
+
+
+def test_the_dropped_code_migration_keeps_rows_and_downgrades(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "dropped")
+    ensure_sqlite_dir(settings.resolved_database_url)
+    sync_url = settings.resolved_database_url.replace("sqlite+aiosqlite", "sqlite")
+    _upgrade_an_attempt_to_0003(sync_url, alembic_config(settings))

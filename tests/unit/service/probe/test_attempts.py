@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sandbox.problem import AssertCase, AssertTests, Problem
 from sandbox.results import CaseResult, SuiteResult, Verdict
+from sandbox.solution import Solution
 from service.engine.types import AdapterRef, Sample, SamplingParams
 from service.probe.attempts import (
     Failure,
@@ -74,8 +75,8 @@ class VerdictJudge:
         case = CaseResult(index=0, verdict=Verdict.WRONG_ANSWER, actual_excerpt="2")
         return SuiteResult(verdict=Verdict.WRONG_ANSWER, passed=0, total=1, cases=[case])
 
-    def extract(self, program: str, problem: Problem) -> str | None:
-        return program
+    def extract(self, program: str, problem: Problem) -> Solution | None:
+        return Solution(program)
 
 
 def test_only_failing_attempts_with_feedback_are_kept() -> None:

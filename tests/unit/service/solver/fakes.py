@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.extract import extract_code
+from sandbox.extract import extract_solution
 from sandbox.results import CaseResult, SuiteResult, Verdict
+from sandbox.solution import Solution
 from service.engine.types import (
     AdapterRef,
     DistillationBatch,
@@ -170,8 +171,8 @@ class FakeJudge:
         failed = ("HIDDENFAIL" in program) if split == "hidden" else ("FLAKY" in program)
         return _hidden_failure() if failed else _accepted(hidden=True)
 
-    def extract(self, program: str, problem: Any) -> str | None:
-        return extract_code(program)
+    def extract(self, program: str, problem: Any) -> Solution | None:
+        return extract_solution(program)
 
     def splits(self) -> list[str]:
         return [split for _, split in self.calls]
