@@ -10,6 +10,7 @@ ServiceError                       500 internal
 ├── NotFound                       404 not_found
 ├── Conflict                       409 conflict
 ├── TooManyActiveJobs              429 too_many_active_jobs
+├── ServiceUnavailable             503 unavailable         (a dependency is down; Retry-After)
 └── store.errors.StoreError        (JobNotFound 404, IdempotencyConflict 422, ...)
 """
 
@@ -74,3 +75,11 @@ class TooManyActiveJobs(ServiceError):
 
     status_code = 429
     code = "too_many_active_jobs"
+
+
+class ServiceUnavailable(ServiceError):
+    """A dependency (the database) is down before anything was committed: retry later."""
+
+    status_code = 503
+    code = "unavailable"
+    retry_after_s = 5

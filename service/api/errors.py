@@ -5,7 +5,8 @@ the code instead of a bare HTTP 403.
 
 Service errors carry their own status and code (`service.errors`); request validation
 answers 422 naming the first bad field as a dotted path (`budget.max_attempts`,
-`problem.tests.public.0.output`); anything unexpected is a 500 that names no internals and,
+`problem.tests.public.0.output`); a database that cannot be reached is a 503 with
+`Retry-After` (nothing was committed); anything unexpected is a 500 that names no internals and,
 since `UnexpectedErrors` answers it itself, keeps the keep-alive connection. See
 docs/http-api.md, "Errors".
 """
@@ -19,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -26,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from service.api.schemas import ErrorBody, ErrorDetail, WsError
-from service.errors import ServiceError
+from service.errors import ServiceError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 _SOURCES = ("body", "message", "query", "path", "header", "cookie")
@@ -35,10 +37,16 @@ WS_CLOSE_BASE = 4000  # a refused WebSocket closes with 4000 + the HTTP status i
 WS_REASON_MAX_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """The error shape every endpoint answers with."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    return JSONResponse(body.model_dump(), status_code=status)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -79,12 +87,38 @@ async def refuse_websocket(ws: WebSocket, status: int, detail: ErrorDetail) -> N
 
 
 async def _answer(
-    conn: HTTPConnection, status: int, code: str, message: str, field: str | None
+    conn: HTTPConnection,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None,
+    headers: dict[str, str] | None = None,
 ) -> Response | None:
     if isinstance(conn, WebSocket):
         await refuse_websocket(conn, status, ErrorDetail(code=code, message=message, field=field))
         return None
-    return error_response(status, code, message, field)
+    return error_response(status, code, message, field, headers)
+
+
+# The database cannot be reached (refused, reset, timed out, its pool exhausted, SQLite
+# locked): nothing was committed, so the caller may retry; a 503 says so, a 500 would not.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+async def answer_unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """503 with `Retry-After` for a dependency that is down."""
+    logger.warning("the database is unavailable on %s: %r", conn.url.path, exc)
+    retry_s = ServiceUnavailable.retry_after_s
+    message = f"the database is unavailable; retry in {retry_s} s"
+    return await _answer(
+        conn, 503, ServiceUnavailable.code, message, None, {"Retry-After": str(retry_s)}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -92,7 +126,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(conn: HTTPConnection, exc: ServiceError) -> Response | None:
+        if isinstance(exc, ServiceUnavailable):
+            return await answer_unavailable(conn, exc)
         return await _answer(conn, exc.status_code, exc.code, exc.message, exc.field)
+
+    for kind in DATABASE_DOWN:
+        app.exception_handler(kind)(answer_unavailable)
 
     @app.exception_handler(RequestValidationError)
     @app.exception_handler(WebSocketRequestValidationError)
