@@ -16,6 +16,7 @@ from service.api.limits import BodySizeLimit
 from service.api.logs import install_redaction
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.openapi import install_schema
+from service.api.revocation import KeyChecks
 from service.api.state import AppState, keys_required
 from service.bus import Bus, make_bus
 from service.config import Settings
@@ -47,6 +48,7 @@ def create_app(
                 bus=bus or make_bus(settings),
                 keys_required=keys_required(settings, bind_host),
                 metrics=metrics,
+                key_checks=KeyChecks(store.reads),
             )
             app.state.retrospect = state
             task = _start_worker(state, worker_parts)
