@@ -10,6 +10,7 @@ ServiceError                       500 internal
 ├── NotFound                       404 not_found
 ├── Conflict                       409 conflict
 ├── TooManyActiveJobs              429 too_many_active_jobs
+├── RangeNotSatisfiable            416 range_not_satisfiable (Content-Range: bytes */N)
 ├── ServiceUnavailable             503 unavailable         (a dependency is down; Retry-After)
 └── store.errors.StoreError        (JobNotFound 404, IdempotencyConflict 422, ...)
 """
@@ -27,6 +28,10 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (most errors: none)."""
+        return {}
 
 
 class InvalidRequest(ServiceError):
@@ -83,3 +88,20 @@ class ServiceUnavailable(ServiceError):
     status_code = 503
     code = "unavailable"
     retry_after_s = 5
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class RangeNotSatisfiable(ServiceError):
+    """A valid `Range` that starts past the end of the file (RFC 9110 §15.5.17)."""
+
+    status_code = 416
+    code = "range_not_satisfiable"
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(f"Range: the file has {size_bytes} bytes", field="Range")
+        self.size_bytes = size_bytes
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size_bytes}"}

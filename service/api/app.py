@@ -68,7 +68,7 @@ def create_app(
     install_schema(app)
     install_redaction()
     # Added innermost first: metrics see every answer, the 413s and the 500s included.
-    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(UnexpectedErrors, on_client_gone=metrics.client_disconnects.inc)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=app.router.routes)
     for router in (jobs.router, streams.router, health.router, ui.router):

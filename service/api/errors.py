@@ -14,7 +14,7 @@ docs/http-api.md, "Errors".
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -112,13 +112,11 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 
 
 async def answer_unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
-    """503 with `Retry-After` for a dependency that is down."""
+    """503 with `Retry-After` for a database that cannot be reached."""
     logger.warning("the database is unavailable on %s: %r", conn.url.path, exc)
     retry_s = ServiceUnavailable.retry_after_s
-    message = f"the database is unavailable; retry in {retry_s} s"
-    return await _answer(
-        conn, 503, ServiceUnavailable.code, message, None, {"Retry-After": str(retry_s)}
-    )
+    down = ServiceUnavailable(f"the database is unavailable; retry in {retry_s} s")
+    return await _answer(conn, down.status_code, down.code, down.message, None, down.headers())
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -126,9 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(conn: HTTPConnection, exc: ServiceError) -> Response | None:
-        if isinstance(exc, ServiceUnavailable):
-            return await answer_unavailable(conn, exc)
-        return await _answer(conn, exc.status_code, exc.code, exc.message, exc.field)
+        return await _answer(conn, exc.status_code, exc.code, exc.message, exc.field, exc.headers())
 
     for kind in DATABASE_DOWN:
         app.exception_handler(kind)(answer_unavailable)
@@ -153,10 +149,14 @@ class UnexpectedErrors:
     Starlette's own last-resort handler answers and then re-raises, which makes the server
     drop the connection; answering here keeps it. A response already under way cannot be
     answered again, so that exception goes on up (the server closes that connection).
+
+    A client that goes away before its body is read is no server error: nobody is left to
+    answer, so nothing is sent (no status reaches the metrics or the access log) and the
+    event is only counted (`on_client_gone`).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, on_client_gone: Callable[[], None]) -> None:
+        self.app, self.on_client_gone = app, on_client_gone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -171,6 +171,9 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, watch)
+        except ClientDisconnect:
+            self.on_client_gone()
+            logger.debug("the client left during %s %s", scope["method"], scope["path"])
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:
