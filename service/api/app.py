@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from service.api import health, jobs, streams, ui
 from service.api.errors import UnexpectedErrors, install_error_handlers
-from service.api.limits import BodySizeLimit
+from service.api.limits import BodySizeLimit, HeadLimit
 from service.api.logs import install_redaction
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.openapi import install_schema
@@ -69,7 +69,14 @@ def create_app(
     install_redaction()
     # Added innermost first: metrics see every answer, the 413s and the 500s included.
     app.add_middleware(UnexpectedErrors, on_client_gone=metrics.client_disconnects.inc)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        timeout_s=settings.edge.body_timeout_s,
+    )
+    app.add_middleware(
+        HeadLimit, max_headers=settings.edge.max_headers, max_bytes=settings.edge.max_header_bytes
+    )
     app.add_middleware(RequestMetrics, metrics=metrics, routes=app.router.routes)
     for router in (jobs.router, streams.router, health.router, ui.router):
         app.include_router(router)

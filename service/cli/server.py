@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from service.config import Settings, get_settings
 from service.store.connect import open_store
@@ -37,6 +36,7 @@ def _logging(level: str) -> None:
 @app.command("serve")
 def serve(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info") -> None:
     """API and an in-process worker on the embedded defaults (SQLite, in-process bus)."""
+    from service.api import serving
     from service.api.app import create_app
     from service.jobs.parts import build_parts
 
@@ -44,16 +44,19 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "in
     settings = get_settings()
     parts = functools.partial(build_parts, settings)
     api = create_app(settings, bind_host=host, worker_parts=parts)
-    uvicorn.run(api, host=host, port=port, log_level=log_level.lower())
+    serving.serve(api, settings, host, port, log_level=log_level.lower())
 
 
 @app.command("api")
 def api(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info") -> None:
     """The HTTP API alone; workers run elsewhere (`retrospect worker`)."""
+    from service.api import serving
     from service.api.app import create_app
 
     _logging(log_level)
-    uvicorn.run(create_app(get_settings(), bind_host=host), host=host, port=port)
+    settings = get_settings()
+    api = create_app(settings, bind_host=host)
+    serving.serve(api, settings, host, port, log_level=log_level.lower())
 
 
 @app.command("worker")
