@@ -6,6 +6,8 @@ part of the request at fault (a dotted path such as `budget.max_attempts`, or a 
 ServiceError                       500 internal
 ├── InvalidRequest                 422 invalid_request     (a field failed a rule)
 ├── PayloadTooLarge                413 payload_too_large
+├── RequestTimeout                 408 request_timeout     (a body not whole in time)
+├── RequestHeadTooLarge            431 request_head_too_large
 ├── Unauthorized                   401 unauthorized
 ├── NotFound                       404 not_found
 ├── Conflict                       409 conflict
@@ -52,6 +54,20 @@ class PayloadTooLarge(ServiceError):
 
     status_code = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(ServiceError):
+    """The request body did not arrive whole within the edge's body timeout."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
+class RequestHeadTooLarge(ServiceError):
+    """The request head has too many header fields, or too many bytes."""
+
+    status_code = 431
+    code = "request_head_too_large"
 
 
 class Unauthorized(ServiceError):

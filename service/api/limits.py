@@ -12,7 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.api.errors import error_response
 from service.api.schemas import SolveRequest
 from service.config import LimitSettings
-from service.errors import require_at_most
+from service.errors import (
+    RequestHeadTooLarge,
+    RequestTimeout,
+    ServiceError,
+    require_at_most,
+)
 from service.solver.budget import check_limits
 
 
@@ -29,9 +34,7 @@ class HeadLimit:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        await error_response(431, "request_head_too_large", problem, "headers")(
-            scope, receive, send
-        )
+        await _refuse(RequestHeadTooLarge(problem, field="headers"), scope, receive, send)
 
     def _problem(self, scope: Scope) -> str | None:
         headers = scope["headers"]
@@ -69,8 +72,10 @@ class BodySizeLimit:
             async with asyncio.timeout(self.timeout_s):
                 messages = await self._read(receive)
         except TimeoutError:
-            message = f"the body was not whole within {self.timeout_s:g} s"
-            await error_response(408, "request_timeout", message, "body")(scope, receive, send)
+            late = RequestTimeout(
+                f"the body was not whole within {self.timeout_s:g} s", field="body"
+            )
+            await _refuse(late, scope, receive, send)
             return
         if messages is None:
             await self._refuse(scope, receive, send)
@@ -98,6 +103,12 @@ class BodySizeLimit:
         message = f"the body exceeds {self.max_bytes} bytes"
         response = error_response(413, "payload_too_large", message, "body")
         await response(scope, receive, send)
+
+
+async def _refuse(error: ServiceError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer `error` in the one shape, from a middleware (before any route's handlers)."""
+    response = error_response(error.status_code, error.code, error.message, error.field)
+    await response(scope, receive, send)
 
 
 def check_request(request: SolveRequest, limits: LimitSettings) -> None:
