@@ -188,6 +188,42 @@ class WorkerSettings(BaseModel):
     )
 
 
+class EdgeSettings(BaseModel):
+    """What one connection may hold of an API process (`RETROSPECT_EDGE__*`); the table in
+    docs/limits.md says where each is enforced."""
+
+    max_header_bytes: Annotated[int, Field(ge=4096)] = Field(
+        default=64 * 1024, description="the request line and headers together (uvicorn/h11)"
+    )
+    max_headers: Annotated[int, Field(ge=8)] = Field(
+        default=100, description="header fields in one request; beyond, a 431"
+    )
+    header_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=10.0, description="from connect (or the previous answer) to a whole head"
+    )
+    body_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, description="to read a whole request body; beyond, a 408"
+    )
+    keep_alive_s: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="an idle keep-alive connection is closed after this"
+    )
+    graceful_stop_s: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="on SIGTERM, open requests and streams get this long"
+    )
+    ws_max_message_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=64 * 1024, description="a larger WebSocket message closes the socket (1009)"
+    )
+    ws_ping_interval_s: Annotated[float, Field(gt=0)] = 20.0
+    ws_ping_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=20.0, description="a client that does not answer a ping in time is closed"
+    )
+    max_connections: Annotated[int, Field(ge=1)] = Field(
+        default=1000,
+        description="concurrent connections and WebSockets of one process; beyond, a 503 "
+        "(kept below the open-files limit, see docs/limits.md)",
+    )
+
+
 class LimitSettings(BaseModel):
     """What one request may ask for; beyond these the API answers 413 or 422 naming the field."""
 
@@ -231,6 +267,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    edge: EdgeSettings = Field(default_factory=EdgeSettings)
 
     @property
     def model_cache_dir(self) -> Path:

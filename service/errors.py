@@ -6,10 +6,14 @@ part of the request at fault (a dotted path such as `budget.max_attempts`, or a 
 ServiceError                       500 internal
 ├── InvalidRequest                 422 invalid_request     (a field failed a rule)
 ├── PayloadTooLarge                413 payload_too_large
+├── RequestTimeout                 408 request_timeout     (a body not whole in time)
+├── RequestHeadTooLarge            431 request_head_too_large
 ├── Unauthorized                   401 unauthorized
 ├── NotFound                       404 not_found
 ├── Conflict                       409 conflict
 ├── TooManyActiveJobs              429 too_many_active_jobs
+├── RangeNotSatisfiable            416 range_not_satisfiable (Content-Range: bytes */N)
+├── ServiceUnavailable             503 unavailable         (a dependency is down; Retry-After)
 └── store.errors.StoreError        (JobNotFound 404, IdempotencyConflict 422, ...)
 """
 
@@ -26,6 +30,10 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (most errors: none)."""
+        return {}
 
 
 class InvalidRequest(ServiceError):
@@ -46,6 +54,20 @@ class PayloadTooLarge(ServiceError):
 
     status_code = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(ServiceError):
+    """The request body did not arrive whole within the edge's body timeout."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
+class RequestHeadTooLarge(ServiceError):
+    """The request head has too many header fields, or too many bytes."""
+
+    status_code = 431
+    code = "request_head_too_large"
 
 
 class Unauthorized(ServiceError):
@@ -74,3 +96,28 @@ class TooManyActiveJobs(ServiceError):
 
     status_code = 429
     code = "too_many_active_jobs"
+
+
+class ServiceUnavailable(ServiceError):
+    """A dependency (the database) is down before anything was committed: retry later."""
+
+    status_code = 503
+    code = "unavailable"
+    retry_after_s = 5
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class RangeNotSatisfiable(ServiceError):
+    """A valid `Range` that starts past the end of the file (RFC 9110 §15.5.17)."""
+
+    status_code = 416
+    code = "range_not_satisfiable"
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(f"Range: the file has {size_bytes} bytes", field="Range")
+        self.size_bytes = size_bytes
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size_bytes}"}

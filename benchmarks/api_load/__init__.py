@@ -2,6 +2,13 @@
 
     python -m benchmarks.api_load [--databases sqlite,postgres] [--submits 200]
         [--streams 400] [--reads 2000] [--read-concurrency 32] [--out PATH]
+        [--redis-url redis://127.0.0.1:6379/0]
+
+With `--redis-url`, each database also runs in Redis mode (its bus on that Redis, under a
+prefix of its own), beside the in-process bus; with every stream open the report gives each
+server's RSS and, in Redis mode, the Redis connections its bus holds (`CLIENT LIST`), which
+stay at most 5 however many streams are open (docs/limits.md). The issue's figure is
+`--streams 1000 --redis-url ...`.
 
 The figures of the last recorded run are in `benchmarks/api_load/results.json`.
 

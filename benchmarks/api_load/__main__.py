@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import math
+import resource
 import statistics
 from collections.abc import Awaitable
 from contextlib import ExitStack
@@ -68,8 +69,15 @@ async def measure(servers: dict[str, Server], args: argparse.Namespace) -> dict[
         made = await phase(name, "submit", load.submits(server.base_url, args.submits, timeout_s))
         ids[name] = made.ids or ["none"]
     for name, server in servers.items():
-        work = load.streams(server.base_url, ids[name], args.streams, timeout_s)
+        peak: dict[str, Any] = {}
+
+        def at_peak(server: Server = server, peak: dict[str, Any] = peak) -> None:
+            peak["rss_mib"] = round(server.rss_mib(), 1)
+            peak["redis_connections"] = server.redis_connections()
+
+        work = load.streams(server.base_url, ids[name], args.streams, timeout_s, at_peak)
         await phase(name, "stream", work)
+        results[name]["at_stream_peak"] = peak
     for name, server in servers.items():
         work = load.reads(server.base_url, ids[name], args.reads, args.read_concurrency, timeout_s)
         await phase(name, "read", work)
@@ -79,12 +87,27 @@ async def measure(servers: dict[str, Server], args: argparse.Namespace) -> dict[
     return results
 
 
-def started(stack: ExitStack, databases: list[str]) -> dict[str, Server]:
-    """The baseline and one `retrospect api` per database, all up at once."""
+def started(stack: ExitStack, args: argparse.Namespace) -> dict[str, Server]:
+    """The baseline and one `retrospect api` per database (and per database in Redis mode,
+    with `--redis-url`), all up at once; each may hold every stream and some room besides."""
     servers = {"baseline": stack.enter_context(baseline_app())}
-    for kind in databases:
-        servers[kind] = stack.enter_context(retrospect_api(kind))
+    room = args.streams + args.submits + args.read_concurrency + 64
+    for kind in [d for d in args.databases.split(",") if d]:
+        servers[kind] = stack.enter_context(retrospect_api(kind, max_connections=room))
+        if args.redis_url:
+            redis_mode = retrospect_api(kind, max_connections=room, redis_url=args.redis_url)
+            servers[f"{kind}+redis"] = stack.enter_context(redis_mode)
     return servers
+
+
+def open_files_for(streams: int) -> None:
+    """Raise this process's open-files limit (the servers inherit it) to fit the streams:
+    each stream is a descriptor on both sides of the loopback."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = streams * 2 + 512
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        top = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
 
 
 def _ratio(value: float, base: float) -> float | None:
@@ -115,15 +138,23 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     lines = [
         f"{args.submits} concurrent submits, {args.streams} SSE clients, {args.reads} reads "
         f"({args.read_concurrency} in flight); loopback",
-        f"{'server':<10} {'operation':<8} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'server':<14} {'operation':<8} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'per s':>8} {'p99 x base':>10} {'CPU ms/req':>10} {'CPU x base':>10} {'RSS MiB':>8}",
     ]
+    for name, result in results.items():
+        peak = result["at_stream_peak"]
+        redis_connections = peak.get("redis_connections")
+        if redis_connections is not None or name != "baseline":
+            lines.append(
+                f"{name}: with {args.streams} streams open, RSS {peak.get('rss_mib')} MiB, "
+                f"Redis connections {redis_connections if redis_connections is not None else '-'}"
+            )
     for name, result in results.items():
         for op in OPERATIONS:
             row = result[op]
             vs = result.get("vs_baseline", {}).get(op, {})
             lines.append(
-                f"{name:<10} {op:<8} {row['ok']:>5} {row['errors']:>4} {row['p50_ms']:>8} "
+                f"{name:<14} {op:<8} {row['ok']:>5} {row['errors']:>4} {row['p50_ms']:>8} "
                 f"{row['p99_ms']:>8} {row['per_s']:>8} {vs.get('p99', '')!s:>10} "
                 f"{row['server_cpu_ms_per_request']:>10} {vs.get('cpu', '')!s:>10} "
                 f"{result['rss_peak_mib']:>8}"
@@ -139,10 +170,14 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--read-concurrency", type=int, default=32)
     parser.add_argument("--phase-timeout-s", type=float, default=120.0)
+    parser.add_argument(
+        "--redis-url", default=None, help="also run each database in Redis mode on this Redis"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/api_load/results.json"))
     args = parser.parse_args()
+    open_files_for(args.streams)
     with ExitStack() as stack:
-        servers = started(stack, [d for d in args.databases.split(",") if d])
+        servers = started(stack, args)
         results = asyncio.run(measure(servers, args))
     ratios(results)
     print(report(results, args))

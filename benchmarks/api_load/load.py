@@ -80,8 +80,15 @@ async def submits(base_url: str, count: int, timeout_s: float) -> Outcome:
         return await _gather([one] * count, timeout_s)
 
 
-async def streams(base_url: str, job_ids: list[str], count: int, timeout_s: float) -> Outcome:
-    """`count` SSE clients at once, spread over `job_ids`; latency to each one's first event."""
+async def streams(
+    base_url: str,
+    job_ids: list[str],
+    count: int,
+    timeout_s: float,
+    at_peak: Callable[[], None] = lambda: None,
+) -> Outcome:
+    """`count` SSE clients at once, spread over `job_ids`; latency to each one's first event.
+    `at_peak` runs once, while every stream is open and has its first event."""
     everyone = asyncio.Event()
     arrived = [0]
     async with client(base_url, count) as http:
@@ -97,6 +104,7 @@ async def streams(base_url: str, job_ids: list[str], count: int, timeout_s: floa
                     elapsed = time.perf_counter() - started
                     arrived[0] += 1
                     if arrived[0] == count:
+                        at_peak()
                         everyone.set()
                     await everyone.wait()  # hold the stream until every client has its event
                 return elapsed, None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -35,6 +36,20 @@ class Server:
     name: str
     base_url: str
     process: subprocess.Popen[bytes]
+    redis_url: str | None = None
+    redis_client_name: str | None = None  # the name the server's bus gives its connections
+
+    def redis_connections(self) -> int | None:
+        """The Redis connections the server's bus holds now (`CLIENT LIST`); None without
+        Redis."""
+        if self.redis_url is None:
+            return None
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
+        try:
+            clients = client.client_list()
+        finally:
+            client.close()
+        return sum(1 for c in clients if c.get("name") == self.redis_client_name)
 
     def cpu_s(self) -> float:
         """CPU seconds the server has used so far, user and system (Linux: /proc stat)."""
@@ -95,13 +110,14 @@ def _process(
             process.wait(10)
 
 
-def _service_env(data_dir: Path, database_url: str) -> dict[str, str]:
+def _service_env(data_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETROSPECT_")}
     env.update(
         RETROSPECT_DATA_DIR=str(data_dir),
         RETROSPECT_DATABASE_URL=database_url,
         RETROSPECT_LIMITS__MAX_ACTIVE_JOBS_PER_KEY="100000",
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     return env
 
@@ -144,14 +160,23 @@ def _migrate(data_dir: Path, url: str) -> None:
 
 
 @contextmanager
-def retrospect_api(kind: str) -> Iterator[Server]:
-    """`retrospect api` on loopback over a fresh database of `kind`."""
+def retrospect_api(
+    kind: str, *, max_connections: int, redis_url: str | None = None
+) -> Iterator[Server]:
+    """`retrospect api` on loopback over a fresh database of `kind`; its bus on `redis_url`
+    (under a prefix of its own) where given, else in-process."""
+    settings = {"RETROSPECT_EDGE__MAX_CONNECTIONS": str(max_connections)}
+    prefix = f"retrospect-load-{uuid.uuid4().hex[:10]}:"
+    if redis_url is not None:
+        settings.update(RETROSPECT_REDIS_URL=redis_url, RETROSPECT_REDIS_PREFIX=prefix)
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp, database(kind, Path(tmp)) as url:
         args = ["-m", "service.cli", "api", "--host", HOST, "--port", "{port}"]
         log = Path(tmp) / "api.log"
-        with _process(
-            f"retrospect api ({kind})", args, _service_env(Path(tmp), url), log, "/readyz"
-        ) as server:
+        env = _service_env(Path(tmp), url, **settings)
+        mode = "Redis" if redis_url else "in-process bus"
+        with _process(f"retrospect api ({kind}, {mode})", args, env, log, "/readyz") as server:
+            if redis_url is not None:
+                server.redis_url, server.redis_client_name = redis_url, f"{prefix}bus"
             yield server
 
 

@@ -12,10 +12,11 @@ from fastapi import FastAPI
 
 from service.api import health, jobs, streams, ui
 from service.api.errors import UnexpectedErrors, install_error_handlers
-from service.api.limits import BodySizeLimit
+from service.api.limits import BodySizeLimit, HeadLimit
 from service.api.logs import install_redaction
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.openapi import install_schema
+from service.api.revocation import KeyChecks
 from service.api.state import AppState, keys_required
 from service.bus import Bus, make_bus
 from service.config import Settings
@@ -47,6 +48,7 @@ def create_app(
                 bus=bus or make_bus(settings),
                 keys_required=keys_required(settings, bind_host),
                 metrics=metrics,
+                key_checks=KeyChecks(store.reads),
             )
             app.state.retrospect = state
             task = _start_worker(state, worker_parts)
@@ -66,8 +68,15 @@ def create_app(
     install_schema(app)
     install_redaction()
     # Added innermost first: metrics see every answer, the 413s and the 500s included.
-    app.add_middleware(UnexpectedErrors)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(UnexpectedErrors, on_client_gone=metrics.client_disconnects.inc)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        timeout_s=settings.edge.body_timeout_s,
+    )
+    app.add_middleware(
+        HeadLimit, max_headers=settings.edge.max_headers, max_bytes=settings.edge.max_header_bytes
+    )
     app.add_middleware(RequestMetrics, metrics=metrics, routes=app.router.routes)
     for router in (jobs.router, streams.router, health.router, ui.router):
         app.include_router(router)

@@ -5,7 +5,8 @@ the code instead of a bare HTTP 403.
 
 Service errors carry their own status and code (`service.errors`); request validation
 answers 422 naming the first bad field as a dotted path (`budget.max_attempts`,
-`problem.tests.public.0.output`); anything unexpected is a 500 that names no internals and,
+`problem.tests.public.0.output`); a database that cannot be reached is a 503 with
+`Retry-After` (nothing was committed); anything unexpected is a 500 that names no internals and,
 since `UnexpectedErrors` answers it itself, keeps the keep-alive connection. See
 docs/http-api.md, "Errors".
 """
@@ -13,20 +14,21 @@ docs/http-api.md, "Errors".
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from service.api.schemas import ErrorBody, ErrorDetail, WsError
-from service.errors import ServiceError
+from service.errors import ServiceError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 _SOURCES = ("body", "message", "query", "path", "header", "cookie")
@@ -35,10 +37,16 @@ WS_CLOSE_BASE = 4000  # a refused WebSocket closes with 4000 + the HTTP status i
 WS_REASON_MAX_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """The error shape every endpoint answers with."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    return JSONResponse(body.model_dump(), status_code=status)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -79,12 +87,36 @@ async def refuse_websocket(ws: WebSocket, status: int, detail: ErrorDetail) -> N
 
 
 async def _answer(
-    conn: HTTPConnection, status: int, code: str, message: str, field: str | None
+    conn: HTTPConnection,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None,
+    headers: dict[str, str] | None = None,
 ) -> Response | None:
     if isinstance(conn, WebSocket):
         await refuse_websocket(conn, status, ErrorDetail(code=code, message=message, field=field))
         return None
-    return error_response(status, code, message, field)
+    return error_response(status, code, message, field, headers)
+
+
+# The database cannot be reached (refused, reset, timed out, its pool exhausted, SQLite
+# locked): nothing was committed, so the caller may retry; a 503 says so, a 500 would not.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+async def answer_unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """503 with `Retry-After` for a database that cannot be reached."""
+    logger.warning("the database is unavailable on %s: %r", conn.url.path, exc)
+    retry_s = ServiceUnavailable.retry_after_s
+    down = ServiceUnavailable(f"the database is unavailable; retry in {retry_s} s")
+    return await _answer(conn, down.status_code, down.code, down.message, None, down.headers())
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -92,7 +124,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(conn: HTTPConnection, exc: ServiceError) -> Response | None:
-        return await _answer(conn, exc.status_code, exc.code, exc.message, exc.field)
+        return await _answer(conn, exc.status_code, exc.code, exc.message, exc.field, exc.headers())
+
+    for kind in DATABASE_DOWN:
+        app.exception_handler(kind)(answer_unavailable)
 
     @app.exception_handler(RequestValidationError)
     @app.exception_handler(WebSocketRequestValidationError)
@@ -114,10 +149,14 @@ class UnexpectedErrors:
     Starlette's own last-resort handler answers and then re-raises, which makes the server
     drop the connection; answering here keeps it. A response already under way cannot be
     answered again, so that exception goes on up (the server closes that connection).
+
+    A client that goes away before its body is read is no server error: nobody is left to
+    answer, so nothing is sent (no status reaches the metrics or the access log) and the
+    event is only counted (`on_client_gone`).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, on_client_gone: Callable[[], None]) -> None:
+        self.app, self.on_client_gone = app, on_client_gone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,6 +171,9 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, watch)
+        except ClientDisconnect:
+            self.on_client_gone()
+            logger.debug("the client left during %s %s", scope["method"], scope["path"])
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:

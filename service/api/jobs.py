@@ -6,13 +6,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.api.auth import Caller
 from service.api.body import CheckedRoute
 from service.api.deps import Now, State, StreamWho, Who
+from service.api.files import RangedFile, check_range
 from service.api.inputs import Cursor, IdempotencyKey, JobId, PageLimit
 from service.api.limits import check_request
 from service.api.schemas import AttemptPage, ErrorBody, JobCreated, JobPage, JobView, SolveRequest
@@ -157,22 +158,29 @@ async def cancel(job_id: JobId, state: State, who: Who, now: Now) -> JobView:
 @router.get(
     "/jobs/{job_id}/adapter",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_errors(401, 404, 422)},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"content": {"application/octet-stream": {}}, "description": "the `Range` asked"},
+        **_errors(401, 404, 416, 422),
+    },
 )
 async def adapter(
     job_id: JobId,
     state: State,
+    request: Request,
     # A browser's download link cannot set headers: the key may come as `?access_token=`.
     who: StreamWho,
 ) -> FileResponse:
-    """The job's newest LoRA adapter weights (safetensors; peft's key format)."""
+    """The job's newest LoRA adapter weights (safetensors; peft's key format); `Range` is
+    honoured, an invalid one ignored (200), one past the end a 416."""
     async with state.reads() as session:
         await get_owned_job(session, job_id, who.api_key_id)
         row = await latest_adapter(session, job_id)
     path = None if row is None else Path(row.path) / ADAPTER_FILE
     if row is None or path is None or not path.is_file():
         raise NotFound(f"job {job_id} has no adapter (yet)")
-    return FileResponse(
+    check_range(request.headers, path)
+    return RangedFile(
         path,
         media_type="application/octet-stream",
         filename=f"{job_id}-v{row.version}.safetensors",

@@ -42,6 +42,11 @@ class Metrics:
         self.submitted = Counter(
             "retrospect_jobs_submitted", "jobs accepted by this API", registry=self.registry
         )
+        self.client_disconnects = Counter(
+            "retrospect_http_client_disconnects",
+            "requests whose client went away before its body was read (no answer was sent)",
+            registry=self.registry,
+        )
         self.streams = Gauge(
             "retrospect_streams_open", "open SSE and WebSocket streams", registry=self.registry
         )

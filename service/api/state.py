@@ -9,6 +9,7 @@ from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.api.metrics import Metrics
+from service.api.revocation import KeyChecks
 from service.bus import Bus
 from service.config import Settings
 from service.jobs.worker import Worker
@@ -25,6 +26,7 @@ class AppState:
     bus: Bus
     keys_required: bool
     metrics: Metrics
+    key_checks: KeyChecks
     worker: Worker | None = None
 
 

@@ -4,6 +4,8 @@ Both read the job's event log from the database and wait on the bus between read
 subscription starts before the first read, so an event committed in between wakes the
 stream instead of being missed; the wait also times out, so a lost wake-up costs a second
 of latency, never an event. The terminal event is the last one sent; then the stream ends.
+Before each read the stream's key is checked (`service.api.revocation`): a revoked key's SSE
+stream ends with an `error` event, its WebSocket with an error frame and close code 4401.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -24,13 +26,13 @@ from starlette.types import Message
 from service.api.auth import Caller, resolve_caller
 from service.api.body import parse_json
 from service.api.deps import State, StreamWho, now_utc
-from service.api.errors import describe_errors, ws_error_frame
+from service.api.errors import describe_errors, refuse_websocket, ws_error_frame
 from service.api.inputs import AccessToken, AfterSeq, JobId, LastEventId
-from service.api.schemas import CancelMessage, ErrorBody, EventView
+from service.api.schemas import CancelMessage, ErrorBody, ErrorDetail, EventView
 from service.api.state import AppState, get_ws_state
 from service.api.views import event_view
 from service.bus import job_channel
-from service.errors import InvalidRequest, ServiceError
+from service.errors import InvalidRequest, ServiceError, Unauthorized
 from service.solver.events import TERMINAL_TYPES
 from service.store.events import list_events_after
 from service.store.jobs import get_owned_job, request_cancel
@@ -61,7 +63,7 @@ async def open_stream(state: AppState, job_id: str, who: Caller, after_seq: int)
 
 
 async def job_events(
-    state: AppState, job_id: str, after_seq: int, first: Sequence[Event]
+    state: AppState, job_id: str, who: Caller, after_seq: int, first: Sequence[Event]
 ) -> AsyncIterator[EventView]:
     """The job's events after `after_seq`, live, ending with the terminal event; `first` is
     the batch the request read already (an event committed between that read and the
@@ -77,6 +79,7 @@ async def job_events(
                     return
             if len(rows) < READ_BATCH:
                 await wake.wait(REREAD_S)
+            await state.key_checks.require_live(who.api_key_id)
             async with state.reads() as session:
                 rows = await list_events_after(session, job_id, after_seq, limit=READ_BATCH)
     finally:
@@ -121,10 +124,13 @@ async def events(
     async def stream() -> AsyncIterator[ServerSentEvent]:
         state.metrics.streams.inc()
         try:
-            async for event in job_events(state, job_id, after_seq, opening.first):
+            async for event in job_events(state, job_id, who, after_seq, opening.first):
                 yield ServerSentEvent(
                     data=event.model_dump_json(), event=event.type, id=str(event.seq)
                 )
+        except Unauthorized as exc:  # the key was revoked while the stream was open
+            detail = ErrorDetail(code=exc.code, message=exc.message, field=exc.field)
+            yield ServerSentEvent(data=ErrorBody(error=detail).model_dump_json(), event="error")
         finally:
             state.metrics.streams.dec()
 
@@ -151,34 +157,48 @@ async def websocket(
         await ws.close(code=1000)
         return
     state.metrics.streams.inc()
-    sender = asyncio.create_task(_send(ws, state, job_id, after, opening.first))
-    listener = asyncio.create_task(_listen(ws, state, job_id))
+    sender = asyncio.create_task(_send(ws, state, job_id, who, after, opening.first))
+    listener = asyncio.create_task(_listen(ws, state, job_id, who))
     try:
-        # Whichever ends first ends both: the job's terminal event, or the client leaving.
+        # Whichever ends first ends both: the job's terminal event, the client leaving, or
+        # the key's revocation (either task raises `Unauthorized`).
         done, pending = await asyncio.wait({sender, listener}, return_when=FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        if sender in done and sender.result():
-            await ws.close(code=1000)
+        await _end(ws, sender, done)
     finally:
         state.metrics.streams.dec()
 
 
+async def _end(ws: WebSocket, sender: asyncio.Task[bool], done: set[asyncio.Task[Any]]) -> None:
+    """Close as the first task to finish says: 1000 after the terminal event, `4000 + status`
+    for a refusal (a revoked key), nothing if the client left."""
+    for task in done:
+        error = task.exception()
+        if isinstance(error, ServiceError):
+            detail = ErrorDetail(code=error.code, message=error.message, field=error.field)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await refuse_websocket(ws, error.status_code, detail)
+            return
+    if sender in done and sender.result():
+        await ws.close(code=1000)
+
+
 async def _send(
-    ws: WebSocket, state: AppState, job_id: str, after: int, first: Sequence[Event]
+    ws: WebSocket, state: AppState, job_id: str, who: Caller, after: int, first: Sequence[Event]
 ) -> bool:
     """Send the job's events; True once the terminal event went out, False if the client
     left first."""
     try:
-        async for event in job_events(state, job_id, after, first):
+        async for event in job_events(state, job_id, who, after, first):
             await ws.send_text(event.model_dump_json())
     except (WebSocketDisconnect, RuntimeError):
         return False  # Starlette raises RuntimeError when sending on a closed socket
     return True
 
 
-async def _listen(ws: WebSocket, state: AppState, job_id: str) -> None:
+async def _listen(ws: WebSocket, state: AppState, job_id: str, who: Caller) -> None:
     """Take frames until the client goes: a cancel message cancels, anything else (another
     message, bad JSON, a binary frame) is answered with an error frame and the connection
     stays open."""
@@ -187,12 +207,12 @@ async def _listen(ws: WebSocket, state: AppState, job_id: str) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            error = await _take(state, job_id, message)
+            error = await _take(state, job_id, who, message)
             if error is not None:
                 await ws.send_text(error)
 
 
-async def _take(state: AppState, job_id: str, message: Message) -> str | None:
+async def _take(state: AppState, job_id: str, who: Caller, message: Message) -> str | None:
     """Act on one frame; the error frame to send back, or None."""
     text = message.get("text")
     if text is None:
@@ -206,10 +226,11 @@ async def _take(state: AppState, job_id: str, message: Message) -> str | None:
     except RequestValidationError as exc:
         field, problem = describe_errors(exc.errors())
         return ws_error_frame("invalid_message", problem, field)
-    return await _cancel(state, job_id)
+    return await _cancel(state, job_id, who)
 
 
-async def _cancel(state: AppState, job_id: str) -> str | None:
+async def _cancel(state: AppState, job_id: str, who: Caller) -> str | None:
+    await state.key_checks.require_live(who.api_key_id, fresh=True)
     async with state.sessions() as session, session.begin():
         row, ended = await request_cancel(session, job_id, now=now_utc())
     if row.status is not JobStatus.RUNNING and ended is None:

@@ -28,7 +28,8 @@ class Bus(Protocol):
     """Publish wake-ups and subscribe to them."""
 
     async def publish(self, channel: str) -> None:
-        """Wake every subscriber of `channel`."""
+        """Wake every subscriber of `channel`; best-effort: a broker that is down is logged,
+        never raised, since callers publish after their commit and waiters re-read anyway."""
         ...
 
     async def subscribe(self, channel: str) -> Subscription:

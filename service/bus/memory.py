@@ -8,7 +8,9 @@ import threading
 from collections import defaultdict
 
 
-class _MemorySubscription:
+class MemorySubscription:
+    """One local listener; `notify` may be called from any thread."""
+
     def __init__(self, bus: MemoryBus, channel: str) -> None:
         self._bus, self._channel = bus, channel
         self._loop = asyncio.get_running_loop()
@@ -40,7 +42,7 @@ class MemoryBus:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: dict[str, set[_MemorySubscription]] = defaultdict(set)
+        self._subscribers: dict[str, set[MemorySubscription]] = defaultdict(set)
 
     async def publish(self, channel: str) -> None:
         """Wake every subscriber of `channel`."""
@@ -53,14 +55,21 @@ class MemoryBus:
         for subscription in subscribers:
             subscription.notify()
 
-    async def subscribe(self, channel: str) -> _MemorySubscription:
+    async def subscribe(self, channel: str) -> MemorySubscription:
         """Start listening on `channel`."""
-        subscription = _MemorySubscription(self, channel)
+        subscription = MemorySubscription(self, channel)
         with self._lock:
             self._subscribers[channel].add(subscription)
         return subscription
 
-    def unsubscribe(self, channel: str, subscription: _MemorySubscription) -> None:
+    def wake_all(self) -> None:
+        """Wake every subscriber of every channel (the Redis bus, when wake-ups may be lost)."""
+        with self._lock:
+            subscribers = [s for listeners in self._subscribers.values() for s in listeners]
+        for subscription in subscribers:
+            subscription.notify()
+
+    def unsubscribe(self, channel: str, subscription: MemorySubscription) -> None:
         """Forget one subscriber."""
         with self._lock:
             listeners = self._subscribers.get(channel)

@@ -1,8 +1,8 @@
 """The `retrospect` command line (typer and rich).
 
 Local: `models`, `prepare-model`, `solve`, `probe`. Service: `serve` (API and worker in one
-process on embedded defaults), `api`, `worker`, `migrate`, `keys create`. Client: `submit
---follow`.
+process on embedded defaults), `api`, `worker`, `migrate`, `keys create`, `keys list`,
+`keys revoke`. Client: `submit --follow`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Service commands: `serve`, `api`, `worker`, `migrate`, `keys create`."""
+"""Service commands: `serve`, `api`, `worker`, `migrate`, `keys create`, `keys list`,
+`keys revoke`."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import asyncio
 import functools
 import logging
 import signal
+from datetime import datetime
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from service.config import Settings, get_settings
 from service.store.connect import open_store
 from service.store.migrate import upgrade_to_head
 
 app = typer.Typer()
-keys = typer.Typer(help="API keys: `retrospect keys create NAME` prints a new key once.")
+keys = typer.Typer(
+    help="API keys: `create NAME` prints a new key once; `list` shows ids; `revoke ID`."
+)
 app.add_typer(keys, name="keys")
 
 Host = Annotated[str, typer.Option(help="address to bind; non-loopback requires API keys")]
@@ -33,6 +36,7 @@ def _logging(level: str) -> None:
 @app.command("serve")
 def serve(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info") -> None:
     """API and an in-process worker on the embedded defaults (SQLite, in-process bus)."""
+    from service.api import serving
     from service.api.app import create_app
     from service.jobs.parts import build_parts
 
@@ -40,16 +44,19 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "in
     settings = get_settings()
     parts = functools.partial(build_parts, settings)
     api = create_app(settings, bind_host=host, worker_parts=parts)
-    uvicorn.run(api, host=host, port=port, log_level=log_level.lower())
+    serving.serve(api, settings, host, port, log_level=log_level.lower())
 
 
 @app.command("api")
 def api(host: Host = "127.0.0.1", port: Port = 8000, log_level: LogLevel = "info") -> None:
     """The HTTP API alone; workers run elsewhere (`retrospect worker`)."""
+    from service.api import serving
     from service.api.app import create_app
 
     _logging(log_level)
-    uvicorn.run(create_app(get_settings(), bind_host=host), host=host, port=port)
+    settings = get_settings()
+    api = create_app(settings, bind_host=host)
+    serving.serve(api, settings, host, port, log_level=log_level.lower())
 
 
 @app.command("worker")
@@ -111,6 +118,48 @@ async def _create_key(settings: Settings, name: str) -> str:
     async with open_store(settings) as store, store.sessions.begin() as session:
         _, plaintext = await create_api_key(session, name, now=utcnow())
     return plaintext
+
+
+@keys.command("list")
+def list_keys() -> None:
+    """Every key: id, name, created, and `live` or when it was revoked (never the key)."""
+    for line in asyncio.run(_list_keys(get_settings())):
+        typer.echo(line)
+
+
+async def _list_keys(settings: Settings) -> list[str]:
+    from service.store.keys import list_api_keys
+
+    async with open_store(settings) as store, store.reads() as session:
+        rows = await list_api_keys(session)
+    return [
+        "\t".join((row.id, row.name, row.created_at.isoformat(), _revoked(row.revoked_at)))
+        for row in rows
+    ]
+
+
+def _revoked(at: datetime | None) -> str:
+    return "live" if at is None else f"revoked {at.isoformat()}"
+
+
+@keys.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="the key's id (`keys list`)")]) -> None:
+    """Revoke a key: its requests are refused (401) and its open event streams and WebSockets
+    are closed within a few seconds (docs/http-api.md, "Keys")."""
+    revoked = asyncio.run(_revoke_key(get_settings(), key_id))
+    if revoked is None:
+        typer.echo(f"error: no key with id {key_id!r} (see `retrospect keys list`)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{key_id}\t{revoked}")
+
+
+async def _revoke_key(settings: Settings, key_id: str) -> str | None:
+    from service.store.keys import revoke_api_key
+    from service.store.status import utcnow
+
+    async with open_store(settings) as store, store.sessions.begin() as session:
+        row = await revoke_api_key(session, key_id, now=utcnow())
+        return None if row is None else _revoked(row.revoked_at)
 
 
 def _redacted(url: str) -> str:

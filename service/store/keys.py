@@ -1,10 +1,12 @@
-"""API keys: issue one (shown once) and find the live key behind a bearer token."""
+"""API keys: issue one (shown once), list and revoke them, and find the live key behind a
+bearer token."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -35,3 +37,24 @@ async def find_api_key(session: AsyncSession, plaintext: str) -> ApiKey | None:
         ApiKey.key_sha256 == hash_key(plaintext), ApiKey.revoked_at.is_(None)
     )
     return (await session.scalars(query)).one_or_none()
+
+
+async def list_api_keys(session: AsyncSession) -> Sequence[ApiKey]:
+    """Every key, oldest first (revoked ones included, with their `revoked_at`)."""
+    return (await session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))).all()
+
+
+async def revoke_api_key(session: AsyncSession, key_id: str, *, now: datetime) -> ApiKey | None:
+    """Revoke the key `key_id` (a key revoked already keeps its first `revoked_at`); None if
+    there is no such key."""
+    row = await session.get(ApiKey, key_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+        await session.flush()
+    return row
+
+
+async def key_is_live(session: AsyncSession, key_id: str) -> bool:
+    """Whether the key `key_id` exists and is not revoked."""
+    query = select(ApiKey.id).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+    return (await session.scalar(query)) is not None

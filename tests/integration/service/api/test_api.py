@@ -395,6 +395,20 @@ def test_the_adapter_downloads_with_its_version_and_checksum(
             and answer.headers["x-adapter-sha256"] == "abc"
         )
         assert client.get(f"/jobs/{job_id}").json()["adapter_version"] == 1
+        whole = (directory / ADAPTER_FILE).read_bytes()
+        ranged = client.get(f"/jobs/{job_id}/adapter", headers={"Range": "bytes=0-9"})
+        assert ranged.status_code == 206 and ranged.content == whole[:10]
+        for invalid in ("bytes=5-1", "bytes=abc", "pages=1-2", "bytes"):
+            ignored = client.get(f"/jobs/{job_id}/adapter", headers={"Range": invalid})
+            assert ignored.status_code == 200 and ignored.content == whole, invalid
+        past = client.get(f"/jobs/{job_id}/adapter", headers={"Range": f"bytes={len(whole)}-"})
+        assert past.status_code == 416
+        assert past.headers["content-range"] == f"bytes */{len(whole)}"
+        assert past.json()["error"] == {
+            "code": "range_not_satisfiable",
+            "message": f"Range: the file has {len(whole)} bytes",
+            "field": "Range",
+        }
 
 
 def test_health_readiness_and_metrics(settings: Settings) -> None:

@@ -1,0 +1,135 @@
+"""How an API process serves: uvicorn with the edge limits of `RETROSPECT_EDGE__*` (the table
+in docs/limits.md), uvicorn's and the websockets library's own settings wherever they exist.
+
+Two protocol subclasses add what uvicorn lacks: a header timeout (a connection that has not
+sent a whole request head within `header_timeout_s` is closed, so trickled headers cannot
+hold it), and back-pressure on WebSockets (while the client does not read what the server
+writes, the server stops reading from it, so a flood of pings cannot grow the server's write
+buffer; the unanswered keep-alive ping then closes the socket, aborting it if the client
+still does not read). On SIGTERM the in-process
+worker (`retrospect serve`) is told to hand its jobs back before open connections drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+from types import FrameType
+from typing import Any
+
+import h11
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from service.config import EdgeSettings, Settings
+
+RESERVED_FILES = 64  # descriptors kept for the database pool, Redis, logs and the sandbox
+
+
+class HeaderTimeoutH11(H11Protocol):
+    """h11 with a deadline on each request head (uvicorn's keep-alive timeout covers only the
+    idle time after an answer)."""
+
+    header_timeout_s = 10.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch_head()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        self._watch_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _watch_head(self) -> None:
+        # The peer is IDLE until a whole request head arrived: time it; afterwards, not.
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_late)
+        else:
+            self._stop_head_timer()
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.abort()  # nothing was asked, so nothing is answered
+
+
+class PacedWebSocket(WebSocketsSansIOProtocol):
+    """websockets (sans-I/O) that stops reading while its writes are paused."""
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.transport.resume_reading()
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()
+        if self.transport.get_write_buffer_size() > 0:
+            self.transport.abort()  # a client that does not read would never let close() end
+
+
+def connection_limit(edge: EdgeSettings) -> int:
+    """`max_connections`, kept below this process's open-files limit (less a reserve), so too
+    many clients get a 503 instead of locking everyone out with EMFILE."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return edge.max_connections
+    return max(1, min(edge.max_connections, soft - RESERVED_FILES))
+
+
+def server_config(
+    app: FastAPI, settings: Settings, host: str, port: int, **extra: Any
+) -> uvicorn.Config:
+    """uvicorn's settings for an API process (docs/limits.md)."""
+    edge = settings.edge
+    http = type("EdgeH11", (HeaderTimeoutH11,), {"header_timeout_s": edge.header_timeout_s})
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=http,
+        ws=PacedWebSocket,
+        h11_max_incomplete_event_size=edge.max_header_bytes,
+        timeout_keep_alive=edge.keep_alive_s,
+        timeout_graceful_shutdown=edge.graceful_stop_s,
+        limit_concurrency=connection_limit(edge),
+        ws_max_size=edge.ws_max_message_bytes,
+        ws_ping_interval=edge.ws_ping_interval_s,
+        ws_ping_timeout=edge.ws_ping_timeout_s,
+        **extra,
+    )
+
+
+class EdgeServer(uvicorn.Server):
+    """uvicorn's server; on a stop signal the app's in-process worker (if any) starts handing
+    its jobs back at once, while connections drain, instead of after."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        state = getattr(self._app.state, "retrospect", None)
+        if state is not None and state.worker is not None:
+            state.worker.stop()
+        super().handle_exit(sig, frame)
+
+
+def serve(app: FastAPI, settings: Settings, host: str, port: int, **extra: Any) -> None:
+    """Run `app` until SIGTERM or SIGINT, within the edge limits."""
+    EdgeServer(server_config(app, settings, host, port, **extra), app).run()
