@@ -6,13 +6,13 @@ and its event log advance together. An attempt's record waits for its `attempt.f
 event and commits with it: a crash leaves both or neither, so a resumed job neither loses an
 attempt nor counts one twice. The seconds the job has spent commit with every event too: a
 resume starts its clock from them. Every write first renews the lease under the row's lock; a
-worker that lost its lease stops writing at once.
+worker that lost its lease stops writing at once: the recorder records the job's stop reason,
+then raises `Stopped`, which the loop turns into an unended ("abandoned") solve.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -23,6 +23,7 @@ from service.bus import Bus, job_channel
 from service.engine.types import AdapterRef
 from service.solver.attempts import AttemptRecord
 from service.solver.events import Event
+from service.solver.stop import JobStop, Stopped, StopReason
 from service.store.adapters import record_adapter
 from service.store.attempts import record_attempt
 from service.store.claims import renew_lease
@@ -32,14 +33,6 @@ from service.store.jobs import apply_event
 from service.store.status import utcnow
 
 T = TypeVar("T")
-
-
-class JobAbandoned(BaseException):
-    """The worker lets go of a job without ending it (lease lost, worker stopping).
-
-    A BaseException on purpose: the solver turns `Exception`s into a failed job, and giving
-    a job up is not the job's failure; whoever holds it next resumes it.
-    """
 
 
 class Held(Generic[T]):
@@ -70,12 +63,12 @@ class JobRecorder:
         job_id: str,
         worker_id: str,
         lease_s: float,
-        stopping: threading.Event,
+        stop: JobStop,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._loop, self._sessions, self._bus = loop, sessions, bus
         self.job_id, self.worker_id, self.lease_s = job_id, worker_id, lease_s
-        self.stopping = stopping
+        self.stop = stop
         self._clock = clock
         self.attempts: Held[AttemptRecord] = Held()
         self.adapters: Held[AdapterRef] = Held()
@@ -83,8 +76,9 @@ class JobRecorder:
 
     def emit(self, event: Event) -> None:
         """Commit the event (with the attempt or adapter it reports), then announce it."""
-        if self.stopping.is_set():
-            raise JobAbandoned("the worker is stopping")
+        reason = self.stop()
+        if reason is not None and reason is not StopReason.CANCEL:
+            raise Stopped(reason)  # a cancel still writes its ending; the others write nothing
         write = asyncio.run_coroutine_threadsafe(
             self._write(event, self.attempts.take(), self.adapters.take(), self.elapsed.take()),
             self._loop,
@@ -92,7 +86,8 @@ class JobRecorder:
         try:
             write.result()
         except LeaseLost as exc:
-            raise JobAbandoned(str(exc)) from exc
+            self.stop.request(StopReason.LEASE_LOST)
+            raise Stopped(StopReason.LEASE_LOST) from exc
 
     async def _write(
         self,

@@ -18,9 +18,10 @@ from service.engine.learner import PeftLearner
 from service.jobs.parts import seated_parts
 from service.solver.budget import Budget
 from service.solver.events import ListEventSink
-from service.solver.loop import CancelToken, OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
 from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.spec import SolverSettings
+from service.solver.stop import JobStop, StopReason
 from tests.integration.service.engine.hf_support import load_host
 from tests.integration.service.solver.test_solve_real import SETTINGS, AttemptList, sandbox
 
@@ -39,11 +40,10 @@ def spec(job: str, seed: int) -> SolveSpec:
     return SolveSpec(job, request, SolverSettings(judge_workers=2))
 
 
-def responses(spec_: SolveSpec, parts: SolverParts, cancel=None) -> tuple[object, list[str]]:
+def responses(spec_: SolveSpec, parts: SolverParts) -> tuple[object, list[str]]:
     attempts = AttemptList()
     with seated_parts(parts, spec_.job_id) as own:  # as the worker runs each held job
-        cancelled = cancel or (lambda: False)
-        outcome = solve(spec_, own, events=ListEventSink(), attempts=attempts, cancelled=cancelled)
+        outcome = solve(spec_, own, events=ListEventSink(), attempts=attempts)
     return outcome, [record.response for record in attempts.records]
 
 
@@ -77,23 +77,20 @@ def test_cancelling_one_shared_job_leaves_the_other_running(sandbox, tmp_path: P
     host = load_host(SETTINGS)
     learner = PeftLearner(host, SETTINGS, tmp_path / "adapters")
     parts = SolverParts(shared_sampler(HfSampler(host)), sandbox, host.tokenizer, learner)
-    token = CancelToken()
+    stop = JobStop()
     outcomes: dict[str, object] = {}
-
-    def cancelled_after_first_round() -> bool:
-        return token()
 
     def first() -> None:
         class CancelAfterOne(AttemptList):
             def record(self, attempt):  # the first attempt recorded asks for the cancel
                 super().record(attempt)
-                token.cancel()
+                stop.request(StopReason.CANCEL)
 
         attempts = CancelAfterOne()
         with seated_parts(parts, "cancel-a") as own:  # its seat is left when it ends
             outcomes["a"] = solve(
                 spec("cancel-a", 0), own, events=ListEventSink(), attempts=attempts,
-                cancelled=cancelled_after_first_round,
+                stop=stop,
             )  # fmt: skip
 
     def second() -> None:

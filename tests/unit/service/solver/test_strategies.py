@@ -22,7 +22,6 @@ from service.solver.events import (
 )
 from service.solver.feedback import TRUNCATED_MESSAGE
 from service.solver.loop import (
-    CancelToken,
     OutcomeStatus,
     SolveOutcome,
     SolverParts,
@@ -32,6 +31,7 @@ from service.solver.loop import (
 )
 from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.spec import SolverSettings
+from service.solver.stop import ABANDONED, JobStop, Stopped, StopReason
 from service.solver.strategies import Resume, make_strategy
 from tests.unit.service.solver.fakes import (
     SECRET,
@@ -173,21 +173,77 @@ def test_flaky_pass_is_no_success():
 
 @pytest.mark.parametrize("phase", ["sampling", "judging", "learning"])
 def test_cancel_between_phases(phase):
-    token = CancelToken()
+    stop = JobStop()
+
+    def cancel() -> None:
+        stop.request(StopReason.CANCEL)
+
     harness = Harness()
     if phase == "judging":
-        harness.sampler.on_sample = token.cancel
+        harness.sampler.on_sample = cancel
     elif phase == "learning":
-        harness.judge.on_public = token.cancel
+        harness.judge.on_public = cancel
     else:
-        token.cancel()
-    outcome = harness.run(max_attempts=8, per_round=4, cancelled=token)
+        cancel()
+    outcome = harness.run(max_attempts=8, per_round=4, stop=stop)
     assert outcome.status is OutcomeStatus.CANCELLED
     assert harness.events.types()[-1] == "job.cancelled"
     assert len(harness.sampler.calls) == (0 if phase == "sampling" else 1)
     assert len(harness.judge.calls) == (4 if phase == "learning" else 0)
     assert "step" not in harness.learner.calls
     assert outcome.attempts_used == len(harness.attempts.records)
+
+
+@pytest.mark.parametrize("reason", [StopReason.LEASE_LOST, StopReason.SHUTDOWN])
+def test_a_stop_other_than_a_cancel_abandons_the_job_with_no_ending(reason):
+    stop = JobStop()
+    harness = Harness()
+    harness.sampler.on_sample = lambda: (
+        stop.request(reason) if len(harness.sampler.calls) == 2 else None
+    )
+    outcome = harness.run(max_attempts=8, per_round=4, stop=stop)
+    assert outcome.status is ABANDONED
+    assert not set(harness.events.types()) & TERMINAL_TYPES
+    assert harness.events.types()[-1] == "round.started"  # the round it stopped in
+    assert harness.indices() == [0, 1, 2, 3] and outcome.attempts_used == 4
+    assert harness.learner.calls[-1] == "delete"  # released all the same
+
+
+def test_a_stop_wins_over_a_cancel_and_the_sampler_sees_either():
+    stop = JobStop()
+    harness = Harness()
+    harness.run(max_attempts=4, per_round=4, stop=stop)
+    [call] = harness.sampler.calls
+    interrupt = call.params.interrupt
+    assert interrupt is not None and interrupt() is False
+    stop.request(StopReason.CANCEL)
+    assert interrupt() is True and stop() is StopReason.CANCEL
+    stop.request(StopReason.SHUTDOWN)
+    assert stop() is StopReason.SHUTDOWN
+    stop.request(StopReason.LEASE_LOST)
+    assert stop() is StopReason.LEASE_LOST
+
+
+class RefusingSink(ListEventSink):
+    """A sink that finds the lease gone at its `refuse_at`-th event (0-based)."""
+
+    def __init__(self, refuse_at: int) -> None:
+        super().__init__()
+        self.refuse_at = refuse_at
+
+    def emit(self, event) -> None:
+        if len(self.events) == self.refuse_at:
+            raise Stopped(StopReason.LEASE_LOST)
+        super().emit(event)
+
+
+@pytest.mark.parametrize("refuse_at", [2, 6])  # an attempt's event; the job's ending
+def test_a_sink_that_stops_abandons_the_job_even_while_writing_its_ending(refuse_at):
+    harness = Harness(events=RefusingSink(refuse_at))
+    outcome = harness.run("best_of_k", max_attempts=4, per_round=4)
+    assert outcome.status is ABANDONED and outcome.reason is None
+    assert len(harness.events.events) == refuse_at
+    assert not set(harness.events.types()) & TERMINAL_TYPES
 
 
 def test_best_of_k_never_learns_and_samples_the_base_model():
