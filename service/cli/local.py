@@ -96,7 +96,7 @@ def solve_command(
         fail(str(exc))
     parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
     try:
-        outcome = solve(spec, parts, events=ConsoleEventSink(console))
+        outcome = solve(spec, parts, sink=ConsoleEventSink(console))
     finally:
         sandbox.close()
     console.print(

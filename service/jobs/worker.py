@@ -263,10 +263,7 @@ class Worker:
             _solve_seated,
             spec,
             self._parts.parts,
-            events=recorder,
-            attempts=recorder.attempts,
-            adapters=recorder.adapters,
-            elapsed=recorder.elapsed,
+            sink=recorder,
             stop=hold.stop,
             resume=resume,
         )

@@ -8,8 +8,8 @@ first confirmed pass, and attempts after it in the same round are discarded unre
 paper's k = G·step + position). The stop check is asked before sampling, judging and
 learning: a cancel ends the job `cancelled`; a lost lease or a worker shutting down ends the
 solve "abandoned", with no ending written. A round that spends the last attempt is not learned
-from: no round would sample the new adapter. The loop persists nothing itself: attempts go to an
-`AttemptSink` and events to an `EventSink`, both before the next phase starts.
+from: no round would sample the new adapter. The loop persists nothing itself: each event goes
+to the job's sink (`sink.py`) with the attempt or adapter it reports, before the next phase.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from service.engine.prompts import ChatTokenizer
 from service.engine.types import AdapterRef, Learner, Sample, Sampler
-from service.solver.attempts import Attempt, AttemptRecord, AttemptSink, Judge, judge_public
+from service.solver.attempts import Attempt, AttemptRecord, Judge, judge_public
 from service.solver.attempts import settle as settle_attempt
 from service.solver.budget import BudgetUse, Clock
 
@@ -34,7 +33,6 @@ from service.solver.events import (
     AdapterPublished,
     AttemptFinished,
     Event,
-    EventSink,
     JobCancelled,
     JobExhausted,
     JobFailed,
@@ -46,6 +44,7 @@ from service.solver.events import (
     Stamp,
 )
 from service.solver.phases import PhaseSeconds, PhaseTimer
+from service.solver.sink import JobSink
 
 # Re-exported: a solve's spec is built beside `solve`, though it lives in `spec`.
 from service.solver.spec import SolveSpec as SolveSpec
@@ -86,50 +85,20 @@ class SolveOutcome:
     reason: str | None = None
 
 
-class AdapterSink(Protocol):
-    """Receives each adapter version the job publishes (to checkpoint its reference)."""
-
-    def record(self, adapter: AdapterRef) -> None:
-        """Persist or forward one adapter reference."""
-        ...
-
-
-class ElapsedSink(Protocol):
-    """Receives the job's elapsed seconds (across resumes) just before each event."""
-
-    def record(self, seconds: float) -> None:
-        """Persist or forward the seconds spent so far."""
-        ...
-
-
-@dataclass(frozen=True)
-class _Sinks:
-    events: EventSink
-    attempts: AttemptSink | None
-    adapters: AdapterSink | None
-    elapsed: ElapsedSink | None = None
-
-
 def solve(
     spec: SolveSpec,
     parts: SolverParts,
     *,
-    events: EventSink,
-    attempts: AttemptSink | None = None,
-    adapters: AdapterSink | None = None,
-    elapsed: ElapsedSink | None = None,
+    sink: JobSink,
     stop: StopCheck = never_stopped,
     resume: Resume | None = None,
     clock: Clock = time.monotonic,
 ) -> SolveOutcome:
-    """Run one job to its end and emit its events; never raises for the job's own errors.
+    """Run one job to its end and commit its events; never raises for the job's own errors.
 
-    `adapters` hears of each published adapter just before its `adapter.published` event;
-    `elapsed` hears the seconds spent (`resume.elapsed_seconds` included) before every event.
-    `stop` says why the job must stop, if it must; a sink may raise `Stopped` too.
+    `stop` says why the job must stop, if it must; the sink may raise `Stopped` too.
     """
-    sinks = _Sinks(events, attempts, adapters, elapsed)
-    return _Run(spec, parts, sinks, stop, resume or Resume(), clock).run()
+    return _Run(spec, parts, sink, stop, resume or Resume(), clock).run()
 
 
 def round_seed(seed: int, round_index: int) -> int:
@@ -144,12 +113,12 @@ class _Run:
         self,
         spec: SolveSpec,
         parts: SolverParts,
-        sinks: _Sinks,
+        sink: JobSink,
         stop: StopCheck,
         resume: Resume,
         clock: Clock,
     ) -> None:
-        self.spec, self.parts, self.sinks = spec, parts, sinks
+        self.spec, self.parts, self.sink = spec, parts, sink
         self.stop, self.resume = stop, resume
         self.timer = PhaseTimer(clock)
         self.use = BudgetUse(
@@ -190,7 +159,7 @@ class _Run:
 
     def _rounds(self, pool: Executor) -> SolveOutcome:
         resumed = self.resume.start_attempt > 0 or self.resume.adapter is not None
-        self._emit(JobStarted(**self._stamp(), strategy=self.spec.strategy, resumed=resumed))
+        self._commit(JobStarted(**self._stamp(), strategy=self.spec.strategy, resumed=resumed))
         with self.timer.phase("learning"):
             self.strategy.start(self.resume)
         while not self.use.exhausted():
@@ -203,7 +172,7 @@ class _Run:
         self._check_stop()
         round_index = self.use.start_round()
         size = self.use.next_round_size()
-        self._emit(RoundStarted(**self._stamp(), round=round_index, attempts=size))
+        self._commit(RoundStarted(**self._stamp(), round=round_index, attempts=size))
         samples = self._sample(round_index, size)
         self._check_stop()
         with self.timer.phase("sandbox"):
@@ -241,18 +210,15 @@ class _Run:
             with self.timer.phase("sandbox"):
                 record = settle_attempt(self.parts.judge, self.spec.problem, attempt)
             self.use.spend(1)
-            if self.sinks.attempts is not None:
-                self.sinks.attempts.record(record)
-            self._emit(
-                AttemptFinished(
-                    **self._stamp(),
-                    index=record.index,
-                    verdict=record.verdict,
-                    passed=record.passed,
-                    total=record.total,
-                    truncated=record.truncated,
-                )
+            finished = AttemptFinished(
+                **self._stamp(),
+                index=record.index,
+                verdict=record.verdict,
+                passed=record.passed,
+                total=record.total,
+                truncated=record.truncated,
             )
+            self._commit(finished, attempt=record)
             records.append(record)
             if record.succeeded:
                 break
@@ -268,7 +234,7 @@ class _Run:
 
     def _publish(self, round_index: int, learned: Learned) -> None:
         metrics = learned.metrics
-        self._emit(
+        self._commit(
             LearnerStep(
                 **self._stamp(),
                 round=round_index,
@@ -279,9 +245,8 @@ class _Run:
             )
         )
         self.adapter = learned.adapter
-        if self.sinks.adapters is not None:
-            self.sinks.adapters.record(learned.adapter)
-        self._emit(AdapterPublished(**self._stamp(), version=learned.adapter.version))
+        published = AdapterPublished(**self._stamp(), version=learned.adapter.version)
+        self._commit(published, adapter=learned.adapter)
 
     def _check_stop(self) -> None:
         reason = self.stop()
@@ -304,13 +269,13 @@ class _Run:
         solution = None
         if success is not None:
             solution = success.code or success.response
-            self._emit(JobSucceeded(**ending, attempt=success.index, solution=solution))
+            self._commit(JobSucceeded(**ending, attempt=success.index, solution=solution))
         elif status is OutcomeStatus.FAILED:
-            self._emit(JobFailed(**ending, reason=reason or "unknown error"))
+            self._commit(JobFailed(**ending, reason=reason or "unknown error"))
         elif status is OutcomeStatus.EXHAUSTED:
-            self._emit(JobExhausted(**ending))
+            self._commit(JobExhausted(**ending))
         else:
-            self._emit(JobCancelled(**ending))
+            self._commit(JobCancelled(**ending))
         return self._outcome(status, split, success=success, solution=solution, reason=reason)
 
     def _outcome(
@@ -334,16 +299,20 @@ class _Run:
         )
 
     def _stamp(self) -> Stamp:
-        # Every event is stamped just before it is emitted: the seconds `_emit` records are
+        # Every event is stamped just before it is emitted: the seconds `_commit` records are
         # the ones this stamp's `budget_left` was computed from.
         self._stamped_seconds = self.use.elapsed_seconds
         left = self.use.left_at(self._stamped_seconds)
         return Stamp(attempts_used=self.use.attempts_used, budget_left=left)
 
-    def _emit(self, event: Event) -> None:
-        if self.sinks.elapsed is not None:
-            self.sinks.elapsed.record(self._stamped_seconds)
-        self.sinks.events.emit(event)
+    def _commit(
+        self,
+        event: Event,
+        *,
+        attempt: AttemptRecord | None = None,
+        adapter: AdapterRef | None = None,
+    ) -> None:
+        self.sink.commit(event, attempt=attempt, adapter=adapter, elapsed_s=self._stamped_seconds)
 
     def _close(self) -> None:
         try:
