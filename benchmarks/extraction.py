@@ -96,8 +96,8 @@ def run_set(
     problems: Sequence[ProbeProblem], samples: int, parts: Any, args: argparse.Namespace
 ) -> list[Judged]:
     """Sample and judge every problem of one set."""
-    from service.engine.prompts import student_prompt_ids
     from service.engine.types import SamplingParams
+    from service.solver.prompts import student_prompt_ids
 
     # Both rules judge through the benchmark's one warm pool (closed with `parts`).
     sandboxes = {rule: Sandbox(parts.judge.backend, extraction=rule) for rule in RULES}

@@ -13,10 +13,10 @@ from typing import Any
 from benchmarks.discovery.config import Config
 from sandbox.importers import ImportedProblem
 from service.config import SdpoParams
-from service.engine.prompts import student_prompt_ids
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.loop import SolverParts, SolveSpec, solve
+from service.solver.prompts import student_prompt_ids
 from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.sink import MemorySink
 from service.solver.strategies import StrategyName

@@ -11,7 +11,7 @@ from service.api.errors import error_response
 from service.api.schemas import SolveRequest
 from service.config import LimitSettings
 from service.errors import require_at_most
-from service.solver.budget import check_limits
+from service.solver.budget import Budget
 
 
 class BodySizeLimit:
@@ -80,3 +80,18 @@ def check_request(request: SolveRequest, limits: LimitSettings) -> None:
         )
     metadata_chars = len(json.dumps(request.metadata))
     require_at_most("metadata", metadata_chars, limits.max_metadata_chars, "chars of JSON")
+
+
+def check_limits(budget: Budget, limits: LimitSettings) -> None:
+    """Raise `InvalidRequest` naming the first field beyond the configured ceilings."""
+    require_at_most("budget.max_attempts", budget.max_attempts, limits.max_attempts, "attempts")
+    require_at_most(
+        "budget.attempts_per_round",
+        budget.attempts_per_round,
+        limits.max_attempts_per_round,
+        "attempts",
+    )
+    require_at_most("budget.max_seconds", budget.max_seconds, limits.max_seconds, "seconds")
+    if budget.max_rounds is not None:
+        # A round holds at least one attempt: more rounds than attempts could never be spent.
+        require_at_most("budget.max_rounds", budget.max_rounds, limits.max_attempts, "rounds")

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from service.engine.prompts import ChatTokenizer
 from service.engine.types import AdapterRef, Learner, Sample, Sampler
 from service.solver.attempts import Attempt, AttemptRecord, Judge, judge_public
 from service.solver.attempts import settle as settle_attempt
@@ -44,6 +43,7 @@ from service.solver.events import (
     Stamp,
 )
 from service.solver.phases import PhaseSeconds, PhaseTimer
+from service.solver.prompts import ChatTokenizer
 from service.solver.sink import JobSink
 
 # Re-exported: a solve's spec is built beside `solve`, though it lives in `spec`.
