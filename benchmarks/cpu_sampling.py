@@ -144,7 +144,7 @@ def student_prompt(model: str) -> list[int]:
 
     from sandbox.importers import load_problems
     from service.engine.model import resolve_model
-    from service.engine.prompts import student_prompt_ids
+    from service.solver.prompts import student_prompt_ids
 
     folder = resolve_model(model, get_settings().model_cache_dir)
     return student_prompt_ids(AutoTokenizer.from_pretrained(folder), load_problems(PROBLEM)[0])

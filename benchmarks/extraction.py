@@ -149,8 +149,8 @@ def run_set(
     args: argparse.Namespace,
 ) -> None:
     """Sample and judge each problem of one set not yet in the journal, appending to it."""
-    from service.engine.prompts import PromptStyle, student_prompt_ids
     from service.engine.types import SamplingParams
+    from service.solver.prompts import PromptStyle, student_prompt_ids
 
     # Every rule judges through the benchmark's one warm pool (closed with `parts`).
     sandboxes = {rule: Sandbox(parts.judge.backend, extraction=rule) for rule in RULES}

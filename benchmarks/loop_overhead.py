@@ -101,9 +101,9 @@ def run_baseline(body: dict[str, Any]) -> dict[str, Any]:
     from sandbox import Sandbox, make_backend
     from service.config import Settings
     from service.engine.factory import build_engine
-    from service.solver.events import ListEventSink
     from service.solver.loop import SolverParts, SolveSpec, solve
     from service.solver.request import SolveRequest
+    from service.solver.sink import MemorySink
 
     settings = Settings(models_dir=MODELS_DIR)
     engine = build_engine(settings)
@@ -112,7 +112,7 @@ def run_baseline(body: dict[str, Any]) -> dict[str, Any]:
     parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
     try:
         began = time.perf_counter()
-        outcome = solve(spec, parts, events=ListEventSink())
+        outcome = solve(spec, parts, sink=MemorySink())
         wall = time.perf_counter() - began
     finally:
         sandbox.close()

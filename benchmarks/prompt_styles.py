@@ -4,7 +4,7 @@
                                        [--samples 4] [--max-new-tokens 256] [--seed 0] [--out PATH]
 
 Samples `samples` i.i.d. attempts per problem from the base model under each prompt style
-(`service.engine.prompts.PromptStyle`), with the same seeds, on the MBPP problems with the
+(`service.solver.prompts.PromptStyle`), with the same seeds, on the MBPP problems with the
 longest references of the first `limit * 2` (problems a small coder model does not always
 solve), and judges each response on all tests with the service's sandbox and extraction rule.
 Reports per style: the pass rate (95% bootstrap CI over problems), mean tokens, the share cut at
@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.discovery.problems import MBPP_PATH
-from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.probe.attempts import ProbeProblem
 from service.probe.problems import load_probe_problems
 from service.probe.stats import bootstrap_mean
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 
 RESULTS = Path(__file__).resolve().parent / "results" / "prompt_styles.json"
 
@@ -49,8 +49,8 @@ def hard_half(path: Path, limit: int) -> list[ProbeProblem]:
 
 
 def run(problems: Sequence[ProbeProblem], parts: Any, args: argparse.Namespace) -> list[Judged]:
-    from service.engine.prompts import student_prompt_ids
     from service.engine.types import SamplingParams
+    from service.solver.prompts import student_prompt_ids
 
     params = SamplingParams(max_new_tokens=args.max_new_tokens, seed=args.seed)
     judged: list[Judged] = []

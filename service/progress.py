@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from service.engine.types import AdapterRef
+from service.solver.attempts import AttemptRecord
 from service.solver.events import (
     AdapterPublished,
     AttemptFinished,
@@ -21,8 +23,15 @@ class ConsoleEventSink:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
 
-    def emit(self, event: Event) -> None:
-        """Show one event."""
+    def commit(
+        self,
+        event: Event,
+        *,
+        attempt: AttemptRecord | None = None,
+        adapter: AdapterRef | None = None,
+        elapsed_s: float,
+    ) -> None:
+        """Show one event (the line says what its attempt or adapter would)."""
         self.console.print(describe(event))
 
 

@@ -13,12 +13,12 @@ from typing import Any
 from benchmarks.discovery.config import Config
 from sandbox.importers import ImportedProblem
 from service.config import SdpoParams
-from service.engine.prompts import student_prompt_ids
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
-from service.solver.events import ListEventSink
 from service.solver.loop import SolverParts, SolveSpec, solve
+from service.solver.prompts import student_prompt_ids
 from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.sink import MemorySink
 from service.solver.strategies import StrategyName
 
 
@@ -70,7 +70,7 @@ def run_one(
     )
     spec = SolveSpec(f"bench-{strategy}-{seed}-{zlib.crc32(item.source_id.encode()):08x}", request)
     began = time.perf_counter()
-    outcome = solve(spec, parts, events=ListEventSink())
+    outcome = solve(spec, parts, sink=MemorySink())
     return Run(
         problem=item.source_id,
         strategy=strategy,

@@ -11,9 +11,9 @@ from benchmarks.gpu_smoke.engine import SmokeEngine
 from service.cli.common import load_problem
 from service.engine.types import DistillationBatch, DistillationExample
 from service.solver.budget import Budget
-from service.solver.events import ListEventSink
 from service.solver.loop import SolverParts, SolveSpec, solve
 from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.sink import MemorySink
 
 JOB_ID = "gpu-smoke"
 
@@ -33,7 +33,7 @@ def one_round(
             sampling=SamplingRequest(max_new_tokens=max_new_tokens),
         )
         spec = SolveSpec(JOB_ID, request)
-        outcome = solve(spec, parts, events=ListEventSink())
+        outcome = solve(spec, parts, sink=MemorySink())
     finally:
         sandbox.close()
     checkpoint = engine.learner.checkpoint_seconds

@@ -22,10 +22,10 @@ from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import EXAMPLES_DIR, MBPP_PATH
 from benchmarks.retrospection.config import CONFIGS, Config
 from benchmarks.retrospection.plot import plot
-from service.engine.prompts import PromptStyle
 from service.probe.attempts import Failure, ProbeProblem
 from service.probe.problems import load_probe_problems
 from service.probe.run import ProbeConfig, ProbeParts, run_probe
+from service.solver.prompts import PromptStyle
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:

@@ -28,17 +28,23 @@ class JobClock:
     codes: list[str] = field(default_factory=list)
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
-    def emit(self, event: Event) -> None:
-        """Event sink: remember when the first came, and when each phase began."""
+    def commit(
+        self,
+        event: Event,
+        *,
+        attempt: AttemptRecord | None = None,
+        adapter: AdapterRef | None = None,
+        elapsed_s: float,
+    ) -> None:
+        """The job's sink: when the first event came, when each phase began, and each
+        attempt's whole response (to compare runs)."""
         now_s = time.perf_counter() - self.started_at
         if self.first_event_s is None:
             self.first_event_s = now_s
         if event.type != "attempt.finished":  # the round's phases; attempts are counted
             self.timeline.append((round(now_s, 2), event.type))
-
-    def record(self, attempt: AttemptRecord) -> None:
-        """Attempt sink: keep each attempt's whole response, to compare runs."""
-        self.codes.append(attempt.response)
+        if attempt is not None:
+            self.codes.append(attempt.response)
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def run_jobs(
 def _one(spec: SolveSpec, parts: SolverParts, start: float) -> JobResult:
     clock = JobClock(start)
     with seated_parts(parts, spec.job_id) as own:
-        outcome: SolveOutcome = solve(spec, own, events=clock, attempts=clock)
+        outcome: SolveOutcome = solve(spec, own, sink=clock)
     if outcome.reason:
         raise RuntimeError(f"{spec.job_id} failed: {outcome.reason}")
     end = time.perf_counter() - start

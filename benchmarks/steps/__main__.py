@@ -79,10 +79,10 @@ def learner_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def judged_round(problem: ProbeProblem, parts: Any, args: argparse.Namespace) -> Round:
     """Sample and judge one round; examples for every attempt, a teacher for those with feedback."""
-    from service.engine.prompts import PromptStyle, student_prompt_ids, teacher_prompt_ids
     from service.engine.types import DistillationExample, SamplingParams
     from service.probe.scoring import reference_ids
     from service.solver.feedback import render_feedback
+    from service.solver.prompts import PromptStyle, student_prompt_ids, teacher_prompt_ids
     from service.solver.spec import TEACHER_MAX_TOKENS
 
     style = PromptStyle(args.prompt)

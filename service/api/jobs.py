@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -19,9 +18,8 @@ from service.api.limits import check_request
 from service.api.schemas import AttemptPage, ErrorBody, JobCreated, JobPage, JobView, SolveRequest
 from service.api.views import attempt_view, job_links, job_summary, job_view
 from service.bus import JOBS_CHANNEL, job_channel
-from service.engine.adapters import ADAPTER_FILE
-from service.errors import Conflict, NotFound, TooManyActiveJobs
-from service.store.adapters import latest_adapter
+from service.errors import NotFound, TooManyActiveJobs
+from service.store.adapters import latest_adapter, weights_file
 from service.store.attempts import best_attempt, list_attempts
 from service.store.jobs import (
     NewJob,
@@ -35,7 +33,6 @@ from service.store.jobs import (
 )
 from service.store.models import Job
 from service.store.quota import count_active_jobs_locked
-from service.store.status import JobStatus
 
 router = APIRouter(tags=["jobs"], route_class=CheckedRoute)
 
@@ -147,9 +144,7 @@ async def cancel(job_id: JobId, state: State, who: Who, now: Now) -> JobView:
     finished one (cancelled included) is a 409."""
     async with state.sessions() as session, session.begin():
         await get_owned_job(session, job_id, who.api_key_id)
-        row, ended = await request_cancel(session, job_id, now=now)
-        if row.status is not JobStatus.RUNNING and ended is None:
-            raise Conflict(f"job {job_id} already ended as {row.status.value}")
+        row = await request_cancel(session, job_id, now=now)
         best = await best_attempt(session, job_id)
     await state.bus.publish(job_channel(job_id))
     return job_view(row, best)
@@ -176,7 +171,7 @@ async def adapter(
     async with state.reads() as session:
         await get_owned_job(session, job_id, who.api_key_id)
         row = await latest_adapter(session, job_id)
-    path = None if row is None else Path(row.path) / ADAPTER_FILE
+    path = None if row is None else weights_file(row)
     if row is None or path is None or not path.is_file():
         raise NotFound(f"job {job_id} has no adapter (yet)")
     check_range(request.headers, path)

@@ -18,7 +18,7 @@ from service.errors import (
     ServiceError,
     require_at_most,
 )
-from service.solver.budget import check_limits
+from service.solver.budget import Budget
 
 
 class HeadLimit:
@@ -129,3 +129,18 @@ def check_request(request: SolveRequest, limits: LimitSettings) -> None:
         )
     metadata_chars = len(json.dumps(request.metadata))
     require_at_most("metadata", metadata_chars, limits.max_metadata_chars, "chars of JSON")
+
+
+def check_limits(budget: Budget, limits: LimitSettings) -> None:
+    """Raise `InvalidRequest` naming the first field beyond the configured ceilings."""
+    require_at_most("budget.max_attempts", budget.max_attempts, limits.max_attempts, "attempts")
+    require_at_most(
+        "budget.attempts_per_round",
+        budget.attempts_per_round,
+        limits.max_attempts_per_round,
+        "attempts",
+    )
+    require_at_most("budget.max_seconds", budget.max_seconds, limits.max_seconds, "seconds")
+    if budget.max_rounds is not None:
+        # A round holds at least one attempt: more rounds than attempts could never be spent.
+        require_at_most("budget.max_rounds", budget.max_rounds, limits.max_attempts, "rounds")

@@ -34,10 +34,11 @@ from service.api.views import event_view
 from service.bus import job_channel
 from service.errors import InvalidRequest, ServiceError, Unauthorized
 from service.solver.events import TERMINAL_TYPES
+from service.store.errors import JobAlreadyEnded
 from service.store.events import list_events_after
 from service.store.jobs import get_owned_job, request_cancel
 from service.store.models import Event, Job
-from service.store.status import TERMINAL, JobStatus
+from service.store.status import TERMINAL
 
 router = APIRouter(tags=["events"])
 READ_BATCH = 500
@@ -231,9 +232,10 @@ async def _take(state: AppState, job_id: str, who: Caller, message: Message) -> 
 
 async def _cancel(state: AppState, job_id: str, who: Caller) -> str | None:
     await state.key_checks.require_live(who.api_key_id, fresh=True)
-    async with state.sessions() as session, session.begin():
-        row, ended = await request_cancel(session, job_id, now=now_utc())
-    if row.status is not JobStatus.RUNNING and ended is None:
-        return ws_error_frame("conflict", f"job {job_id} already ended as {row.status}", None)
+    try:
+        async with state.sessions() as session, session.begin():
+            await request_cancel(session, job_id, now=now_utc())
+    except JobAlreadyEnded as exc:
+        return ws_error_frame(exc.code, exc.message, None)
     await state.bus.publish(job_channel(job_id))
     return None

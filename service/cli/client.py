@@ -23,9 +23,9 @@ from service.cli.common import (
     parse_budget,
     parse_strategy,
 )
-from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.progress import describe
 from service.solver.events import EVENT_ADAPTER, TERMINAL_TYPES
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.solver.request import SamplingRequest
 from service.solver.strategies import DEFAULT_STRATEGY
 

@@ -25,10 +25,10 @@ from service.config import get_settings
 from service.engine.catalog import SHIPPED_MODELS
 from service.engine.errors import EngineConfigError
 from service.engine.model import ModelNotFoundError, resolve_model
-from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.engine.shipped import locate
 from service.progress import ConsoleEventSink
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.solver.request import SamplingRequest, SolveRequest
 from service.solver.strategies import DEFAULT_STRATEGY
 
@@ -96,7 +96,7 @@ def solve_command(
         fail(str(exc))
     parts = SolverParts(engine.sampler, sandbox, engine.host.tokenizer, engine.learner)
     try:
-        outcome = solve(spec, parts, events=ConsoleEventSink(console))
+        outcome = solve(spec, parts, sink=ConsoleEventSink(console))
     finally:
         sandbox.close()
     console.print(

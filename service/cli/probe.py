@@ -15,10 +15,10 @@ from sandbox import Sandbox, SandboxError, make_backend
 from sandbox.importers import ImportFormatError
 from service.cli.common import MODEL_HELP, PROMPT_HELP, fail, with_model
 from service.config import get_settings
-from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.probe.attempts import Failure, ProbeProblem
 from service.probe.problems import load_probe_problems
 from service.probe.run import ProbeConfig, ProbeParts, ProbeResult, run_probe
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 
 app = typer.Typer()
 

@@ -24,7 +24,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save, save_file
 
-ADAPTER_FILE = "adapter_model.safetensors"
+# Re-exported: the checkpoint's files are named here, the weights file with the engine's types.
+from service.engine.types import ADAPTER_FILE as ADAPTER_FILE
+
 TEACHER_FILE = "teacher.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 MANIFEST_FILE = "manifest.json"

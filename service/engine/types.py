@@ -46,6 +46,11 @@ class Sample:
     truncated: bool = False
 
 
+# The weights file in an adapter's checkpoint directory (`AdapterRef.path`): what peft and vLLM
+# load, and what the API serves as the job's adapter.
+ADAPTER_FILE = "adapter_model.safetensors"
+
+
 @dataclass(frozen=True)
 class AdapterRef:
     """A published adapter version.

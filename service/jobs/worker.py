@@ -6,11 +6,11 @@ workers). The claim loop claims while a slot is free, and wakes when a job is an
 jobs channel, when a held job ends, or on `stop()`. Each held job is independent of the
 others: its solver runs on a thread of the worker's own pool (sized to `max_jobs`, so the
 default executor's few threads never queue a job behind another), beside it the job's own
-heartbeat keeps its lease alive and turns a cancel request into that job's cancel flag, and its
-own recorder commits its events and attempts. On shutdown every held job goes back to the
-queue instead of ending. A job that no worker manages to finish after `max_starts` starts
-(crashes, lost leases) ends as failed with that reason, so no job is retried forever and none
-is left without an ending.
+heartbeat keeps its lease alive and records a cancel request or a lost lease as the job's stop
+reason (`solver/stop.py`), and its own recorder commits its events and attempts. On shutdown
+every held job goes back to the queue instead of ending. A job that no worker manages to finish
+after `max_starts` starts (crashes, lost leases) ends as failed with that reason, so no job is
+retried forever and none is left without an ending.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from service.bus import JOBS_CHANNEL, Bus, Subscription, job_channel
 from service.config import Settings
 from service.engine.sharing import BatchStats, SharedSampler
 from service.jobs.parts import WorkerParts, seated_parts
-from service.jobs.recorder import JobAbandoned, JobRecorder
+from service.jobs.recorder import JobRecorder
 from service.jobs.spec import job_spec, resume_from
-from service.solver.loop import CancelToken, SolveOutcome, SolverParts, SolveSpec, solve
+from service.solver.loop import SolveOutcome, SolverParts, SolveSpec, solve
+from service.solver.stop import ABANDONED, JobStop, StopReason
 from service.solver.strategies import Resume
 from service.store.claims import claim_next_job, release, renew_lease
 from service.store.errors import LeaseLost
@@ -57,14 +58,10 @@ def default_worker_id() -> str:
 
 @dataclass
 class _Hold:
-    """One job being worked on, and the flags its solver thread reads."""
+    """One job being worked on, and why it must stop (read by its solver thread)."""
 
     job_id: str
-    cancel: CancelToken = field(default_factory=CancelToken)
-    lost: threading.Event = field(default_factory=threading.Event)
-
-    def stop_requested(self, stopping: threading.Event) -> Callable[[], bool]:
-        return lambda: self.cancel() or self.lost.is_set() or stopping.is_set()
+    stop: JobStop = field(default_factory=JobStop)
 
 
 def _solve_seated(spec: SolveSpec, parts: SolverParts, **kwargs: Any) -> SolveOutcome:
@@ -122,6 +119,8 @@ class Worker:
         Safe from any thread (a signal handler, a solver thread): the claim loop wakes at once.
         """
         self.stopping.set()
+        for hold in list(self._held.values()):
+            hold.stop.request(StopReason.SHUTDOWN)
         self._wake_threadsafe()
 
     async def run(self) -> None:
@@ -221,6 +220,8 @@ class Worker:
 
     def _new_hold(self, job_id: str) -> _Hold:
         hold = self._held[job_id] = _Hold(job_id)
+        if self.stopping.is_set():  # after the insert: a `stop()` meanwhile sees it or this
+            hold.stop.request(StopReason.SHUTDOWN)
         return hold
 
     async def _hold(self, job: Job, hold: _Hold) -> None:
@@ -256,29 +257,28 @@ class Worker:
             job_id=spec.job_id,
             worker_id=self.worker_id,
             lease_s=self.settings.worker.lease_s,
-            stopping=self.stopping,
+            stop=hold.stop,
         )
         run = functools.partial(
             _solve_seated,
             spec,
             self._parts.parts,
-            events=recorder,
-            attempts=recorder.attempts,
-            adapters=recorder.adapters,
-            elapsed=recorder.elapsed,
-            cancelled=hold.stop_requested(self.stopping),
+            sink=recorder,
+            stop=hold.stop,
             resume=resume,
         )
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._solvers, run)
-        except JobAbandoned as exc:
-            logger.warning("worker %s let go of job %s: %s", self.worker_id, spec.job_id, exc)
-            if self.stopping.is_set() and not hold.lost.is_set():
-                await self._hand_back(spec.job_id)
+        outcome = await asyncio.get_running_loop().run_in_executor(self._solvers, run)
+        if outcome.status is not ABANDONED:
+            return
+        reason = hold.stop()
+        logger.warning("worker %s let go of job %s: %s", self.worker_id, spec.job_id, reason)
+        if reason is StopReason.SHUTDOWN:
+            await self._hand_back(spec.job_id)
 
     async def _heartbeat(self, hold: _Hold) -> None:
         """Renew the lease every `heartbeat_s`, and at once when the job's channel wakes
-        (a cancel request); a cancel flag on the row becomes the solver's cancel."""
+        (a cancel request); a cancel flag on the row, or a lost lease, becomes the job's stop
+        reason."""
         wake = await self.bus.subscribe(job_channel(hold.job_id))
         try:
             while True:
@@ -286,14 +286,14 @@ class Worker:
                 try:
                     job = await self._renew(hold.job_id)
                 except LeaseLost:
-                    hold.lost.set()
+                    hold.stop.request(StopReason.LEASE_LOST)
                     return
                 except Exception:
                     # A database hiccup: keep trying until the lease itself lapses.
                     logger.exception("heartbeat of job %s failed", hold.job_id)
                     continue
                 if job.cancel_requested:
-                    hold.cancel.cancel()
+                    hold.stop.request(StopReason.CANCEL)
         finally:
             await wake.close()
 

@@ -7,15 +7,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sandbox.problem import Problem
-from service.engine.prompts import (
+from service.engine.types import Sampler, SamplingParams
+from service.solver.attempts import Judge
+from service.solver.feedback import render_feedback
+from service.solver.prompts import (
     DEFAULT_PROMPT_STYLE,
     ChatTokenizer,
     PromptStyle,
     student_prompt_ids,
 )
-from service.engine.types import Sampler, SamplingParams
-from service.solver.attempts import Judge
-from service.solver.feedback import render_feedback
 
 
 @dataclass(frozen=True)

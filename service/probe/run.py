@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.engine.host import ModelHost
-from service.engine.prompts import DEFAULT_PROMPT_STYLE, ChatTokenizer, PromptStyle
 from service.engine.types import Sampler, SamplingParams
 from service.probe.attempts import Failure, ProbeProblem, collect, sound
 from service.probe.scoring import score
 from service.probe.summary import Scored, Summary, summarize
 from service.solver.attempts import Judge
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, ChatTokenizer, PromptStyle
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from service.engine.host import ModelHost
-from service.engine.prompts import (
+from service.engine.scoring import token_logprobs
+from service.probe.attempts import Failure, ProbeProblem, control_feedback
+from service.probe.summary import Scored
+from service.solver.prompts import (
     DEFAULT_PROMPT_STYLE,
     PromptStyle,
     student_prompt_ids,
     teacher_prompt_ids,
 )
-from service.engine.scoring import token_logprobs
-from service.probe.attempts import Failure, ProbeProblem, control_feedback
-from service.probe.summary import Scored
 from service.solver.spec import TEACHER_MAX_TOKENS
 
 

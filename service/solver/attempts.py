@@ -72,14 +72,6 @@ class AttemptRecord:
         return self.confirmation is Confirmation.CONFIRMED
 
 
-class AttemptSink(Protocol):
-    """Receives each attempt's record, in index order, before the next phase begins."""
-
-    def record(self, attempt: AttemptRecord) -> None:
-        """Persist or forward one attempt."""
-        ...
-
-
 def judge_public(
     judge: Judge, problem: Problem, samples: Sequence[Sample], executor: Executor
 ) -> list[SuiteResult]:

@@ -8,7 +8,7 @@ clock so that tests never sleep and a resumed job can carry the seconds it spent
 
 One set of ceilings: the model's own bounds are only structural (positive, a round within
 the whole); how much one request may ask for is configured (`LimitSettings`) and checked once,
-at the API, by `check_limits`.
+at the API (`api/limits.py`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-
-from service.config import LimitSettings
-from service.errors import require_at_most
 
 ATTEMPTS_PER_ROUND_CPU = 8
 ATTEMPTS_PER_ROUND_GPU = 16
@@ -48,21 +45,6 @@ class Budget(BaseModel):
         if max_attempts is not None and value > max_attempts:
             raise ValueError(f"must be at most max_attempts ({max_attempts}), got {value}")
         return value
-
-
-def check_limits(budget: Budget, limits: LimitSettings) -> None:
-    """Raise `InvalidRequest` naming the first field beyond the configured ceilings."""
-    require_at_most("budget.max_attempts", budget.max_attempts, limits.max_attempts, "attempts")
-    require_at_most(
-        "budget.attempts_per_round",
-        budget.attempts_per_round,
-        limits.max_attempts_per_round,
-        "attempts",
-    )
-    require_at_most("budget.max_seconds", budget.max_seconds, limits.max_seconds, "seconds")
-    if budget.max_rounds is not None:
-        # A round holds at least one attempt: more rounds than attempts could never be spent.
-        require_at_most("budget.max_rounds", budget.max_rounds, limits.max_attempts, "rounds")
 
 
 def default_attempts_per_round(*, gpu: bool) -> int:

@@ -8,8 +8,7 @@ Rounds and attempts are numbered from 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Literal, Protocol, TypedDict, TypeVar, get_args
+from typing import Annotated, Literal, TypedDict, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -151,30 +150,3 @@ _ENDING_TYPES = {cls.model_fields["type"].default for cls in _Ending.__subclasse
 if _ENDING_TYPES != TERMINAL_TYPES:  # pragma: no cover - caught at import
     raise ImportError(f"ending events {sorted(_ENDING_TYPES)} are not {sorted(TERMINAL_TYPES)}")
 EventT = TypeVar("EventT", bound=_Event)
-
-
-class EventSink(Protocol):
-    """Receives a job's events in order."""
-
-    def emit(self, event: Event) -> None:
-        """Record or forward one event."""
-        ...
-
-
-@dataclass
-class ListEventSink:
-    """Keeps events in a list (tests, benchmarks)."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def emit(self, event: Event) -> None:
-        """Append the event."""
-        self.events.append(event)
-
-    def of(self, kind: type[EventT]) -> list[EventT]:
-        """The events of one kind, in order."""
-        return [event for event in self.events if isinstance(event, kind)]
-
-    def types(self) -> list[str]:
-        """The events' types, in order."""
-        return [event.type for event in self.events]

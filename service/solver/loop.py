@@ -1,30 +1,28 @@
 """The controller loop (docs/algorithm.md §5): rounds until a confirmed pass,
-the end of the budget, a cancel request, or an error of ours.
+the end of the budget, a stop (`stop.py`), or an error of ours.
 
 One round: sample → judge the public tests (concurrently, order kept) → confirm a public pass
 on the hidden tests and re-run it → record each attempt in index order → let the strategy
 learn. Attempt indices count from 0 across rounds; the discovery index is the index of the
 first confirmed pass, and attempts after it in the same round are discarded unrecorded (the
-paper's k = G·step + position). Cancellation is looked at before sampling, judging and
-learning. A round that spends the last attempt is not learned from: no round would sample
-the new adapter. The loop persists nothing itself: attempts go to an `AttemptSink` and events
-to an `EventSink`, both before the next phase starts.
+paper's k = G·step + position). The stop check is asked before sampling, judging and
+learning: a cancel ends the job `cancelled`; a lost lease or a worker shutting down ends the
+solve "abandoned", with no ending written. A round that spends the last attempt is not learned
+from: no round would sample the new adapter. The loop persists nothing itself: each event goes
+to the job's sink (`sink.py`) with the attempt or adapter it reports, before the next phase.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol
 
-from service.engine.prompts import ChatTokenizer
 from service.engine.types import AdapterRef, Learner, Sample, Sampler
-from service.solver.attempts import Attempt, AttemptRecord, AttemptSink, Judge, judge_public
+from service.solver.attempts import Attempt, AttemptRecord, Judge, judge_public
 from service.solver.attempts import settle as settle_attempt
 from service.solver.budget import BudgetUse, Clock
 
@@ -34,7 +32,6 @@ from service.solver.events import (
     AdapterPublished,
     AttemptFinished,
     Event,
-    EventSink,
     JobCancelled,
     JobExhausted,
     JobFailed,
@@ -46,31 +43,22 @@ from service.solver.events import (
     Stamp,
 )
 from service.solver.phases import PhaseSeconds, PhaseTimer
+from service.solver.prompts import ChatTokenizer
+from service.solver.sink import JobSink
 
 # Re-exported: a solve's spec is built beside `solve`, though it lives in `spec`.
 from service.solver.spec import SolveSpec as SolveSpec
+from service.solver.stop import (
+    ABANDONED,
+    Abandoned,
+    StopCheck,
+    Stopped,
+    StopReason,
+    never_stopped,
+)
 from service.solver.strategies import Learned, Resume, StrategyContext, make_strategy
 
 logger = logging.getLogger(__name__)
-
-
-class CancelToken:
-    """A thread-safe cancel flag; calling it says whether cancel was requested."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the loop to stop at its next phase boundary."""
-        self._event.set()
-
-    def __call__(self) -> bool:
-        return self._event.is_set()
-
-
-def never_cancelled() -> bool:
-    """The default cancel check."""
-    return False
 
 
 @dataclass(frozen=True)
@@ -85,9 +73,9 @@ class SolverParts:
 
 @dataclass(frozen=True)
 class SolveOutcome:
-    """How a solve ended."""
+    """How a solve ended: a job's ending, or "abandoned" (stopped with no ending written)."""
 
-    status: OutcomeStatus
+    status: OutcomeStatus | Abandoned
     attempts_used: int
     rounds: int
     discovery_index: int | None
@@ -97,53 +85,20 @@ class SolveOutcome:
     reason: str | None = None
 
 
-class AdapterSink(Protocol):
-    """Receives each adapter version the job publishes (to checkpoint its reference)."""
-
-    def record(self, adapter: AdapterRef) -> None:
-        """Persist or forward one adapter reference."""
-        ...
-
-
-class ElapsedSink(Protocol):
-    """Receives the job's elapsed seconds (across resumes) just before each event."""
-
-    def record(self, seconds: float) -> None:
-        """Persist or forward the seconds spent so far."""
-        ...
-
-
-@dataclass(frozen=True)
-class _Sinks:
-    events: EventSink
-    attempts: AttemptSink | None
-    adapters: AdapterSink | None
-    elapsed: ElapsedSink | None = None
-
-
-class _Cancelled(Exception):
-    """Raised at a phase boundary once cancel was requested."""
-
-
 def solve(
     spec: SolveSpec,
     parts: SolverParts,
     *,
-    events: EventSink,
-    attempts: AttemptSink | None = None,
-    adapters: AdapterSink | None = None,
-    elapsed: ElapsedSink | None = None,
-    cancelled: Callable[[], bool] = never_cancelled,
+    sink: JobSink,
+    stop: StopCheck = never_stopped,
     resume: Resume | None = None,
     clock: Clock = time.monotonic,
 ) -> SolveOutcome:
-    """Run one job to its end and emit its events; never raises for the job's own errors.
+    """Run one job to its end and commit its events; never raises for the job's own errors.
 
-    `adapters` hears of each published adapter just before its `adapter.published` event;
-    `elapsed` hears the seconds spent (`resume.elapsed_seconds` included) before every event.
+    `stop` says why the job must stop, if it must; the sink may raise `Stopped` too.
     """
-    sinks = _Sinks(events, attempts, adapters, elapsed)
-    return _Run(spec, parts, sinks, cancelled, resume or Resume(), clock).run()
+    return _Run(spec, parts, sink, stop, resume or Resume(), clock).run()
 
 
 def round_seed(seed: int, round_index: int) -> int:
@@ -158,13 +113,13 @@ class _Run:
         self,
         spec: SolveSpec,
         parts: SolverParts,
-        sinks: _Sinks,
-        cancelled: Callable[[], bool],
+        sink: JobSink,
+        stop: StopCheck,
         resume: Resume,
         clock: Clock,
     ) -> None:
-        self.spec, self.parts, self.sinks = spec, parts, sinks
-        self.cancelled, self.resume = cancelled, resume
+        self.spec, self.parts, self.sink = spec, parts, sink
+        self.stop, self.resume = stop, resume
         self.timer = PhaseTimer(clock)
         self.use = BudgetUse(
             spec.budget,
@@ -180,19 +135,31 @@ class _Run:
 
     def run(self) -> SolveOutcome:
         try:
+            return self._ended()
+        except Stopped as stopped:
+            # Lease lost or the worker shutting down, here or while writing the ending: the
+            # job is let go unended, and whoever holds it next resumes it.
+            logger.info("job %s stopped: %s", self.spec.job_id, stopped.reason.value)
+            return self._outcome(ABANDONED)
+        finally:
+            self._close()
+
+    def _ended(self) -> SolveOutcome:
+        """The rounds and the job's ending; a `Stopped` other than a cancel passes through."""
+        try:
             with ThreadPoolExecutor(max(self.spec.worker.judge_workers, 1)) as pool:
                 return self._rounds(pool)
-        except _Cancelled:
+        except Stopped as stopped:
+            if stopped.reason is not StopReason.CANCEL:
+                raise
             return self._end(OutcomeStatus.CANCELLED)
         except Exception as exc:
             logger.exception("job %s failed", self.spec.job_id, extra={"job_id": self.spec.job_id})
             return self._end(OutcomeStatus.FAILED, reason=f"{type(exc).__name__}: {exc}")
-        finally:
-            self._close()
 
     def _rounds(self, pool: Executor) -> SolveOutcome:
         resumed = self.resume.start_attempt > 0 or self.resume.adapter is not None
-        self._emit(JobStarted(**self._stamp(), strategy=self.spec.strategy, resumed=resumed))
+        self._commit(JobStarted(**self._stamp(), strategy=self.spec.strategy, resumed=resumed))
         with self.timer.phase("learning"):
             self.strategy.start(self.resume)
         while not self.use.exhausted():
@@ -202,12 +169,12 @@ class _Run:
         return self._end(OutcomeStatus.EXHAUSTED)
 
     def _round(self, pool: Executor) -> AttemptRecord | None:
-        self._check_cancel()
+        self._check_stop()
         round_index = self.use.start_round()
         size = self.use.next_round_size()
-        self._emit(RoundStarted(**self._stamp(), round=round_index, attempts=size))
+        self._commit(RoundStarted(**self._stamp(), round=round_index, attempts=size))
         samples = self._sample(round_index, size)
-        self._check_cancel()
+        self._check_stop()
         with self.timer.phase("sandbox"):
             public = judge_public(self.parts.judge, self.spec.problem, samples, pool)
         first = self.use.attempts_used
@@ -219,7 +186,7 @@ class _Run:
         if records[-1].succeeded:
             return records[-1]
         if not self.use.exhausted():
-            self._check_cancel()
+            self._check_stop()
             self._learn(round_index, samples, records)
         return None
 
@@ -227,7 +194,7 @@ class _Run:
         params = replace(
             self.spec.sampling,
             seed=round_seed(self.spec.seed, round_index),
-            interrupt=self.cancelled,
+            interrupt=self._stop_requested,
         )
         prompt = self.strategy.prompt_ids()
         with self.timer.phase("sampling"):
@@ -243,18 +210,15 @@ class _Run:
             with self.timer.phase("sandbox"):
                 record = settle_attempt(self.parts.judge, self.spec.problem, attempt)
             self.use.spend(1)
-            if self.sinks.attempts is not None:
-                self.sinks.attempts.record(record)
-            self._emit(
-                AttemptFinished(
-                    **self._stamp(),
-                    index=record.index,
-                    verdict=record.verdict,
-                    passed=record.passed,
-                    total=record.total,
-                    truncated=record.truncated,
-                )
+            finished = AttemptFinished(
+                **self._stamp(),
+                index=record.index,
+                verdict=record.verdict,
+                passed=record.passed,
+                total=record.total,
+                truncated=record.truncated,
             )
+            self._commit(finished, attempt=record)
             records.append(record)
             if record.succeeded:
                 break
@@ -270,7 +234,7 @@ class _Run:
 
     def _publish(self, round_index: int, learned: Learned) -> None:
         metrics = learned.metrics
-        self._emit(
+        self._commit(
             LearnerStep(
                 **self._stamp(),
                 round=round_index,
@@ -281,13 +245,17 @@ class _Run:
             )
         )
         self.adapter = learned.adapter
-        if self.sinks.adapters is not None:
-            self.sinks.adapters.record(learned.adapter)
-        self._emit(AdapterPublished(**self._stamp(), version=learned.adapter.version))
+        published = AdapterPublished(**self._stamp(), version=learned.adapter.version)
+        self._commit(published, adapter=learned.adapter)
 
-    def _check_cancel(self) -> None:
-        if self.cancelled():
-            raise _Cancelled
+    def _check_stop(self) -> None:
+        reason = self.stop()
+        if reason is not None:
+            raise Stopped(reason)
+
+    def _stop_requested(self) -> bool:
+        """The sampler's plain "should I stop" (`SamplingParams.interrupt`)."""
+        return self.stop() is not None
 
     def _end(
         self,
@@ -301,13 +269,24 @@ class _Run:
         solution = None
         if success is not None:
             solution = success.code or success.response
-            self._emit(JobSucceeded(**ending, attempt=success.index, solution=solution))
+            self._commit(JobSucceeded(**ending, attempt=success.index, solution=solution))
         elif status is OutcomeStatus.FAILED:
-            self._emit(JobFailed(**ending, reason=reason or "unknown error"))
+            self._commit(JobFailed(**ending, reason=reason or "unknown error"))
         elif status is OutcomeStatus.EXHAUSTED:
-            self._emit(JobExhausted(**ending))
+            self._commit(JobExhausted(**ending))
         else:
-            self._emit(JobCancelled(**ending))
+            self._commit(JobCancelled(**ending))
+        return self._outcome(status, split, success=success, solution=solution, reason=reason)
+
+    def _outcome(
+        self,
+        status: OutcomeStatus | Abandoned,
+        split: PhaseSeconds | None = None,
+        *,
+        success: AttemptRecord | None = None,
+        solution: str | None = None,
+        reason: str | None = None,
+    ) -> SolveOutcome:
         return SolveOutcome(
             status=status,
             attempts_used=self.use.attempts_used,
@@ -315,21 +294,25 @@ class _Run:
             discovery_index=None if success is None else success.index,
             solution=solution,
             adapter=self.adapter,
-            seconds=split,
+            seconds=split or self.timer.split(),
             reason=reason,
         )
 
     def _stamp(self) -> Stamp:
-        # Every event is stamped just before it is emitted: the seconds `_emit` records are
+        # Every event is stamped just before it is emitted: the seconds `_commit` records are
         # the ones this stamp's `budget_left` was computed from.
         self._stamped_seconds = self.use.elapsed_seconds
         left = self.use.left_at(self._stamped_seconds)
         return Stamp(attempts_used=self.use.attempts_used, budget_left=left)
 
-    def _emit(self, event: Event) -> None:
-        if self.sinks.elapsed is not None:
-            self.sinks.elapsed.record(self._stamped_seconds)
-        self.sinks.events.emit(event)
+    def _commit(
+        self,
+        event: Event,
+        *,
+        attempt: AttemptRecord | None = None,
+        adapter: AdapterRef | None = None,
+    ) -> None:
+        self.sink.commit(event, attempt=attempt, adapter=adapter, elapsed_s=self._stamped_seconds)
 
     def _close(self) -> None:
         try:

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sandbox.problem import Problem
 from service.config import SdpoParams
-from service.engine.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
-from service.solver.strategies import DEFAULT_STRATEGY, StrategyName
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
+from service.solver.strategy_names import DEFAULT_STRATEGY, StrategyName
 
 
 class _Request(BaseModel):

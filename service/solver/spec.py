@@ -17,7 +17,7 @@ from service.config import SandboxSettings, Settings, WorkerSettings
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.request import SolveRequest
-from service.solver.strategies import StrategyName
+from service.solver.strategy_names import StrategyName
 
 # Prompt room: a multi-turn prompt and a teacher prompt (problem, feedback, the attempt) in
 # tokens, within the default model's 4096-token context with room for the response.

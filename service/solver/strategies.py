@@ -11,16 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, get_args
+from typing import Protocol, get_args
 
 from sandbox.problem import Problem
-from service.engine.prompts import (
-    ChatTokenizer,
-    PromptStyle,
-    multi_turn_prompt_ids,
-    student_prompt_ids,
-    teacher_prompt_ids,
-)
 from service.engine.types import (
     AdapterRef,
     DistillationBatch,
@@ -31,14 +24,18 @@ from service.engine.types import (
     StepMetrics,
 )
 from service.solver.attempts import AttemptRecord
+from service.solver.prompts import (
+    ChatTokenizer,
+    PromptStyle,
+    multi_turn_prompt_ids,
+    student_prompt_ids,
+    teacher_prompt_ids,
+)
+from service.solver.spec import SolveSpec
 
-if TYPE_CHECKING:  # spec.py imports this module (for the strategy names)
-    from service.solver.spec import SolveSpec
-
-# The one list of strategy names; `REGISTRY` below gives each its builder and summary, and
-# every other list of names (the API's schema, the CLI's help and checks) derives from these.
-StrategyName = Literal["sdpo", "best_of_k", "multi_turn"]
-DEFAULT_STRATEGY: StrategyName = "sdpo"
+# Re-exported: the names are read beside the registry that builds each.
+from service.solver.strategy_names import DEFAULT_STRATEGY as DEFAULT_STRATEGY
+from service.solver.strategy_names import StrategyName as StrategyName
 
 
 @dataclass(frozen=True)

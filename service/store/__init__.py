@@ -17,6 +17,7 @@ from service.store.errors import (
     IdempotencyConflict,
     InvalidCursor,
     InvalidTransition,
+    JobAlreadyEnded,
     JobNotFound,
     LeaseLost,
     StoreError,
@@ -36,7 +37,8 @@ from service.store.migrate import upgrade_to_head, upgrade_to_head_async
 from service.store.models import Adapter, ApiKey, Attempt, Event, IdempotencyKey, Job
 from service.store.pagination import Page
 from service.store.resume import ResumePoint, resume_point
-from service.store.status import ALLOWED_TRANSITIONS, JobStatus, transition, utcnow
+from service.store.status import ALLOWED_TRANSITIONS, JobStatus, utcnow
+from service.store.transitions import transition
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -50,6 +52,7 @@ __all__ = [
     "InvalidCursor",
     "InvalidTransition",
     "Job",
+    "JobAlreadyEnded",
     "JobNotFound",
     "JobStatus",
     "LeaseLost",

@@ -1,12 +1,15 @@
-"""A job's adapter versions: record a published one, find the newest; flush, never commit."""
+"""A job's adapter versions: record a published one, find the newest and its weights file;
+flush, never commit."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.engine.types import ADAPTER_FILE
 from service.store.models import Adapter, Job
 
 
@@ -48,3 +51,8 @@ async def latest_adapter(session: AsyncSession, job_id: str) -> Adapter | None:
         select(Adapter).where(Adapter.job_id == job_id).order_by(Adapter.version.desc()).limit(1)
     )
     return (await session.scalars(query)).one_or_none()
+
+
+def weights_file(row: Adapter) -> Path:
+    """The file that holds an adapter version's LoRA weights (in its checkpoint directory)."""
+    return Path(row.path) / ADAPTER_FILE

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.store.errors import LeaseLost
 from service.store.models import Job
-from service.store.status import JobStatus, transition
+from service.store.status import JobStatus
+from service.store.transitions import transition
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

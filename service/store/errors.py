@@ -3,6 +3,7 @@
 StoreError
 ├── JobNotFound            404  no job with that id
 ├── InvalidTransition      409  a status move that ALLOWED_TRANSITIONS forbids
+├── JobAlreadyEnded        409  cancelling a job that has ended (a cancelled one included)
 ├── IdempotencyConflict    422  a reused Idempotency-Key with a different request body
 ├── LeaseLost              409  the worker no longer holds the job's lease
 └── InvalidCursor          422  a pagination cursor that this store did not write
@@ -38,6 +39,16 @@ class InvalidTransition(StoreError):
     def __init__(self, job_id: str, current: str, to: str) -> None:
         super().__init__(f"job {job_id} cannot move from {current} to {to}")
         self.job_id, self.current, self.to = job_id, current, to
+
+
+class JobAlreadyEnded(StoreError):
+    """A cancel asked of a job that has ended: there is nothing left to stop."""
+
+    status_code, code = 409, "conflict"
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id} already ended as {status}")
+        self.job_id, self.status = job_id, status
 
 
 class IdempotencyConflict(StoreError):

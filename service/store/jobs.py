@@ -27,11 +27,12 @@ from service.solver.events import Event as SolverEvent
 from service.solver.events import JobCancelled, JobFailed, JobQueued, JobSucceeded
 from service.solver.request import SolveRequest
 from service.store.bounds import ID_MAX_CHARS, ID_PATTERN
-from service.store.errors import IdempotencyConflict, JobNotFound
+from service.store.errors import IdempotencyConflict, JobAlreadyEnded, JobNotFound
 from service.store.events import append_event
 from service.store.models import Event, IdempotencyKey, Job
 from service.store.pagination import Page, decode_cursor, make_page, page_size
-from service.store.status import ACTIVE, JobStatus, ending_status, transition
+from service.store.status import ACTIVE, JobStatus, ending_status
+from service.store.transitions import transition
 
 ANONYMOUS_SCOPE = "anonymous"  # the embedded default's callers, who need no key
 
@@ -255,19 +256,20 @@ def budget_left_now(job: Job) -> BudgetLeft:
     )
 
 
-async def request_cancel(
-    session: AsyncSession, job_id: str, *, now: datetime
-) -> tuple[Job, Event | None]:
+async def request_cancel(session: AsyncSession, job_id: str, *, now: datetime) -> Job:
     """Cancel a job: a queued job ends at once (with its event); a running one is flagged
-    for its worker, which stops at its next phase boundary. A finished job is left as is."""
+    for its worker, which stops at its next phase boundary; one that has ended raises
+    `JobAlreadyEnded` (the HTTP and WebSocket answers both come from it)."""
     job = await get_job(session, job_id, for_update=True)
     if job.status is JobStatus.QUEUED:
         cancelled = JobCancelled(attempts_used=job.attempts_used, budget_left=budget_left_now(job))
-        return job, await finish_with(session, job, cancelled, now=now)
-    if job.status is JobStatus.RUNNING:
+        await finish_with(session, job, cancelled, now=now)
+    elif job.status is JobStatus.RUNNING:
         job.cancel_requested = True
         await session.flush()
-    return job, None
+    else:
+        raise JobAlreadyEnded(job_id, job.status.value)
+    return job
 
 
 async def fail_held_job(

@@ -1,4 +1,5 @@
-"""The job lifecycle as a state machine: the statuses, and the one function that moves a job.
+"""The job lifecycle as a state machine: the statuses and the moves allowed between them
+(`transitions.py` holds the one function that moves a job).
 
 A claim moves `queued → running`; a worker that stops gracefully may hand a running job back
 (`running → queued`); a lapsed lease is claimed again without a status move (it stays
@@ -9,13 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from service.solver.endings import ENDING_OF_TYPE, OutcomeStatus
-from service.store.errors import InvalidTransition
-
-if TYPE_CHECKING:
-    from service.store.models import Job
 
 
 class JobStatus(StrEnum):
@@ -58,16 +54,3 @@ def ending_status(event_type: str) -> JobStatus | None:
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (what every timestamp column holds)."""
     return datetime.now(UTC)
-
-
-def transition(job: Job, to: JobStatus, *, now: datetime | None = None) -> None:
-    """Move `job` to `to`, or raise `InvalidTransition`; a terminal move stamps `finished_at`
-    and drops the lease, since nobody works on a finished job."""
-    if to not in ALLOWED_TRANSITIONS[job.status]:
-        raise InvalidTransition(job.id, job.status, to)
-    job.status = to
-    if to in TERMINAL:
-        job.finished_at = now or utcnow()
-    if to in TERMINAL or to is JobStatus.QUEUED:
-        job.lease_owner = None
-        job.lease_expires_at = None

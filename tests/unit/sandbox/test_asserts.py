@@ -195,7 +195,7 @@ def test_most_humaneval_style_checks_compile() -> None:
 
 
 def test_every_mbpp_assert_compiles() -> None:
-    """The figure in the README: all 1324 asserts of MBPP (sanitized) are judged on the host."""
+    """The figure in docs/sandbox.md: all 1324 MBPP (sanitized) asserts are judged on the host."""
     host, total = host_judged_share(assert_cases(MBPP_PATH))
     assert total == 1324
     assert host == total

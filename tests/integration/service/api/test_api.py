@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 from service.api.app import create_app
 from service.api.ui import events_module
 from service.config import LimitSettings, Settings
-from service.engine.adapters import ADAPTER_FILE
+from service.engine.types import ADAPTER_FILE
 from service.solver.budget import BudgetLeft
 from service.solver.events import JobExhausted, JobStarted, RoundStarted
 from service.solver.request import SolveRequest

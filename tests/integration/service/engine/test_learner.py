@@ -16,8 +16,8 @@ from service.engine import adapters
 from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner, UnknownJobError
-from service.engine.prompts import student_prompt_ids, teacher_prompt_ids
 from service.engine.types import DistillationBatch, DistillationExample, SamplingParams
+from service.solver.prompts import student_prompt_ids, teacher_prompt_ids
 from tests.conftest import TEST_MODEL
 from tests.integration.service.engine.hf_support import load_host
 

@@ -15,10 +15,10 @@ from service.cli import app
 from service.config import EngineSettings, get_settings
 from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner
-from service.engine.prompts import student_prompt_ids, teacher_prompt_ids
 from service.engine.scoring import token_logprobs
 from service.probe.problems import load_probe_problems
 from service.probe.scoring import reference_ids
+from service.solver.prompts import student_prompt_ids, teacher_prompt_ids
 from tests.integration.sandbox.conftest import docker_ready
 
 pytestmark = [pytest.mark.model]

@@ -17,12 +17,13 @@ from service.engine.hf_sampler import HfSampler
 from service.engine.learner import PeftLearner
 from service.jobs.parts import seated_parts
 from service.solver.budget import Budget
-from service.solver.events import ListEventSink
-from service.solver.loop import CancelToken, OutcomeStatus, SolverParts, SolveSpec, solve
+from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
 from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.sink import MemorySink
 from service.solver.spec import SolverSettings
+from service.solver.stop import JobStop, StopReason
 from tests.integration.service.engine.hf_support import load_host
-from tests.integration.service.solver.test_solve_real import SETTINGS, AttemptList, sandbox
+from tests.integration.service.solver.test_solve_real import SETTINGS, sandbox
 
 pytestmark = [pytest.mark.model, pytest.mark.docker]
 __all__ = ["sandbox"]  # the module-scoped Docker sandbox fixture, shared with test_solve_real
@@ -39,12 +40,11 @@ def spec(job: str, seed: int) -> SolveSpec:
     return SolveSpec(job, request, SolverSettings(judge_workers=2))
 
 
-def responses(spec_: SolveSpec, parts: SolverParts, cancel=None) -> tuple[object, list[str]]:
-    attempts = AttemptList()
+def responses(spec_: SolveSpec, parts: SolverParts) -> tuple[object, list[str]]:
+    sink = MemorySink()
     with seated_parts(parts, spec_.job_id) as own:  # as the worker runs each held job
-        cancelled = cancel or (lambda: False)
-        outcome = solve(spec_, own, events=ListEventSink(), attempts=attempts, cancelled=cancelled)
-    return outcome, [record.response for record in attempts.records]
+        outcome = solve(spec_, own, sink=sink)
+    return outcome, [record.response for record in sink.attempts]
 
 
 def test_two_jobs_sharing_the_engine_make_the_attempts_they_make_alone(sandbox, tmp_path: Path):
@@ -77,24 +77,18 @@ def test_cancelling_one_shared_job_leaves_the_other_running(sandbox, tmp_path: P
     host = load_host(SETTINGS)
     learner = PeftLearner(host, SETTINGS, tmp_path / "adapters")
     parts = SolverParts(shared_sampler(HfSampler(host)), sandbox, host.tokenizer, learner)
-    token = CancelToken()
+    stop = JobStop()
     outcomes: dict[str, object] = {}
 
-    def cancelled_after_first_round() -> bool:
-        return token()
-
     def first() -> None:
-        class CancelAfterOne(AttemptList):
-            def record(self, attempt):  # the first attempt recorded asks for the cancel
-                super().record(attempt)
-                token.cancel()
+        class CancelAfterOne(MemorySink):
+            def commit(self, event, *, attempt=None, **reported):
+                super().commit(event, attempt=attempt, **reported)
+                if attempt is not None:  # the first attempt committed asks for the cancel
+                    stop.request(StopReason.CANCEL)
 
-        attempts = CancelAfterOne()
         with seated_parts(parts, "cancel-a") as own:  # its seat is left when it ends
-            outcomes["a"] = solve(
-                spec("cancel-a", 0), own, events=ListEventSink(), attempts=attempts,
-                cancelled=cancelled_after_first_round,
-            )  # fmt: skip
+            outcomes["a"] = solve(spec("cancel-a", 0), own, sink=CancelAfterOne(), stop=stop)
 
     def second() -> None:
         outcomes["b"] = responses(spec("cancel-b", 1), parts)[0]

@@ -7,7 +7,6 @@ adapter; not that the 135M model solves the problem. 2 rounds x 4 attempts of 16
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,11 @@ from service.config import EngineSettings
 from service.engine import adapters
 from service.engine.hf_sampler import HfSampler
 from service.engine.learner import PeftLearner
-from service.solver.attempts import AttemptRecord
 from service.solver.budget import Budget
-from service.solver.events import LearnerStep, ListEventSink
+from service.solver.events import LearnerStep
 from service.solver.loop import OutcomeStatus, SolverParts, SolveSpec, solve
 from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.sink import MemorySink
 from service.solver.spec import SolverSettings
 from tests.conftest import TEST_MODEL
 from tests.integration.sandbox.conftest import docker_ready
@@ -34,14 +33,6 @@ pytestmark = [pytest.mark.model, pytest.mark.docker]
 
 SETTINGS = EngineSettings(model=TEST_MODEL, device="cpu", learning_rate=1e-4, micro_batch_size=2)
 JUDGE_SLOTS = 2
-
-
-@dataclass
-class AttemptList:
-    records: list[AttemptRecord] = field(default_factory=list)
-
-    def record(self, attempt: AttemptRecord) -> None:
-        self.records.append(attempt)
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +67,17 @@ def test_a_short_sdpo_job_runs_end_to_end(sandbox, one_torch_thread, tmp_path: P
     )
     spec = SolveSpec("real-sdpo", request, SolverSettings(judge_workers=JUDGE_SLOTS))
     parts = SolverParts(HfSampler(host), sandbox, host.tokenizer, learner)
-    events, attempts = ListEventSink(), AttemptList()
+    events = MemorySink()
 
-    outcome = solve(spec, parts, events=events, attempts=attempts)
+    outcome = solve(spec, parts, sink=events)
 
     used = outcome.attempts_used
     print(f"\nreal sdpo job: {outcome.status} after {used} attempts, {outcome.seconds}")
     assert outcome.status in {OutcomeStatus.SUCCEEDED, OutcomeStatus.EXHAUSTED}, outcome.reason
-    assert [record.index for record in attempts.records] == list(range(outcome.attempts_used))
+    assert [record.index for record in events.attempts] == list(range(outcome.attempts_used))
     # Real verdicts from Docker: never the sandbox's fault, every public case counted.
-    assert all(record.verdict is not Verdict.SANDBOX_ERROR for record in attempts.records)
-    assert all(record.total == 3 and record.tokens > 0 for record in attempts.records)
+    assert all(record.verdict is not Verdict.SANDBOX_ERROR for record in events.attempts)
+    assert all(record.total == 3 and record.tokens > 0 for record in events.attempts)
     types = events.types()
     assert types[:2] == ["job.started", "round.started"]
     assert types[-1] == f"job.{outcome.status}"

@@ -41,6 +41,7 @@ from service.solver.budget import Budget, BudgetLeft
 from service.solver.events import JobStarted
 from service.solver.loop import SolverParts
 from service.solver.request import SolveRequest
+from service.solver.stop import StopReason
 from service.store import NewJob, create_job, upgrade_to_head
 from service.store.db import create_engine, make_sessionmaker
 from service.store.events import append_event
@@ -138,7 +139,7 @@ def on_loop(loop: asyncio.AbstractEventLoop, coro: Awaitable[Any]) -> Any:
 def cancel_seen(worker: Worker, job_id: str) -> bool:
     """Whether the worker turned the job's cancel request into its solver's cancel flag."""
     hold = worker.held.get(job_id)
-    return hold is not None and hold.cancel()
+    return hold is not None and hold.stop() is StopReason.CANCEL
 
 
 def wait_for_cancel_seen(worker: Worker, job_id: str) -> None:

@@ -1,19 +1,16 @@
-"""The budget: its structural checks, the configured ceilings, and the running account of a
-job on a fake clock."""
+"""The budget: its structural checks and the running account of a job on a fake clock (the
+configured ceilings are the API's: tests/unit/service/api/test_limits.py)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from service.config import LimitSettings
-from service.errors import InvalidRequest
 from service.solver.budget import (
     Budget,
     BudgetLeft,
     BudgetUse,
     budget_left,
-    check_limits,
     default_attempts_per_round,
 )
 from tests.unit.service.solver.fakes import FakeClock
@@ -91,25 +88,6 @@ def test_a_round_limit_ends_the_budget_before_the_attempts_do():
     assert rounds == 3 and use.attempts_used == 6
     assert use.left() == BudgetLeft(attempts=4, seconds=3600.0, rounds=0)
     assert field_errors(max_rounds=0) == [("max_rounds",)]
-
-
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [
-        ({"max_attempts": 4097}, "budget.max_attempts"),
-        ({"attempts_per_round": 65, "max_attempts": 1000}, "budget.attempts_per_round"),
-        ({"max_seconds": 24 * 3600.0 + 1}, "budget.max_seconds"),
-        ({"max_rounds": 4097}, "budget.max_rounds"),
-    ],
-)
-def test_the_configured_ceilings_are_the_only_ones_and_name_the_field(fields, field):
-    budget = Budget(**fields)  # structurally fine: the model has no ceilings of its own
-    with pytest.raises(InvalidRequest) as info:
-        check_limits(budget, LimitSettings())
-    assert info.value.field == field
-    check_limits(
-        budget, LimitSettings(max_attempts=10**6, max_attempts_per_round=10**6, max_seconds=10**9)
-    )
 
 
 def test_what_is_left_is_built_in_one_place_with_rounds_when_limited():

@@ -10,19 +10,18 @@ import pytest
 from sandbox.problem import Problem
 from sandbox.results import Verdict
 from service.config import SdpoParams
-from service.solver.attempts import AttemptRecord, Confirmation
+from service.solver.attempts import Confirmation
 from service.solver.budget import Budget
 from service.solver.events import (
     TERMINAL_TYPES,
+    AdapterPublished,
     AttemptFinished,
     JobStarted,
     JobSucceeded,
-    ListEventSink,
     RoundStarted,
 )
 from service.solver.feedback import TRUNCATED_MESSAGE
 from service.solver.loop import (
-    CancelToken,
     OutcomeStatus,
     SolveOutcome,
     SolverParts,
@@ -31,7 +30,9 @@ from service.solver.loop import (
     solve,
 )
 from service.solver.request import SamplingRequest, SolveRequest
+from service.solver.sink import MemorySink
 from service.solver.spec import SolverSettings
+from service.solver.stop import ABANDONED, JobStop, Stopped, StopReason
 from service.solver.strategies import Resume, make_strategy
 from tests.unit.service.solver.fakes import (
     SECRET,
@@ -60,22 +61,13 @@ PROBLEM = Problem.model_validate(
 
 
 @dataclass
-class AttemptList:
-    records: list[AttemptRecord] = field(default_factory=list)
-
-    def record(self, attempt: AttemptRecord) -> None:
-        self.records.append(attempt)
-
-
-@dataclass
 class Harness:
-    """A solve on fakes; `run` returns the outcome and keeps events and attempts."""
+    """A solve on fakes; `run` returns the outcome and keeps its commits in `sink`."""
 
     sampler: FakeSampler = field(default_factory=FakeSampler)
     judge: FakeJudge = field(default_factory=FakeJudge)
     learner: FakeLearner = field(default_factory=FakeLearner)
-    events: ListEventSink = field(default_factory=ListEventSink)
-    attempts: AttemptList = field(default_factory=AttemptList)
+    sink: MemorySink = field(default_factory=MemorySink)
     clock: FakeClock = field(default_factory=FakeClock)
 
     def run(
@@ -105,14 +97,13 @@ class Harness:
         return solve(
             spec,
             parts,
-            events=self.events,
-            attempts=self.attempts,
+            sink=self.sink,
             clock=self.clock,
             **solve_options,
         )
 
     def indices(self) -> list[int]:
-        return [record.index for record in self.attempts.records]
+        return [record.index for record in self.sink.attempts]
 
 
 def passing_at(*ordinals: int, tag: str = "PASS"):
@@ -129,7 +120,7 @@ def test_budget_ends_exactly_at_max_attempts_with_a_partial_last_round():
     assert harness.indices() == list(range(10))
     # The last round is not learned from: no round would sample the new adapter.
     assert harness.learner.calls.count("step") == 2
-    assert harness.events.types()[-1] == "job.exhausted"
+    assert harness.sink.types()[-1] == "job.exhausted"
 
 
 def test_success_stops_at_once_and_reports_the_discovery_index():
@@ -141,8 +132,8 @@ def test_success_stops_at_once_and_reports_the_discovery_index():
     assert len(harness.sampler.calls) == 2
     assert harness.indices() == list(range(7))  # attempt 7 passed too, but is never recorded
     assert harness.learner.calls.count("step") == 1  # only after round 0
-    [last] = harness.events.of(JobSucceeded)
-    assert harness.events.events[-1] is last
+    [last] = harness.sink.of(JobSucceeded)
+    assert harness.sink.events[-1] is last
     assert last.attempt == 6 and last.attempts_used == 7
     assert harness.judge.splits().count("hidden") == 1 and harness.judge.splits()[-1] == "all"
 
@@ -151,11 +142,11 @@ def test_hidden_failure_is_no_success_and_leaks_nothing_hidden():
     harness = Harness(sampler=FakeSampler(script=passing_at(1, tag="PASS HIDDENFAIL")))
     outcome = harness.run(max_attempts=8, per_round=4)
     assert outcome.status is OutcomeStatus.EXHAUSTED
-    record = harness.attempts.records[1]
+    record = harness.sink.attempts[1]
     assert record.confirmation is Confirmation.HIDDEN_FAILED
     assert record.public_verdict is Verdict.ACCEPTED and record.verdict is Verdict.WRONG_ANSWER
     assert record.feedback == ""
-    assert all(SECRET not in r.feedback for r in harness.attempts.records)
+    assert all(SECRET not in r.feedback for r in harness.sink.attempts)
     example = harness.learner.batches[0].examples[1]
     assert example.teacher_prompt_ids is None  # nothing public to show: masked
     teachers = [e.teacher_prompt_ids for b in harness.learner.batches for e in b.examples]
@@ -166,28 +157,84 @@ def test_flaky_pass_is_no_success():
     harness = Harness(sampler=FakeSampler(script=passing_at(2, tag="PASS FLAKY")))
     outcome = harness.run(max_attempts=4, per_round=4)
     assert outcome.status is OutcomeStatus.EXHAUSTED and outcome.discovery_index is None
-    record = harness.attempts.records[2]
+    record = harness.sink.attempts[2]
     assert record.confirmation is Confirmation.FLAKY and not record.succeeded
     assert [s for s in harness.judge.splits() if s != "public"] == ["hidden", "all"]
 
 
 @pytest.mark.parametrize("phase", ["sampling", "judging", "learning"])
 def test_cancel_between_phases(phase):
-    token = CancelToken()
+    stop = JobStop()
+
+    def cancel() -> None:
+        stop.request(StopReason.CANCEL)
+
     harness = Harness()
     if phase == "judging":
-        harness.sampler.on_sample = token.cancel
+        harness.sampler.on_sample = cancel
     elif phase == "learning":
-        harness.judge.on_public = token.cancel
+        harness.judge.on_public = cancel
     else:
-        token.cancel()
-    outcome = harness.run(max_attempts=8, per_round=4, cancelled=token)
+        cancel()
+    outcome = harness.run(max_attempts=8, per_round=4, stop=stop)
     assert outcome.status is OutcomeStatus.CANCELLED
-    assert harness.events.types()[-1] == "job.cancelled"
+    assert harness.sink.types()[-1] == "job.cancelled"
     assert len(harness.sampler.calls) == (0 if phase == "sampling" else 1)
     assert len(harness.judge.calls) == (4 if phase == "learning" else 0)
     assert "step" not in harness.learner.calls
-    assert outcome.attempts_used == len(harness.attempts.records)
+    assert outcome.attempts_used == len(harness.sink.attempts)
+
+
+@pytest.mark.parametrize("reason", [StopReason.LEASE_LOST, StopReason.SHUTDOWN])
+def test_a_stop_other_than_a_cancel_abandons_the_job_with_no_ending(reason):
+    stop = JobStop()
+    harness = Harness()
+    harness.sampler.on_sample = lambda: (
+        stop.request(reason) if len(harness.sampler.calls) == 2 else None
+    )
+    outcome = harness.run(max_attempts=8, per_round=4, stop=stop)
+    assert outcome.status is ABANDONED
+    assert not set(harness.sink.types()) & TERMINAL_TYPES
+    assert harness.sink.types()[-1] == "round.started"  # the round it stopped in
+    assert harness.indices() == [0, 1, 2, 3] and outcome.attempts_used == 4
+    assert harness.learner.calls[-1] == "delete"  # released all the same
+
+
+def test_a_stop_wins_over_a_cancel_and_the_sampler_sees_either():
+    stop = JobStop()
+    harness = Harness()
+    harness.run(max_attempts=4, per_round=4, stop=stop)
+    [call] = harness.sampler.calls
+    interrupt = call.params.interrupt
+    assert interrupt is not None and interrupt() is False
+    stop.request(StopReason.CANCEL)
+    assert interrupt() is True and stop() is StopReason.CANCEL
+    stop.request(StopReason.SHUTDOWN)
+    assert stop() is StopReason.SHUTDOWN
+    stop.request(StopReason.LEASE_LOST)
+    assert stop() is StopReason.LEASE_LOST
+
+
+class RefusingSink(MemorySink):
+    """A sink that finds the lease gone at its `refuse_at`-th commit (0-based)."""
+
+    def __init__(self, refuse_at: int) -> None:
+        super().__init__()
+        self.refuse_at = refuse_at
+
+    def commit(self, event, **reported) -> None:
+        if len(self.events) == self.refuse_at:
+            raise Stopped(StopReason.LEASE_LOST)
+        super().commit(event, **reported)
+
+
+@pytest.mark.parametrize("refuse_at", [2, 6])  # an attempt's event; the job's ending
+def test_a_sink_that_stops_abandons_the_job_even_while_writing_its_ending(refuse_at):
+    harness = Harness(sink=RefusingSink(refuse_at))
+    outcome = harness.run("best_of_k", max_attempts=4, per_round=4)
+    assert outcome.status is ABANDONED and outcome.reason is None
+    assert len(harness.sink.events) == refuse_at
+    assert not set(harness.sink.types()) & TERMINAL_TYPES
 
 
 def test_best_of_k_never_learns_and_samples_the_base_model():
@@ -244,15 +291,15 @@ def test_sdpo_teacher_prompts_hold_feedback_and_never_the_attempt():
 def test_truncated_format_failure_gets_the_truncation_feedback():
     harness = Harness(sampler=FakeSampler(script=lambda n: "NOFORMAT", truncated=True))
     harness.run("sdpo", max_attempts=4, per_round=4)
-    assert {r.feedback for r in harness.attempts.records} == {TRUNCATED_MESSAGE}
-    assert {r.verdict for r in harness.attempts.records} == {Verdict.FORMAT_ERROR}
+    assert {r.feedback for r in harness.sink.attempts} == {TRUNCATED_MESSAGE}
+    assert {r.verdict for r in harness.sink.attempts} == {Verdict.FORMAT_ERROR}
 
 
 def test_events_come_in_order_with_budget_fields():
     harness = Harness()
     harness.run("sdpo", max_attempts=4, per_round=2)
     round_events = ["round.started", "attempt.finished", "attempt.finished"]
-    assert harness.events.types() == [
+    assert harness.sink.types() == [
         "job.started",
         *round_events,
         "learner.step",
@@ -260,12 +307,30 @@ def test_events_come_in_order_with_budget_fields():
         *round_events,
         "job.exhausted",
     ]
-    used = [event.attempts_used for event in harness.events.events]
+    used = [event.attempts_used for event in harness.sink.events]
     assert used == [0, 0, 1, 2, 2, 2, 2, 3, 4, 4]
-    assert all(e.budget_left.attempts == 4 - e.attempts_used for e in harness.events.events)
-    assert all(e.budget_left.seconds == 3600.0 for e in harness.events.events)  # clock stood
-    assert [e.index for e in harness.events.of(AttemptFinished)] == [0, 1, 2, 3]
-    assert sum(e.type in TERMINAL_TYPES for e in harness.events.events) == 1
+    assert all(e.budget_left.attempts == 4 - e.attempts_used for e in harness.sink.events)
+    assert all(e.budget_left.seconds == 3600.0 for e in harness.sink.events)  # clock stood
+    assert [e.index for e in harness.sink.of(AttemptFinished)] == [0, 1, 2, 3]
+    assert sum(e.type in TERMINAL_TYPES for e in harness.sink.events) == 1
+
+
+def test_each_commit_carries_its_attempt_or_adapter_and_the_seconds_spent():
+    clock = FakeClock()
+    harness = Harness(clock=clock, sampler=FakeSampler(clock=clock, seconds_per_call=2.0))
+    resume = Resume(
+        start_attempt=4, start_round=1, adapter=make_ref("job-1", 1), elapsed_seconds=10.0
+    )
+    harness.run("sdpo", max_attempts=12, per_round=4, resume=resume)
+    sink = harness.sink
+    assert [a.index for a in sink.attempts] == [e.index for e in sink.of(AttemptFinished)]
+    assert [a.version for a in sink.adapters] == [e.version for e in sink.of(AdapterPublished)]
+    assert sink.adapters == harness.sampler.published[1:]  # the resumed one is not new
+    assert len(sink.elapsed_s) == len(sink.events) and sink.elapsed_s[0] == 10.0
+    # Each event's seconds are the ones its `budget_left` was computed from.
+    lefts = [event.budget_left.seconds for event in sink.events]
+    assert [3600.0 - left for left in lefts] == sink.elapsed_s
+    assert sink.elapsed_s[-1] == 14.0  # two rounds sampled at 2 s each
 
 
 def test_resume_continues_indices_rounds_and_the_adapter():
@@ -276,10 +341,10 @@ def test_resume_continues_indices_rounds_and_the_adapter():
     assert harness.indices() == [8, 9, 10, 11]
     assert harness.learner.calls[0] == "restore" and "create" not in harness.learner.calls
     assert harness.sampler.published[0] == ref and harness.sampler.calls[0].adapter == ref
-    [started] = harness.events.of(JobStarted)
+    [started] = harness.sink.of(JobStarted)
     assert started.resumed and started.attempts_used == 8
     assert started.budget_left.seconds == 3590.0
-    assert harness.events.of(RoundStarted)[0].round == 2
+    assert harness.sink.of(RoundStarted)[0].round == 2
     assert outcome.rounds == 3 and outcome.attempts_used == 12
 
 
@@ -305,7 +370,7 @@ def test_the_time_budget_ends_the_job_between_rounds():
     outcome = harness.run("best_of_k", max_attempts=64, per_round=4, max_seconds=10.0)
     assert outcome.status is OutcomeStatus.EXHAUSTED
     assert len(harness.sampler.calls) == 2 and outcome.attempts_used == 8
-    assert harness.events.events[-1].budget_left.seconds == 0.0
+    assert harness.sink.events[-1].budget_left.seconds == 0.0
 
 
 def test_phase_seconds_split_the_wall_time():
@@ -331,7 +396,7 @@ def test_public_judging_runs_concurrently_and_keeps_order():
     harness = Harness(judge=FakeJudge(on_public=meet))
     harness.run("best_of_k", max_attempts=4, per_round=4)  # deadlocks unless 4 run at once
     assert harness.indices() == [0, 1, 2, 3]
-    assert [r.feedback.count(f"value-{r.index}") for r in harness.attempts.records] == [1] * 4
+    assert [r.feedback.count(f"value-{r.index}") for r in harness.sink.attempts] == [1] * 4
 
 
 def test_an_engine_error_fails_the_job_and_releases_the_adapter():
@@ -342,7 +407,7 @@ def test_an_engine_error_fails_the_job_and_releases_the_adapter():
     outcome = harness.run("sdpo", max_attempts=4, per_round=4)
     assert outcome.status is OutcomeStatus.FAILED
     assert outcome.reason == "RuntimeError: out of memory"
-    assert harness.events.types() == ["job.started", "round.started", "job.failed"]
+    assert harness.sink.types() == ["job.started", "round.started", "job.failed"]
     assert harness.learner.calls[-1] == "delete" and harness.sampler.released == ["job-1"]
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sandbox.problem import Problem
 from service.config import DEFAULT_MODEL
 from service.engine.model import ModelNotFoundError, resolve_model
-from service.engine.prompts import (
+from service.solver.prompts import (
     CLOSING,
     FEEDBACK_HEADER,
     PromptStyle,
