@@ -14,7 +14,7 @@ from service.api.schemas import (
     JobView,
 )
 from service.solver.strategies import StrategyName
-from service.store.jobs import job_budget
+from service.store.jobs import job_budget, job_metadata, job_strategy
 from service.store.models import Attempt, Event, Job
 from service.store.status import JobStatus
 
@@ -37,7 +37,7 @@ def job_view(job: Job, best: Attempt | None) -> JobView:
     return JobView(
         id=job.id,
         status=job.status,
-        strategy=cast(StrategyName, job.strategy),
+        strategy=cast(StrategyName, job_strategy(job)),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -51,7 +51,7 @@ def job_view(job: Job, best: Attempt | None) -> JobView:
         failure_reason=job.failure_reason,
         cancel_requested=job.cancel_requested,
         worker=holder(job),
-        metadata=job.metadata_,
+        metadata=job_metadata(job),
         links=job_links(job.id),
     )
 
@@ -66,13 +66,13 @@ def job_summary(job: Job) -> JobSummary:
     return JobSummary(
         id=job.id,
         status=job.status,
-        strategy=cast(StrategyName, job.strategy),
+        strategy=cast(StrategyName, job_strategy(job)),
         created_at=job.created_at,
         finished_at=job.finished_at,
         attempts_used=job.attempts_used,
         max_attempts=job_budget(job).max_attempts,
         worker=holder(job),
-        metadata=job.metadata_,
+        metadata=job_metadata(job),
     )
 
 

@@ -61,26 +61,36 @@ class NewJob:
     api_key_id: str | None = None
 
 
+def stored_request(request: SolveRequest) -> dict[str, Any]:
+    """The request as the job row keeps it: SDPO and sampling settings only where the request
+    set them, so that the rest follows the worker that runs the job."""
+    return {
+        **request.model_dump(mode="json", exclude={"sdpo", "sampling"}),
+        "sdpo": request.sdpo.overrides(),
+        "sampling": request.sampling.overrides(),
+    }
+
+
 def job_request(job: Job) -> SolveRequest:
-    """The request the job was created from, typed again from its columns; raises
-    `ValueError` (pydantic's `ValidationError` is one) if it no longer parses, as for a job
-    written by an incompatible version."""
-    return SolveRequest.model_validate(
-        {
-            "problem": job.problem,
-            "strategy": job.strategy,
-            "budget": job.budget,
-            "sampling": job.sampling,
-            "sdpo": job.sdpo,
-            "seed": job.seed or 0,
-            "metadata": job.metadata_,
-        }
-    )
+    """The request the job was created from, typed again; raises `ValueError` (pydantic's
+    `ValidationError` is one) if it no longer parses, as for a job written by an incompatible
+    version."""
+    return SolveRequest.model_validate(job.request)
 
 
 def job_budget(job: Job) -> Budget:
     """The job's budget, typed (what its views and its stamps read, without the problem)."""
-    return Budget.model_validate(job.budget)
+    return Budget.model_validate(job.request["budget"])
+
+
+def job_strategy(job: Job) -> str:
+    """The job's strategy name, as stored."""
+    return str(job.request["strategy"])
+
+
+def job_metadata(job: Job) -> dict[str, Any]:
+    """The caller's metadata, as stored."""
+    return dict(job.request.get("metadata", {}))
 
 
 def request_hash(body: Mapping[str, Any]) -> str:
@@ -106,13 +116,7 @@ async def create_job(
         id=str(uuid.uuid4()),
         api_key_id=new.api_key_id,
         status=JobStatus.QUEUED,
-        strategy=request.strategy,
-        problem=request.problem.model_dump(mode="json"),
-        budget=request.budget.model_dump(mode="json"),
-        sdpo=request.sdpo.overrides(),
-        sampling=request.sampling.overrides(),
-        seed=request.seed,
-        metadata_=dict(request.metadata),
+        request=stored_request(request),
         request_hash=body_hash,
         last_event_seq=1,
         elapsed_seconds=0.0,

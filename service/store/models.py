@@ -93,14 +93,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
     status: Mapped[JobStatus] = mapped_column(JOB_STATUS)
-    strategy: Mapped[str] = mapped_column(String(32))
-    problem: Mapped[dict[str, Any]] = mapped_column(JSON)
-    budget: Mapped[dict[str, Any]] = mapped_column(JSON)
-    sdpo: Mapped[dict[str, Any]] = mapped_column(JSON)
-    sampling: Mapped[dict[str, Any]] = mapped_column(JSON)
-    seed: Mapped[int | None] = mapped_column(Integer)
-    # `metadata` is taken by the declarative base, so the attribute has a trailing underscore
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    # `POST /solve`'s request as one value (`stored_request`); no query filters its parts.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts_used: Mapped[int] = mapped_column(Integer, default=0)
     rounds: Mapped[int] = mapped_column(Integer, default=0)
     # Seconds the solver spent on the job across all its runs, written with each event; a

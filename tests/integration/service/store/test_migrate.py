@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from service.config import Settings
+from service.solver.request import SolveRequest
 from service.store import Base, upgrade_to_head
 from service.store.db import ensure_sqlite_dir
 from service.store.migrate import alembic_config
 from tests.integration.service.databases import fresh_postgres_database
-from tests.integration.service.store.helpers import T0, TABLES, Sessions, run
+from tests.integration.service.store.helpers import EXAMPLE, T0, TABLES, Sessions, run
 
 
 def _schema_diff(connection: Connection) -> tuple[set[str], list[Any]]:
@@ -136,3 +138,76 @@ def test_the_dropped_code_migration_keeps_rows_and_downgrades(tmp_path: Path) ->
     ensure_sqlite_dir(settings.resolved_database_url)
     sync_url = settings.resolved_database_url.replace("sqlite+aiosqlite", "sqlite")
     _upgrade_an_attempt_to_0003(sync_url, alembic_config(settings))
+
+
+REQUEST_PARTS = {
+    "strategy": "best_of_k",
+    "problem": json.loads(EXAMPLE.read_text()),
+    "budget": {"max_attempts": 8, "attempts_per_round": 4},
+    "sdpo": {"learning_rate": 0.001},
+    "sampling": {"max_new_tokens": 128},
+    "seed": None,
+    "metadata": {"who": "migration test"},
+}
+
+
+def _job_row(job_id: str) -> dict[str, Any]:
+    row = {
+        "id": job_id, "status": "queued", "attempts_used": 0, "rounds": 0,
+        "adapter_version": 0, "last_event_seq": 1, "cancel_requested": False,
+        "elapsed_seconds": 0.0, "created_at": T0,
+    }  # fmt: skip
+    return row | REQUEST_PARTS
+
+
+def _the_request_moves_into_one_column_and_back(settings: Settings) -> None:
+    """0004 moves a job's seven request columns into `request` (a row SolveRequest reads)
+    and back out on downgrade."""
+    url = settings.resolved_database_url
+    config = alembic_config(settings)
+    ensure_sqlite_dir(url)
+    command.upgrade(config, "0003")
+
+    def jobs() -> sa.TableClause:
+        return sa.table(
+            "jobs",
+            *(
+                sa.column(name, sa.JSON() if isinstance(value, dict) else None)
+                for name, value in _job_row("a").items()
+            ),
+        )
+
+    async def insert(sessions: Sessions) -> None:
+        async with sessions.begin() as session:
+            for job_id in ("a", "b"):
+                await session.execute(jobs().insert().values(_job_row(job_id)))
+
+    async def read(sessions: Sessions, sql: str) -> list[Any]:
+        async with sessions() as session:
+            return list((await session.execute(sa.text(sql))).all())
+
+    run(url, insert)
+    command.upgrade(config, "0004")
+    rows = run(url, lambda s: read(s, "SELECT id, request FROM jobs ORDER BY id"))
+    for _, stored in rows:
+        value = json.loads(stored) if isinstance(stored, str) else stored
+        assert value == REQUEST_PARTS | {"seed": 0}
+        request = SolveRequest.model_validate(value)
+        assert request.strategy == "best_of_k" and request.sdpo.learning_rate == 0.001
+    assert [job_id for job_id, _ in rows] == ["a", "b"]
+    command.downgrade(config, "0003")
+    back = run(url, lambda s: read(s, "SELECT strategy, sampling, seed, metadata FROM jobs"))
+    for strategy, sampling, seed, metadata in back:
+        assert strategy == "best_of_k" and seed == 0
+        loaded = [json.loads(v) if isinstance(v, str) else v for v in (sampling, metadata)]
+        assert loaded == [{"max_new_tokens": 128}, {"who": "migration test"}]
+
+
+def test_the_request_migration_moves_rows_on_sqlite(tmp_path: Path) -> None:
+    _the_request_moves_into_one_column_and_back(Settings(data_dir=tmp_path / "request"))
+
+
+@pytest.mark.postgres
+def test_the_request_migration_moves_rows_on_postgres() -> None:
+    with fresh_postgres_database() as url:
+        _the_request_moves_into_one_column_and_back(Settings(database_url=url))

@@ -106,7 +106,7 @@ async def submit(
     new = NewJob(SolveRequest(problem=problem, budget=budget))
     async with sessions() as session, session.begin():
         job = await create_job(session, new, now=utcnow())
-        job.strategy = strategy
+        job.request = {**job.request, "strategy": strategy}  # any name, as a stored row may hold
     return job.id
 
 
