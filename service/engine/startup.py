@@ -96,6 +96,23 @@ def configure_learner_allocator(device_setting: str) -> None:
     os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", LEARNER_ALLOC_CONF)
 
 
+# Where vLLM, Triton and inductor keep compiled kernels and CUDA-graph artefacts, under the
+# model cache (a persistent volume in deploy/), so a restart does not compile again.
+COMPILE_CACHE_VARIABLES = {
+    "VLLM_CACHE_ROOT": "vllm",
+    "TRITON_CACHE_DIR": "triton",
+    "TORCHINDUCTOR_CACHE_DIR": "inductor",
+}
+
+
+def configure_compile_caches(model_cache_dir: Path) -> None:
+    """Point the compile caches under `model_cache_dir/compile-cache`, unless set already;
+    before vLLM and torch read them (vLLM's EngineCore inherits them)."""
+    root = model_cache_dir / "compile-cache"
+    for variable, folder in COMPILE_CACHE_VARIABLES.items():
+        os.environ.setdefault(variable, str(root / folder))
+
+
 def plan_request(
     settings: EngineSettings,
     shape: ModelShape,
@@ -159,6 +176,7 @@ def plan_engine(
     """
     engine = settings.engine
     configure_learner_allocator(engine.device)
+    configure_compile_caches(settings.model_cache_dir)
     device = check_device(engine.device)
     sampler = check_sampler(engine.sampler, device)
     model_path = model_dir or Path(resolve_model(engine.model, settings.model_cache_dir))

@@ -99,9 +99,23 @@ def test_a_hub_id_is_planned_from_its_resolved_folder(monkeypatch: pytest.Monkey
     learner and vLLM (`EnginePlan.model_path`), never the id as a relative path."""
     folder = SHAPES / "tiny"
     monkeypatch.setattr(hub, "snapshot", lambda name: folder.resolve())
+    for variable in startup.COMPILE_CACHE_VARIABLES:  # restored after the test
+        monkeypatch.setenv(variable, "/unused")
     settings = Settings(
         engine=EngineSettings(model="Qwen/Qwen3-8B", device="cpu", sampler=SamplerKind.TRANSFORMERS)
     )
     planned = startup.plan_engine(settings)
     assert planned.model_path == folder.resolve()
     assert planned.plan.learner.weights_bytes == ModelShape.from_dir(folder).parameters() * 4
+
+
+def test_compile_caches_go_under_the_model_cache_unless_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for variable in startup.COMPILE_CACHE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TRITON_CACHE_DIR", "/elsewhere/triton")
+    startup.configure_compile_caches(tmp_path)
+    assert os.environ["VLLM_CACHE_ROOT"] == str(tmp_path / "compile-cache" / "vllm")
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "compile-cache" / "inductor")
+    assert os.environ["TRITON_CACHE_DIR"] == "/elsewhere/triton"
