@@ -9,8 +9,11 @@ with a message that names the setting to change. Pure arithmetic: `read_device_m
 only function here that looks at the machine.
 
 The activation figures are per token of a micro-batch, counted from the tensors a Llama-style
-block keeps for its backward pass, scaled by a factor measured with the learner's own step on
-this project's CPU host (`benchmarks/gpu_smoke` prints the predicted peak beside the measured).
+block keeps for its backward pass, scaled by a factor measured with the learner's own fp32 step
+on this project's CPU host (`benchmarks/gpu_smoke` prints the predicted peak beside the
+measured); a bf16 step's extra fp32 and bf16 copies are counted from the transformers and peft
+sources. Activations get at most `ACTIVATION_SHARE` of what is left. docs/memory-plan.md has
+the arithmetic for Qwen3-8B.
 """
 
 from __future__ import annotations
