@@ -31,7 +31,9 @@ class NothingLearned(ServiceError):
 def unpassable(problem: Problem) -> Problem:
     """`problem` with a public test that contradicts its first one (same arguments, another
     expected value): no program passes round 1, so every attempt fails with feedback and the
-    round ends in a learner step and a publish."""
+    round ends in a learner step and a publish. Public, unlike the hidden contradiction of
+    `benchmarks.data.unpassable_example`: only public cases give the feedback that a teacher
+    prompt is built from, and it works on any `--problem` file."""
     tests = problem.tests
     forced = tests.model_copy(update={"public": [*tests.public, _contradiction(tests.public[0])]})
     return problem.model_copy(update={"tests": forced})
