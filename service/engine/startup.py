@@ -83,17 +83,18 @@ def check_sampler(kind: SamplerKind, device: torch.device) -> SamplerKind:
 # The learner's allocator grows segments instead of keeping fixed-size blocks, so memory a
 # step frees in one size is reused in another (less fragmentation, a predictable peak).
 LEARNER_ALLOC_CONF = "expandable_segments:True"
+ALLOC_CONF_VARIABLES = ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF")
 
 
 def configure_learner_allocator(device_setting: str) -> None:
-    """Set `PYTORCH_CUDA_ALLOC_CONF` for the learner, unless set, before torch initialises CUDA
-    (it is read once, then); vLLM's EngineCore inherits it (harmless without KV connectors)."""
-    if device_setting == "cpu":
+    """Set `PYTORCH_CUDA_ALLOC_CONF` for the learner before torch initialises CUDA (it is read
+    once, then), unless it or torch's newer name `PYTORCH_ALLOC_CONF` is set; vLLM's
+    EngineCore inherits it (harmless there without KV connectors)."""
+    if device_setting == "cpu" or any(name in os.environ for name in ALLOC_CONF_VARIABLES):
         return
-    initialised = bool(torch.cuda.is_initialized())  # type: ignore[no-untyped-call]
-    if initialised and "PYTORCH_CUDA_ALLOC_CONF" not in os.environ:
+    if torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
         logger.warning("CUDA was initialised before PYTORCH_CUDA_ALLOC_CONF could be set")
-    os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", LEARNER_ALLOC_CONF)
+    os.environ["PYTORCH_CUDA_ALLOC_CONF"] = LEARNER_ALLOC_CONF
 
 
 # Where vLLM, Triton and inductor keep compiled kernels and CUDA-graph artefacts, under the

@@ -65,6 +65,7 @@ def test_auto_takes_vllm_on_cuda_when_it_imports(monkeypatch: pytest.MonkeyPatch
 
 def test_the_learners_allocator_grows_segments_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF", raising=False)
+    monkeypatch.delenv("PYTORCH_ALLOC_CONF", raising=False)
     startup.configure_learner_allocator("cpu")
     assert "PYTORCH_CUDA_ALLOC_CONF" not in os.environ
     startup.configure_learner_allocator("cuda:1")
@@ -72,6 +73,10 @@ def test_the_learners_allocator_grows_segments_unless_set(monkeypatch: pytest.Mo
     monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:512")
     startup.configure_learner_allocator("auto")
     assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "max_split_size_mb:512"
+    monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF")
+    monkeypatch.setenv("PYTORCH_ALLOC_CONF", "max_split_size_mb:256")  # torch's newer name
+    startup.configure_learner_allocator("cuda")
+    assert "PYTORCH_CUDA_ALLOC_CONF" not in os.environ
 
 
 def test_a_device_without_the_learners_share_after_vllm_is_refused(
