@@ -25,7 +25,11 @@ ENV DEBIAN_FRONTEND=noninteractive \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     RETROSPECT_DATA_DIR=/data \
-    HF_HOME=/data/models/huggingface
+    HF_HOME=/data/models/huggingface \
+    PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
+    VLLM_CACHE_ROOT=/data/models/compile-cache/vllm \
+    TRITON_CACHE_DIR=/data/models/compile-cache/triton \
+    TORCHINDUCTOR_CACHE_DIR=/data/models/compile-cache/inductor
 
 # Python 3.12 (Ubuntu 24.04's); gcc and the Python headers for Triton's launcher stubs.
 RUN apt-get update \

@@ -114,6 +114,12 @@ class EngineSettings(BaseModel):
     vllm_kv_cache_bytes: Annotated[int | None, Field(ge=1)] = Field(
         default=None, description="vLLM's KV cache on CUDA; None = the memory plan's"
     )
+    vllm_max_num_seqs: Annotated[int | None, Field(ge=1)] = Field(
+        default=None, description="sequences vLLM decodes at once on CUDA; None = the plan's"
+    )
+    vllm_max_num_batched_tokens: Annotated[int | None, Field(ge=1)] = Field(
+        default=None, description="tokens in one vLLM step on CUDA; None = the plan's"
+    )
     keep_adapter_versions: Annotated[int, Field(ge=1)] = Field(
         default=3, description="adapter versions kept on disk per job (the newest are kept)"
     )

@@ -2,9 +2,12 @@
 
 One round of the engine on the configured device (`RETROSPECT_ENGINE__DEVICE`, default
 `auto`): the memory plan, a round of sampled attempts judged in the sandbox, one SDPO step,
-its publish, and a second round with the new adapter. `--learner-only` takes one measured
-learner step on a batch that fills the plan's micro-batch instead (no sampling, no sandbox):
-the check that the plan's token budget bounds the learner's peak. Prints JSON.
+its publish, and a second round with the new adapter. `--force-learn` adds a public test that
+contradicts the first, so round 1 cannot pass, and fails unless a learner step and a publish
+happened. `--learner-only` takes one measured learner step on a batch whose student pass fills
+the plan's micro-batch instead (no sampling, no sandbox): the check that the plan's token
+budget bounds the learner's peak. On CUDA the JSON has the device's free memory after the
+sampler started and at each step's allocator peak. Prints JSON.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--problem", type=Path, default=Path("examples/sum_evens.json"))
     parser.add_argument(
         "--learner-only", action="store_true", help="one measured learner step, no sampling"
+    )
+    parser.add_argument(
+        "--force-learn",
+        action="store_true",
+        help="add a contradicting public test so round 1 cannot pass; fail unless a learner "
+        "step and a publish happened",
     )
     parser.add_argument(
         "--micro-batch-tokens", type=int, help="cap the plan's micro-batch (tokens)"
@@ -96,6 +105,7 @@ def step_json(plan: MemoryPlan, step: StepRecord) -> dict[str, Any]:
         "measured_over_predicted": round(step.peak_bytes / predicted, 3),
         "predicted_peak_bytes": plan.learner.peak_bytes(step.tokens),
         "seconds": round(step.seconds, 3),
+        "device_free_at_peak_bytes": step.device_free_at_peak_bytes,
     }
 
 
@@ -106,6 +116,7 @@ def report(engine: SmokeEngine, args: argparse.Namespace, extra: dict[str, Any])
         "model": engine.model_label,
         "sampler": engine.sampler_kind.value,
         "plan": plan_json(engine.plan),
+        "device_free_after_sampler_bytes": engine.free_after_sampler_bytes,
         "learner_steps": [step_json(engine.plan, step) for step in engine.learner.steps],
         **extra,
     }
@@ -124,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
             extra = learner_only_step(engine)
         else:
             extra = one_round(engine, args.problem, attempts=args.attempts,
-                              max_new_tokens=args.max_new_tokens)  # fmt: skip
+                              max_new_tokens=args.max_new_tokens,
+                              force_learn=args.force_learn)  # fmt: skip
         result = report(engine, args, extra)
     finally:
         engine.close()

@@ -11,13 +11,14 @@ from typing import Any
 import torch
 
 from benchmarks.gpu_smoke.measured import MeasuredLearner, MeasuredSampler
+from benchmarks.gpu_smoke.memory import device_free_bytes
 from service.config import SamplerKind, Settings
 from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost, pick_dtype
 from service.engine.learner import PeftLearner
 from service.engine.memory_plan import MemoryPlan
 from service.engine.model import resolve_model
-from service.engine.startup import plan_engine
+from service.engine.startup import check_learner_share, plan_engine
 from service.engine.vllm_sampler import VllmSampler
 
 SHAPES_DIR = Path(__file__).resolve().parents[1] / "shapes"
@@ -34,6 +35,7 @@ class SmokeEngine:
     learner: MeasuredLearner
     sampler: MeasuredSampler
     model_label: str
+    free_after_sampler_bytes: int | None  # the device's, once the sampler started (CUDA)
 
     def close(self) -> None:
         """Stop vLLM's processes, if any."""
@@ -66,10 +68,18 @@ def build(settings: Settings, *, shape: str | None, tokenizer_dir: Path | None) 
     sampler: Any = HfSampler(host)
     if kind is SamplerKind.VLLM:
         sampler = VllmSampler(str(weights_dir), resolved)
+    free = device_free_bytes(device)
     label = f"random weights shaped as {model_dir.name}" if shape else resolved.model
-    return SmokeEngine(
-        device, kind, plan, host, MeasuredLearner(learner, device), MeasuredSampler(sampler), label
-    )
+    smoke = SmokeEngine(
+        device, kind, plan, host, MeasuredLearner(learner, device), MeasuredSampler(sampler),
+        label, free,
+    )  # fmt: skip
+    try:
+        check_learner_share(plan, device)  # as a worker refuses to start
+    except Exception:
+        smoke.close()
+        raise
+    return smoke
 
 
 def _random_model(config_dir: Path, device: torch.device, dtype: torch.dtype) -> Any:

@@ -25,6 +25,7 @@ class StepRecord:
     peak_bytes: int
     seconds: float
     first: bool
+    device_free_at_peak_bytes: int | None = None  # CUDA only
 
 
 def widest_micro_batch(batch: DistillationBatch, settings: EngineSettings) -> tuple[int, int]:
@@ -58,7 +59,10 @@ class MeasuredLearner:
             metrics = self.inner.step(job_id, batch)
         tokens, responses = widest_micro_batch(batch, self.inner.settings)
         seconds = time.perf_counter() - start
-        self.steps.append(StepRecord(tokens, responses, meter.peak_bytes, seconds, not self.steps))
+        record = StepRecord(
+            tokens, responses, meter.peak_bytes, seconds, not self.steps, meter.free_at_peak_bytes
+        )
+        self.steps.append(record)
         return metrics
 
     def checkpoint(self, job_id: str) -> AdapterRef:

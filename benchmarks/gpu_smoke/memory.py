@@ -29,12 +29,29 @@ def ensure_exact_cpu_peaks(module: str) -> None:
     os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], env)
 
 
+def device_free_bytes(device: torch.device) -> int | None:
+    """The device's free memory as the driver sees it (every process's use counted, vLLM's
+    EngineCore too); None off CUDA."""
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(free)
+
+
+def free_at_peak(free_at_start: int, reserved_at_start: int, peak_reserved: int) -> int:
+    """The device's free memory at this process's allocator peak: what was free when the
+    stretch began, less what the allocator reserved beyond its starting level."""
+    return free_at_start - max(0, peak_reserved - reserved_at_start)
+
+
 @dataclass
 class PeakMeter:
-    """The peak above the starting level of one measured stretch, in bytes."""
+    """The peak above the starting level of one measured stretch, in bytes; on CUDA also the
+    device's free memory at the allocator's peak."""
 
     device: torch.device
     peak_bytes: int = 0
+    free_at_peak_bytes: int | None = None
 
     @contextmanager
     def measure(self) -> Iterator[None]:
@@ -43,9 +60,13 @@ class PeakMeter:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             start = torch.cuda.memory_allocated(self.device)
+            reserved = torch.cuda.memory_reserved(self.device)
+            free, _ = torch.cuda.mem_get_info(self.device)
             yield
             torch.cuda.synchronize(self.device)
             self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - start
+            peak_reserved = torch.cuda.max_memory_reserved(self.device)
+            self.free_at_peak_bytes = free_at_peak(int(free), reserved, peak_reserved)
             return
         start = _status_bytes("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS

@@ -16,7 +16,12 @@ from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost
 from service.engine.learner import PeftLearner
 from service.engine.sharing import SharedSampler
-from service.engine.startup import check_device, check_sampler, plan_engine
+from service.engine.startup import (
+    check_device,
+    check_learner_share,
+    check_sampler,
+    plan_engine,
+)
 from service.engine.torch_thread import torch_thread
 from service.engine.types import Sampler
 from service.engine.vllm_sampler import VllmSampler
@@ -61,6 +66,11 @@ def build_engine(settings: Settings) -> Engine:
     batch: HfSampler | VllmSampler
     if planned.sampler is SamplerKind.VLLM:
         batch = VllmSampler(str(planned.model_path), engine_settings)
+        try:
+            check_learner_share(planned.plan, planned.device)
+        except Exception:
+            batch.close()
+            raise
     else:
         batch = HfSampler(host)
     # Several held jobs sample through one batch; one job needs no gathering.

@@ -9,8 +9,11 @@ with a message that names the setting to change. Pure arithmetic: `read_device_m
 only function here that looks at the machine.
 
 The activation figures are per token of a micro-batch, counted from the tensors a Llama-style
-block keeps for its backward pass, scaled by a factor measured with the learner's own step on
-this project's CPU host (`benchmarks/gpu_smoke` prints the predicted peak beside the measured).
+block keeps for its backward pass, scaled by a factor measured with the learner's own fp32 step
+on this project's CPU host (`benchmarks/gpu_smoke` prints the predicted peak beside the
+measured); a bf16 step's extra fp32 and bf16 copies are counted from the transformers and peft
+sources. Activations get at most `ACTIVATION_SHARE` of what is left. docs/memory-plan.md has
+the arithmetic for Qwen3-8B.
 """
 
 from __future__ import annotations
@@ -29,9 +32,15 @@ ADAPTER_STATE_BYTES_PER_PARAM = 4 + 4 + 8 + 4
 # its profiling run), and the CUDA context of each process.
 VLLM_RUNTIME_BYTES = 2 * GIB
 CUDA_CONTEXT_BYTES = GIB // 2
+# vLLM's batch limits (`vllm_batch_limits`): a sampled row is rarely shorter than this.
+VLLM_MIN_ROW_TOKENS = 512
+VLLM_MAX_NUM_SEQS = 256
 # Measured over counted activation bytes of the learner's own fp32 step on the CPU (random
 # Llama shapes, 256 to 4096 tokens a micro-batch): 0.93-0.94, so the count is kept as it is.
 ACTIVATION_SCALE = 1.0
+# Activations get at most this share of what is left after the fixed state: the rest stays
+# free for the allocator's fragmentation and the tensors the count does not see.
+ACTIVATION_SHARE = 0.8
 # With checkpointing, the block rebuilt in backward and its gradients: 1.15x the count
 # measured, rounded up.
 RECOMPUTED_BLOCK_SCALE = 1.3
@@ -80,6 +89,8 @@ class VllmShare:
     lora_slots: int
     lora_bytes: int
     runtime_bytes: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
 
     @property
     def total_bytes(self) -> int:
@@ -164,7 +175,8 @@ class MemoryPlan:
                 f"vllm: weights {_gib(v.weights_bytes)}, KV cache {_gib(v.kv_cache_bytes)} "
                 f"({v.kv_tokens} tokens), {v.lora_slots} LoRA slots {_gib(v.lora_bytes)}, "
                 f"runtime {_gib(v.runtime_bytes)} (gpu_memory_utilization "
-                f"{self.gpu_memory_utilization})"
+                f"{self.gpu_memory_utilization}), max_num_seqs {v.max_num_seqs}, "
+                f"max_num_batched_tokens {v.max_num_batched_tokens}"
             )
         s = self.learner
         rows.append(
@@ -192,13 +204,18 @@ def adapter_parameters(request: PlanRequest) -> int:
 
 
 def activation_bytes_per_token(
-    shape: ModelShape, element_bytes: int, *, checkpointing: bool
+    shape: ModelShape,
+    element_bytes: int,
+    *,
+    checkpointing: bool,
+    lora_targets: tuple[str, ...] = (),
 ) -> int:
     """Bytes the backward pass keeps per token of a micro-batch, across all layers.
 
     Without checkpointing every block keeps its inputs, norms, q/k/v (and their rotated and
     head-repeated copies), the attention output and the four MLP intermediates. With it, each
     block keeps only its input, and one block's tensors are rebuilt at a time in backward.
+    Below fp32, `low_precision_extra_elements` adds what the bf16 step keeps besides.
     """
     h, q, kv, i = shape.hidden, shape.q_dim, shape.kv_dim, shape.intermediate
     block = 4 * h + 5 * q + 3 * kv + 4 * i
@@ -208,22 +225,56 @@ def activation_bytes_per_token(
     else:
         held_blocks = shape.layers
         elements = shape.layers * block
-    # Below fp32, each of a block's two RMSNorms also keeps its input cast to fp32.
-    norms = 0 if element_bytes >= 4 else held_blocks * 2 * h * 4
-    return math.ceil(ACTIVATION_SCALE * elements * element_bytes) + norms
+    counted = math.ceil(ACTIVATION_SCALE * elements * element_bytes)
+    if element_bytes >= 4:
+        return counted
+    return counted + held_blocks * low_precision_block_bytes(shape, lora_targets)
+
+
+def low_precision_block_bytes(shape: ModelShape, lora_targets: tuple[str, ...]) -> int:
+    """What one block of a bf16 step keeps beyond its bf16 tensors, per token.
+
+    - Each RMSNorm (two a block) keeps its input cast to fp32.
+    - Qwen3's `q_norm`/`k_norm` keep q and k cast to fp32.
+    - peft casts each LoRA-wrapped projection's input to the adapter's fp32, and autocast
+      casts that back to a new bf16 tensor for `lora_A`, which keeps it for its backward:
+      one bf16 copy of every wrapped projection's input (the fp32 cast itself is freed).
+    """
+    norms = 2 * shape.hidden * 4
+    qk_norms = (shape.q_dim + shape.kv_dim) * 4 if shape.qk_norm else 0
+    lora_inputs = shape.lora_input_features(lora_targets) * 2
+    return norms + qk_norms + lora_inputs
+
+
+def vllm_batch_limits(request: PlanRequest) -> tuple[int, int]:
+    """vLLM's `max_num_seqs` and `max_num_batched_tokens`.
+
+    Sequences: as many rows of `VLLM_MIN_ROW_TOKENS` as the KV cache holds, capped; more
+    would only wait for KV blocks. Tokens a step: one full-length row (longer prompts are
+    prefilled in chunks). vLLM's own defaults (1,024 and 16,384 on a GPU) make its start-up
+    profiling hold far more logits than this plan's sampling ever needs.
+    """
+    seqs = max(1, min(VLLM_MAX_NUM_SEQS, request.sampling_tokens // VLLM_MIN_ROW_TOKENS))
+    return seqs, max(request.max_model_len, seqs)
 
 
 def _vllm_share(request: PlanRequest) -> VllmShare:
     shape, jobs = request.shape, request.jobs
     kv_tokens = request.sampling_tokens
     lora_bytes = (jobs + 1) * adapter_parameters(request) * 2  # bf16 in vLLM's slots
+    seqs, batched_tokens = vllm_batch_limits(request)
+    # Its sampler's fp32 logits and their softmax for every sequence of a step.
+    logits = 2 * seqs * shape.vocab * 4
+    on_cuda = request.memory.kind == "cuda"
     return VllmShare(
         weights_bytes=shape.parameters() * 2,
         kv_cache_bytes=kv_tokens * shape.kv_bytes_per_token(2),
         kv_tokens=kv_tokens,
         lora_slots=jobs,
         lora_bytes=lora_bytes,
-        runtime_bytes=VLLM_RUNTIME_BYTES if request.memory.kind == "cuda" else 0,
+        runtime_bytes=VLLM_RUNTIME_BYTES + logits if on_cuda else 0,
+        max_num_seqs=seqs,
+        max_num_batched_tokens=batched_tokens,
     )
 
 
@@ -251,8 +302,8 @@ def _learner_share(request: PlanRequest, left_bytes: int) -> LearnerShare:
     )
     room = left_bytes - draft.fixed_bytes
     checkpointing = _choose_checkpointing(request, room)
-    per_token = activation_bytes_per_token(shape, request.weight_bytes, checkpointing=checkpointing)
-    tokens = room // per_token if room > 0 else 0
+    per_token = _per_token(request, checkpointing=checkpointing)
+    tokens = int(room * ACTIVATION_SHARE) // per_token if room > 0 else 0
     if tokens < request.max_model_len:
         raise MemoryPlanError(_refusal(request, draft, per_token, left_bytes))
     # More than `max_rows` full-length rows never share a micro-batch.
@@ -277,12 +328,21 @@ def _choose_checkpointing(request: PlanRequest, room_bytes: int) -> bool:
     """Off while one full-length row fits without it; the setting, when given, wins."""
     if request.gradient_checkpointing is not None:
         return request.gradient_checkpointing
-    per_token = activation_bytes_per_token(request.shape, request.weight_bytes, checkpointing=False)
-    return room_bytes < per_token * request.max_model_len
+    per_token = _per_token(request, checkpointing=False)
+    return room_bytes * ACTIVATION_SHARE < per_token * request.max_model_len
+
+
+def _per_token(request: PlanRequest, *, checkpointing: bool) -> int:
+    return activation_bytes_per_token(
+        request.shape,
+        request.weight_bytes,
+        checkpointing=checkpointing,
+        lora_targets=request.lora_targets,
+    )
 
 
 def _refusal(request: PlanRequest, draft: LearnerShare, per_token: int, left_bytes: int) -> str:
-    need = draft.fixed_bytes + per_token * request.max_model_len
+    need = draft.fixed_bytes + math.ceil(per_token * request.max_model_len / ACTIVATION_SHARE)
     usable = int(request.memory.free_bytes * (1.0 - request.headroom_fraction))
     return (
         f"the model does not fit on {request.memory.kind}: the learner needs "
@@ -293,6 +353,28 @@ def _refusal(request: PlanRequest, draft: LearnerShare, per_token: int, left_byt
         + ". Lower RETROSPECT_ENGINE__MAX_MODEL_LEN, RETROSPECT_ENGINE__SAMPLING_TOKENS or "
         "RETROSPECT_ENGINE__LORA_RANK, turn on RETROSPECT_ENGINE__GRADIENT_CHECKPOINTING, or "
         "choose a smaller RETROSPECT_ENGINE__MODEL"
+    )
+
+
+def learner_shortfall_bytes(plan: MemoryPlan, *, free_bytes: int, reserved_bytes: int) -> int:
+    """How much of the learner's planned peak the device cannot give it now (0: all there).
+
+    Read once vLLM has started: `free_bytes` is the device's free memory (`mem_get_info`,
+    which sees vLLM's process), `reserved_bytes` what this process's allocator already holds
+    (the learner's weights and its cache), which the learner's peak reuses.
+    """
+    return max(0, plan.learner.total_bytes - reserved_bytes - free_bytes)
+
+
+def shortfall_message(plan: MemoryPlan, shortfall_bytes: int, free_bytes: int) -> str:
+    """The refusal when vLLM left the learner less than its planned share."""
+    vllm = f"{_gib(plan.vllm.total_bytes)} planned for vLLM" if plan.vllm else "no vLLM"
+    return (
+        f"after vLLM started the device has {_gib(free_bytes)} free, {_gib(shortfall_bytes)} "
+        f"short of the learner's planned peak of {_gib(plan.learner.total_bytes)} ({vllm}; "
+        "vLLM or another process took more). Lower RETROSPECT_ENGINE__MICRO_BATCH_TOKENS or "
+        "RETROSPECT_ENGINE__SAMPLING_TOKENS, raise RETROSPECT_ENGINE__MEMORY_HEADROOM_FRACTION, "
+        "or give this worker a GPU of its own"
     )
 
 

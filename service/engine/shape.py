@@ -16,6 +16,8 @@ from typing import Any
 ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = "all-linear"
+# Model types whose attention normalises each head's q and k (transformers' `q_norm`/`k_norm`).
+QK_NORM_MODEL_TYPES = frozenset({"qwen3", "qwen3_moe", "qwen3_next"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class ModelShape:
     head_dim: int
     vocab: int
     tied_embeddings: bool
+    # RMSNorms on each head's q and k (Qwen3), which keep fp32 copies of q and k for backward.
+    qk_norm: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ModelShape:
@@ -46,6 +50,7 @@ class ModelShape:
             head_dim=int(text.get("head_dim") or hidden // heads),
             vocab=int(text["vocab_size"]),
             tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+            qk_norm=str(text.get("model_type") or config.get("model_type")) in QK_NORM_MODEL_TYPES,
         )
 
     @classmethod
@@ -79,21 +84,24 @@ class ModelShape:
     def parameters(self) -> int:
         """All weights: embedding, blocks, norms and (unless tied) the output head."""
         block = sum(fan_in * fan_out for fan_in, fan_out in self.projection_sizes().values())
-        norms = 2 * self.hidden + 2 * self.head_dim  # two RMSNorms; Qwen3's q/k norms
+        norms = 2 * self.hidden + (2 * self.head_dim if self.qk_norm else 0)
         embedding = self.vocab * self.hidden
         head = 0 if self.tied_embeddings else embedding
         return self.layers * (block + norms) + embedding + head + self.hidden
 
     def lora_parameters(self, rank: int, targets: Sequence[str]) -> int:
         """Weights of one LoRA adapter of `rank` on `targets` (peft names or `all-linear`)."""
+        per_block = sum(rank * (fan_in + fan_out) for fan_in, fan_out in self._targeted(targets))
+        return self.layers * per_block
+
+    def lora_input_features(self, targets: Sequence[str]) -> int:
+        """Summed input widths of one block's LoRA-wrapped projections (each casts its own)."""
+        return sum(fan_in for fan_in, _ in self._targeted(targets))
+
+    def _targeted(self, targets: Sequence[str]) -> list[tuple[int, int]]:
         chosen = set(ATTENTION_PROJECTIONS + MLP_PROJECTIONS) if ALL_LINEAR in targets else set()
         chosen |= set(targets)
-        per_block = sum(
-            rank * (fan_in + fan_out)
-            for name, (fan_in, fan_out) in self.projection_sizes().items()
-            if name in chosen
-        )
-        return self.layers * per_block
+        return [sizes for name, sizes in self.projection_sizes().items() if name in chosen]
 
     def kv_bytes_per_token(self, dtype_bytes: int) -> int:
         """KV-cache bytes one token takes across all layers."""

@@ -9,20 +9,24 @@ LoRA slots) come back as the engine settings the learner and the sampler are bui
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from service.config import EngineSettings, SamplerKind, Settings, TeacherKind
-from service.engine.errors import DeviceUnavailable, SamplerUnavailable
+from service.engine.errors import DeviceUnavailable, MemoryPlanError, SamplerUnavailable
 from service.engine.host import pick_device, pick_dtype
 from service.engine.memory_plan import (
+    GIB,
     DeviceMemory,
     MemoryPlan,
     PlanRequest,
+    learner_shortfall_bytes,
     plan_memory,
     read_device_memory,
+    shortfall_message,
 )
 from service.engine.model import resolve_model
 from service.engine.shape import ModelShape
@@ -76,6 +80,40 @@ def check_sampler(kind: SamplerKind, device: torch.device) -> SamplerKind:
     return kind
 
 
+# The learner's allocator grows segments instead of keeping fixed-size blocks, so memory a
+# step frees in one size is reused in another (less fragmentation, a predictable peak).
+LEARNER_ALLOC_CONF = "expandable_segments:True"
+ALLOC_CONF_VARIABLES = ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF")
+
+
+def configure_learner_allocator(device_setting: str) -> None:
+    """Set `PYTORCH_CUDA_ALLOC_CONF` for the learner before torch initialises CUDA (it is read
+    once, then), unless it or torch's newer name `PYTORCH_ALLOC_CONF` is set; vLLM's
+    EngineCore inherits it (harmless there without KV connectors)."""
+    if device_setting == "cpu" or any(name in os.environ for name in ALLOC_CONF_VARIABLES):
+        return
+    if torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        logger.warning("CUDA was initialised before PYTORCH_CUDA_ALLOC_CONF could be set")
+    os.environ["PYTORCH_CUDA_ALLOC_CONF"] = LEARNER_ALLOC_CONF
+
+
+# Where vLLM, Triton and inductor keep compiled kernels and CUDA-graph artefacts, under the
+# model cache (a persistent volume in deploy/), so a restart does not compile again.
+COMPILE_CACHE_VARIABLES = {
+    "VLLM_CACHE_ROOT": "vllm",
+    "TRITON_CACHE_DIR": "triton",
+    "TORCHINDUCTOR_CACHE_DIR": "inductor",
+}
+
+
+def configure_compile_caches(model_cache_dir: Path) -> None:
+    """Point the compile caches under `model_cache_dir/compile-cache`, unless set already;
+    before vLLM and torch read them (vLLM's EngineCore inherits them)."""
+    root = model_cache_dir / "compile-cache"
+    for variable, folder in COMPILE_CACHE_VARIABLES.items():
+        os.environ.setdefault(variable, str(root / folder))
+
+
 def plan_request(
     settings: EngineSettings,
     shape: ModelShape,
@@ -121,6 +159,10 @@ def resolved_settings(
         update["vllm_gpu_memory_utilization"] = (
             settings.vllm_gpu_memory_utilization or plan.gpu_memory_utilization
         )
+        update["vllm_max_num_seqs"] = settings.vllm_max_num_seqs or plan.vllm.max_num_seqs
+        update["vllm_max_num_batched_tokens"] = (
+            settings.vllm_max_num_batched_tokens or plan.vllm.max_num_batched_tokens
+        )
     return settings.model_copy(update=update)
 
 
@@ -134,6 +176,8 @@ def plan_engine(
     before any weights load.
     """
     engine = settings.engine
+    configure_learner_allocator(engine.device)
+    configure_compile_caches(settings.model_cache_dir)
     device = check_device(engine.device)
     sampler = check_sampler(engine.sampler, device)
     model_path = model_dir or Path(resolve_model(engine.model, settings.model_cache_dir))
@@ -149,3 +193,16 @@ def plan_engine(
     for line in plan.lines():
         logger.info("memory plan: %s", line)
     return EnginePlan(resolved_settings(engine, plan, jobs), sampler, device, model_path, plan)
+
+
+def check_learner_share(plan: MemoryPlan, device: torch.device) -> None:
+    """After vLLM started: refuse (`MemoryPlanError`, naming the settings) if the device no
+    longer has the learner's planned share; a no-op off CUDA."""
+    if device.type != "cuda":
+        return
+    free, _ = torch.cuda.mem_get_info(device)
+    reserved = torch.cuda.memory_reserved(device)
+    shortfall = learner_shortfall_bytes(plan, free_bytes=free, reserved_bytes=reserved)
+    logger.info("after vLLM started: %.1f GiB free on %s", free / GIB, device)
+    if shortfall > 0:
+        raise MemoryPlanError(shortfall_message(plan, shortfall, free))

@@ -1,4 +1,9 @@
-"""The vLLM sampler: one in-process `vllm.LLM` per worker, one LoRA adapter version per job.
+"""The vLLM sampler: one `vllm.LLM` per worker, one LoRA adapter version per job.
+
+`vllm.LLM` is a front end in the worker's process; the model runs in vLLM's EngineCore, a
+second process with its own CUDA context (spawned, because the learner has initialised CUDA
+by then). It is pointed at the worker's GPU through `CUDA_VISIBLE_DEVICES`, set for the spawn
+only (`engine_visible_devices`); deploy/README.md says how the two processes share one GPU.
 
 Adapters are immutable: each published version has its own name and int id, which are never
 reused, because vLLM keys its prefix cache on the LoRA name and its adapter cache on the int id
@@ -28,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from service.config import EngineSettings
+from service.engine.errors import EngineConfigError
 from service.engine.types import AdapterRef, Sample, SampleRequest, SamplingParams
 
 logger = logging.getLogger(__name__)
@@ -290,15 +296,75 @@ class VllmSampler:
             )
 
 
+def engine_visible_devices(
+    device: str, visible: str | None, *, multiprocessing: bool
+) -> str | None:
+    """The `CUDA_VISIBLE_DEVICES` vLLM's EngineCore must start with for its GPU 0 to be the
+    worker's `device` (`cuda` or `cuda:N`, numbered as this process sees them), or None to
+    leave the variable as it is. vLLM has no device argument: its worker takes local rank 0
+    of the devices it sees. Raises `EngineConfigError` naming the setting where it cannot.
+    """
+    index = _cuda_index(device)
+    if index == 0:
+        return None
+    if not multiprocessing:
+        raise EngineConfigError(
+            f"RETROSPECT_ENGINE__DEVICE={device} with VLLM_ENABLE_V1_MULTIPROCESSING=0: vLLM "
+            "would run in this process, on its first GPU; unset VLLM_ENABLE_V1_MULTIPROCESSING "
+            "or set CUDA_VISIBLE_DEVICES to the one GPU and RETROSPECT_ENGINE__DEVICE=cuda"
+        )
+    entries = [entry.strip() for entry in visible.split(",")] if visible else None
+    if entries is None:
+        return str(index)
+    if index >= len(entries):
+        raise EngineConfigError(
+            f"RETROSPECT_ENGINE__DEVICE={device}, but CUDA_VISIBLE_DEVICES={visible} shows "
+            f"{len(entries)} device(s); number the device as this process sees it"
+        )
+    return entries[index]
+
+
+def _cuda_index(device: str) -> int:
+    if device == "cuda":
+        return 0
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or not index.isdigit():
+        raise EngineConfigError(
+            f"RETROSPECT_ENGINE__DEVICE={device} is not `auto`, `cpu`, `cuda` or `cuda:N`"
+        )
+    return int(index)
+
+
+@contextlib.contextmanager
+def _engine_device(device: str) -> Iterator[None]:
+    """`CUDA_VISIBLE_DEVICES` for vLLM's EngineCore while it is spawned; restored after, so
+    this process keeps numbering devices as before."""
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    multiprocessing = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0"
+    chosen = engine_visible_devices(device, before, multiprocessing=multiprocessing)
+    if chosen is None:
+        yield
+        return
+    os.environ["CUDA_VISIBLE_DEVICES"] = chosen
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
 def _build_llm(model_path: str, settings: EngineSettings) -> Any:
-    on_cpu = resolve_device(settings.device) == "cpu"
+    device = resolve_device(settings.device)
+    on_cpu = device == "cpu"
     if on_cpu:
         configure_cpu_environment()
     from vllm import LLM
 
-    preload = _engine_preload() if on_cpu else contextlib.nullcontext()
+    placed = _engine_preload() if on_cpu else _engine_device(device)
     slots = settings.max_loras or 1
-    with preload:
+    with placed:
         return LLM(
             model=str(model_path),  # a Path would reach vLLM's config parsing as is
             enable_lora=True,
@@ -327,6 +393,10 @@ def _memory_options(settings: EngineSettings, on_cpu: bool) -> dict[str, Any]:
         options["gpu_memory_utilization"] = settings.vllm_gpu_memory_utilization
     if settings.vllm_kv_cache_bytes is not None:
         options["kv_cache_memory_bytes"] = settings.vllm_kv_cache_bytes
+    if settings.vllm_max_num_seqs is not None:
+        options["max_num_seqs"] = settings.vllm_max_num_seqs
+    if settings.vllm_max_num_batched_tokens is not None:
+        options["max_num_batched_tokens"] = settings.vllm_max_num_batched_tokens
     return options
 
 

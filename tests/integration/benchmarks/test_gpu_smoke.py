@@ -36,13 +36,15 @@ def test_a_round_on_a_tiny_shape_reports_plan_peaks_phases_and_publish(tmp_path:
     reason = docker_ready()
     if reason:
         pytest.skip(reason)
-    report = run_smoke(tmp_path, "--shape", "tiny", "--attempts", "4", "--max-new-tokens", "24")
+    report = run_smoke(
+        tmp_path, "--shape", "tiny", "--attempts", "4", "--max-new-tokens", "24", "--force-learn"
+    )
     assert report["sampler"] == "transformers" and report["device"] == "cpu"
     plan = report["plan"]
     assert plan["vllm"] is None and plan["planned_bytes"] <= plan["usable_bytes"]
     assert any(line.startswith("learner:") for line in plan["lines"])
     assert report["attempts"] == 8 and report["rounds"] == 2  # random weights solve nothing
-    assert report["status"] == "exhausted"
+    assert report["status"] == "exhausted" and report["force_learn"]
     (step,) = report["learner_steps"]  # one step between the two rounds
     assert step["predicted_step_bytes"] > 0 and step["measured_step_bytes"] > 0
     assert step["micro_batch_tokens"] <= plan["learner"]["micro_batch_tokens"]

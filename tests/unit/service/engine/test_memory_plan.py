@@ -12,12 +12,15 @@ from hypothesis import strategies as st
 
 from service.config import EngineSettings
 from service.engine.memory_plan import (
+    ACTIVATION_SHARE,
     GIB,
     DeviceMemory,
     MemoryPlanError,
     PlanRequest,
     activation_bytes_per_token,
+    learner_shortfall_bytes,
     plan_memory,
+    shortfall_message,
 )
 from service.engine.shape import ModelShape
 from service.engine.startup import plan_request, resolved_settings
@@ -126,6 +129,77 @@ def test_resolved_settings_carry_the_plan_to_learner_and_vllm() -> None:
     assert plan.vllm is not None
     assert resolved.vllm_kv_cache_bytes == plan.vllm.kv_cache_bytes
     assert resolved.vllm_gpu_memory_utilization == plan.gpu_memory_utilization
+    assert resolved.vllm_max_num_seqs == plan.vllm.max_num_seqs
+    assert resolved.vllm_max_num_batched_tokens == plan.vllm.max_num_batched_tokens
+
+
+def test_vllm_batch_limits_follow_the_kv_cache_not_vllms_defaults() -> None:
+    plan = plan_memory(request("qwen3-8b", GPU_80, vllm=True))
+    assert plan.vllm is not None
+    # 16 rows of 4096 tokens of KV cache hold 128 rows of 512; a step is one full row.
+    assert plan.vllm.max_num_seqs == 128
+    assert plan.vllm.max_num_batched_tokens == 4096
+    # Its sampler's fp32 logits and softmax for 128 sequences of a 151,936-token vocabulary.
+    assert plan.vllm.runtime_bytes == 2 * GIB + 2 * 128 * 151_936 * 4
+
+
+def test_only_qwen3_shapes_have_qk_norms() -> None:
+    assert shape("qwen3-8b").qk_norm
+    assert not shape("llama-1b").qk_norm
+
+
+BF16 = 2
+ALL = ("all-linear",)
+
+
+def test_bf16_counts_each_rmsnorms_fp32_input() -> None:
+    llama = shape("llama-1b")
+    h, q, kv, i = llama.hidden, llama.q_dim, llama.kv_dim, llama.intermediate
+    bf16_tensors = llama.layers * (4 * h + 5 * q + 3 * kv + 4 * i) * BF16
+    norms = llama.layers * 2 * h * 4
+    assert activation_bytes_per_token(llama, BF16, checkpointing=False) == bf16_tensors + norms
+
+
+def test_bf16_counts_qwen3s_fp32_q_and_k() -> None:
+    qwen = shape("qwen3-8b")
+    with_norms = activation_bytes_per_token(qwen, BF16, checkpointing=False)
+    without = activation_bytes_per_token(replace(qwen, qk_norm=False), BF16, checkpointing=False)
+    # 36 layers x (4096 + 1024) fp32 elements: 0.74 MB a token.
+    assert with_norms - without == 36 * (4096 + 1024) * 4 == 737_280
+
+
+def test_bf16_counts_the_copy_of_each_lora_input_that_lora_a_keeps() -> None:
+    qwen = shape("qwen3-8b")
+    wrapped = activation_bytes_per_token(qwen, BF16, checkpointing=False, lora_targets=ALL)
+    bare = activation_bytes_per_token(qwen, BF16, checkpointing=False)
+    # q, k, v, gate, up take 4096 each, o 4096, down 12288: 36,864 bf16 elements a layer.
+    assert wrapped - bare == 36 * 36_864 * 2 == 2_654_208
+    only_q = activation_bytes_per_token(qwen, BF16, checkpointing=False, lora_targets=("q_proj",))
+    assert only_q - bare == 36 * 4096 * 2
+
+
+def test_fp32_steps_keep_no_extra_copies() -> None:
+    qwen = shape("qwen3-8b")
+    h, q, kv, i = qwen.hidden, qwen.q_dim, qwen.kv_dim, qwen.intermediate
+    counted = qwen.layers * (4 * h + 5 * q + 3 * kv + 4 * i) * 4
+    assert activation_bytes_per_token(qwen, 4, checkpointing=False, lora_targets=ALL) == counted
+
+
+def test_qwen3_8b_plans_11_mb_a_token_in_bf16() -> None:
+    plan = plan_memory(request("qwen3-8b", GPU_141, vllm=True))
+    assert not plan.learner.gradient_checkpointing
+    assert plan.learner.activation_bytes_per_token == pytest.approx(10.99e6, rel=0.001)
+
+
+def test_activations_get_at_most_their_share_of_what_is_left() -> None:
+    plan = plan_memory(request("qwen3-8b", GPU_141, vllm=True))
+    assert plan.vllm is not None
+    room = plan.usable_bytes - plan.vllm.total_bytes - plan.learner.fixed_bytes
+    learner = plan.learner
+    assert (
+        learner.activation_bytes_per_token * learner.micro_batch_tokens <= ACTIVATION_SHARE * room
+    )
+    assert plan.planned_bytes < 0.9 * plan.usable_bytes  # the H200 plan keeps headroom
 
 
 def test_checkpointing_keeps_far_less_per_token() -> None:
@@ -169,3 +243,15 @@ def test_more_memory_never_shrinks_the_micro_batch(free_gib: float, more_gib: fl
             return 0
 
     assert tokens(free_gib + more_gib) >= tokens(free_gib)
+
+
+def test_the_learner_share_is_there_when_free_plus_reserved_covers_its_peak() -> None:
+    plan = plan_memory(request("qwen3-8b", GPU_80, vllm=True))
+    peak = plan.learner.total_bytes
+    weights = plan.learner.weights_bytes
+    assert learner_shortfall_bytes(plan, free_bytes=peak - weights, reserved_bytes=weights) == 0
+    short = learner_shortfall_bytes(plan, free_bytes=peak - weights - GIB, reserved_bytes=weights)
+    assert short == GIB
+    message = shortfall_message(plan, short, peak - weights - GIB)
+    assert "RETROSPECT_ENGINE__MICRO_BATCH_TOKENS" in message
+    assert "1.0 GiB short" in message
