@@ -132,7 +132,7 @@ class EngineSettings(BaseModel):
 
 class SdpoParams(BaseModel):
     """A job's own SDPO hyperparameters (`POST /solve`'s `sdpo`); unset fields take the
-    worker's. The keys a job may set are these fields (the learner's `JOB_OVERRIDE_KEYS`); the
+    worker's. The keys a job may set are these fields (`SDPO_OVERRIDE_KEYS`); the
     rest of `EngineSettings` shapes the shared model or the worker's memory, so it stays per
     worker. `None` means unset here, so `top_k`, `clip_advantage` and `is_clip` cannot be
     turned off per job."""

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from benchmarks.gpu_smoke.memory import PeakMeter
-from service.config import EngineSettings
+from service.config import EngineSettings, SdpoParams
 from service.engine.learner import PeftLearner, micro_batches, row_tokens
 from service.engine.types import AdapterRef, DistillationBatch, Sample, SamplingParams, StepMetrics
 from service.engine.types import Sampler as SamplerProtocol
@@ -49,8 +47,8 @@ class MeasuredLearner:
     steps: list[StepRecord] = field(default_factory=list)
     checkpoint_seconds: list[float] = field(default_factory=list)
 
-    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
-        self.inner.create(job_id, seed=seed, overrides=overrides)
+    def create(self, job_id: str, *, seed: int, sdpo: SdpoParams | None = None) -> None:
+        self.inner.create(job_id, seed=seed, sdpo=sdpo)
 
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
         meter = PeakMeter(self.device)
@@ -71,8 +69,8 @@ class MeasuredLearner:
         self.checkpoint_seconds.append(time.perf_counter() - start)
         return ref
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
-        return self.inner.restore(ref, overrides=overrides)
+    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
+        return self.inner.restore(ref, sdpo=sdpo)
 
     def delete(self, job_id: str) -> None:
         self.inner.delete(job_id)

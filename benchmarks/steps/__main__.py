@@ -121,11 +121,12 @@ def arm_scores(
     parts: Any, scored: Round, learned: Round, steps: list[int], args: argparse.Namespace
 ) -> dict[int, float]:
     """Steps on `learned`'s round in a fresh adapter; `scored`'s reference after each count."""
+    from service.config import SdpoParams
     from service.engine.types import DistillationBatch
 
     job_id = f"steps-{scored.problem.id}-{learned.problem.id}".replace("/", "-")
     learner = parts.learner
-    learner.create(job_id, seed=args.seed, overrides=learner_overrides(args) or None)
+    learner.create(job_id, seed=args.seed, sdpo=SdpoParams.model_validate(learner_overrides(args)))
     batch = DistillationBatch(learned.examples)
     scores: dict[int, float] = {}
     try:

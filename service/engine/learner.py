@@ -19,14 +19,13 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from service.config import SDPO_OVERRIDE_KEYS, EngineSettings, Settings, TeacherKind
+from service.config import EngineSettings, SdpoParams, Settings, TeacherKind
 from service.engine import adapters
 from service.engine.batch import collate, scored_rows
 from service.engine.distill import (
@@ -43,27 +42,19 @@ from service.engine.types import AdapterRef, DistillationBatch, DistillationExam
 logger = logging.getLogger(__name__)
 
 
-# The SDPO hyperparameters a job may set for itself: the fields of `SdpoParams` (config.py).
-JOB_OVERRIDE_KEYS = SDPO_OVERRIDE_KEYS
-
-
 class UnknownJobError(KeyError):
     """The learner holds no adapter for this job."""
 
 
-def job_settings(base: EngineSettings, overrides: Mapping[str, Any] | None) -> EngineSettings:
-    """`base` with a job's SDPO overrides, validated by `EngineSettings`' own constraints.
+def job_settings(base: EngineSettings, sdpo: SdpoParams | None) -> EngineSettings:
+    """`base` with the SDPO settings a job set, checked by `EngineSettings`' own constraints
+    (the merged whole is validated: `model_copy(update=...)` would skip the checks).
 
-    Raises `ValueError` (pydantic's `ValidationError` is one) for a key outside
-    `JOB_OVERRIDE_KEYS` or a value the settings reject.
+    Raises `ValueError` (pydantic's `ValidationError` is one) for a value the settings reject.
     """
+    overrides = {} if sdpo is None else sdpo.overrides()
     if not overrides:
         return base
-    unknown = sorted(set(overrides) - JOB_OVERRIDE_KEYS)
-    if unknown:
-        allowed = ", ".join(sorted(JOB_OVERRIDE_KEYS))
-        raise ValueError(f"unknown SDPO override {unknown[0]!r}; allowed: {allowed}")
-    # Validate the merged whole, not a `model_copy(update=...)`: that would skip the checks.
     return EngineSettings.model_validate({**base.model_dump(), **overrides})
 
 
@@ -85,7 +76,7 @@ class PeftLearner:
     Settings used: lr, weight decay, grad clip, micro_batch_size, teacher (+ EMA rate), top_k,
     add_tail, alpha, clip_advantage, is_clip (None turns the IS weight off), loss_chunk_tokens,
     bf16_autocast and gradient_checkpointing (applied to the model by `ModelHost.load`). A job
-    may override the SDPO ones (`JOB_OVERRIDE_KEYS`) for itself when created or restored.
+    may set the SDPO ones (`SdpoParams`) for itself when created or restored.
     """
 
     def __init__(self, host: ModelHost, settings: EngineSettings, adapters_dir: Path) -> None:
@@ -110,25 +101,25 @@ class PeftLearner:
         return job_id in self._jobs
 
     @on_torch_thread
-    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
+    def create(self, job_id: str, *, seed: int, sdpo: SdpoParams | None = None) -> None:
         """Start a job from a seeded LoRA init (B = 0: the base model's behaviour).
 
-        `overrides`: the job's SDPO settings over the worker's (`job_settings`).
+        `sdpo`: the job's SDPO settings over the worker's (`job_settings`).
         """
-        # Validated first, so that bad overrides leave a job of the same id untouched.
-        settings = job_settings(self.settings, overrides)
+        # Validated first, so that bad settings leave a job of the same id untouched.
+        settings = job_settings(self.settings, sdpo)
         self.delete(job_id)
         self.host.add_adapter(adapters.live_adapter_name(job_id), seed=seed)
         self._jobs[job_id] = self._assemble(job_id, settings)
 
     @on_torch_thread
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
+    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
         """Load the newest checkpoint with learner state at or before `ref`; the next step
         equals the uninterrupted one from there. Returns it under a fresh name and int id.
 
-        `overrides` as for `create`; the checkpoint does not hold them, so pass the job's again.
+        `sdpo` as for `create`; the checkpoint does not hold it, so pass the job's again.
         """
-        settings = job_settings(self.settings, overrides)
+        settings = job_settings(self.settings, sdpo)
         manifest, path = self._resume_point(ref)
         expected = ref.sha256 if path == ref.path else manifest.adapter_sha256
         weights = adapters.load_tensors(path / adapters.ADAPTER_FILE, expected_sha256=expected)

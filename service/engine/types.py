@@ -6,10 +6,13 @@ so unit tests use one-page fakes and integration tests the real transformers / v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from service.config import SdpoParams
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,11 @@ class DistillationBatch:
 class Learner(Protocol):
     """Owns one LoRA adapter per job and takes SDPO steps on it."""
 
-    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
+    def create(self, job_id: str, *, seed: int, sdpo: SdpoParams | None = None) -> None:
         """Start a job's adapter from a seeded initialisation (the base model's behaviour).
 
-        `overrides` are the job's SDPO hyperparameters (learning_rate, teacher,
-        teacher_ema_rate, top_k, alpha, clip_advantage, is_clip) over the worker's settings.
+        `sdpo`: the job's own SDPO hyperparameters; the fields it leaves unset take the
+        worker's settings.
         """
         ...
 
@@ -152,12 +155,12 @@ class Learner(Protocol):
         """
         ...
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
+    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
         """Load a job from its newest checkpoint with learner state, at or before `ref`.
 
         It continues exactly as from that checkpoint. Returns the adapter to publish: the
         restored weights under a fresh name and int id (a sampler may have seen `ref`'s).
-        `overrides` as for `create`: the job's own, which a checkpoint does not hold.
+        `sdpo` as for `create`: the job's own, which a checkpoint does not hold.
         """
         ...
 

@@ -8,12 +8,12 @@ in one place (`solver.request`) and reaches the strategy as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from pydantic import BaseModel
 
 from sandbox.problem import Problem
-from service.config import SandboxSettings, Settings, WorkerSettings
+from service.config import SandboxSettings, SdpoParams, Settings, WorkerSettings
 from service.engine.types import SamplingParams
 from service.solver.budget import Budget
 from service.solver.request import SolveRequest
@@ -95,7 +95,6 @@ class SolveSpec:
         return SamplingParams(max_new_tokens=tokens, temperature=asked.temperature)
 
     @property
-    def sdpo(self) -> dict[str, Any]:
-        """The job's SDPO hyperparameters over the worker's (`Learner.create`); empty = the
-        worker's."""
-        return self.request.sdpo.overrides()
+    def sdpo(self) -> SdpoParams:
+        """The job's SDPO hyperparameters (`Learner.create`); unset fields are the worker's."""
+        return self.request.sdpo

@@ -220,10 +220,10 @@ class Sdpo:
             ctx.tokenizer, ctx.problem, system=ctx.system_prompt, style=ctx.prompt_style
         )
         if resume.adapter is None:
-            self.learner.create(ctx.spec.job_id, seed=ctx.spec.seed, overrides=ctx.spec.sdpo)
+            self.learner.create(ctx.spec.job_id, seed=ctx.spec.seed, sdpo=ctx.spec.sdpo)
             return
         # A checkpoint does not hold the job's overrides: pass them again on resume.
-        restored = self.learner.restore(resume.adapter, overrides=ctx.spec.sdpo)
+        restored = self.learner.restore(resume.adapter, sdpo=ctx.spec.sdpo)
         ctx.sampler.publish(restored)
         self._adapter = restored
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sandbox.problem import Problem
-from service.config import EngineSettings, TeacherKind
+from service.config import EngineSettings, SdpoParams, TeacherKind
 from service.engine import adapters
 from service.engine.hf_sampler import HfSampler
 from service.engine.host import ModelHost
@@ -243,8 +243,8 @@ def has_teacher(learner, job_id: str) -> bool:
 
 
 def test_job_overrides_apply_to_that_job_alone(learner):
-    overrides = {"learning_rate": 5e-5, "teacher": "frozen"}
-    learner.create("tuned", seed=8, overrides=overrides)
+    sdpo = SdpoParams(learning_rate=5e-5, teacher=TeacherKind.FROZEN)
+    learner.create("tuned", seed=8, sdpo=sdpo)
     learner.create("plain", seed=8)
     assert lrs(learner, "tuned") == [5e-5] and not has_teacher(learner, "tuned")
     assert lrs(learner, "plain") == [SETTINGS.learning_rate] and has_teacher(learner, "plain")
@@ -252,7 +252,7 @@ def test_job_overrides_apply_to_that_job_alone(learner):
 
     # A resumed job gets its overrides again, and the checkpoint's lr does not win over them.
     ref = learner.checkpoint("tuned")
-    learner.restore(ref, overrides=overrides)
+    learner.restore(ref, sdpo=sdpo)
     assert lrs(learner, "tuned") == [5e-5] and not has_teacher(learner, "tuned")
 
 
@@ -260,7 +260,9 @@ def test_ema_override_under_a_frozen_worker(host, tmp_path):
     settings = SETTINGS.model_copy(update={"teacher": TeacherKind.FROZEN})
     learner = PeftLearner(host, settings, tmp_path / "frozen-worker")
     try:
-        learner.create("ema-job", seed=9, overrides={"teacher": "ema", "teacher_ema_rate": 0.5})
+        learner.create(
+            "ema-job", seed=9, sdpo=SdpoParams(teacher=TeacherKind.EMA, teacher_ema_rate=0.5)
+        )
         learner.create("frozen-job", seed=9)
         assert has_teacher(learner, "ema-job") and not has_teacher(learner, "frozen-job")
         assert learner._jobs["ema-job"].settings.teacher_ema_rate == 0.5
@@ -277,9 +279,9 @@ def test_ema_override_under_a_frozen_worker(host, tmp_path):
         ({"teacher": "teleport"}, "teacher"),
     ],
 )
-def test_bad_overrides_raise_and_keep_no_job(learner, overrides, match):
+def test_bad_overrides_are_refused_before_a_job_exists(learner, overrides, match):
     with pytest.raises(ValueError, match=match):
-        learner.create("bad", seed=0, overrides=overrides)
+        learner.create("bad", seed=0, sdpo=SdpoParams.model_validate(overrides))
     assert not learner.has_job("bad")
 
 

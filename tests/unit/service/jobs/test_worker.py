@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandbox.problem import Problem
 from service.bus import MemoryBus, job_channel
-from service.config import Settings, WorkerSettings
+from service.config import SdpoParams, Settings, WorkerSettings
 from service.engine.types import (
     AdapterRef,
     DistillationBatch,
@@ -383,8 +383,8 @@ class JobsLearner:
     def __init__(self) -> None:
         self.by_job: defaultdict[str, FakeLearner] = defaultdict(FakeLearner)
 
-    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
-        self.by_job[job_id].create(job_id, seed=seed, overrides=overrides)
+    def create(self, job_id: str, *, seed: int, sdpo: SdpoParams | None = None) -> None:
+        self.by_job[job_id].create(job_id, seed=seed, sdpo=sdpo)
 
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
         return self.by_job[job_id].step(job_id, batch)
@@ -392,8 +392,8 @@ class JobsLearner:
     def checkpoint(self, job_id: str) -> AdapterRef:
         return self.by_job[job_id].checkpoint(job_id)
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
-        return self.by_job[ref.job_id].restore(ref, overrides=overrides)
+    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
+        return self.by_job[ref.job_id].restore(ref, sdpo=sdpo)
 
     def delete(self, job_id: str) -> None:
         self.by_job[job_id].delete(job_id)

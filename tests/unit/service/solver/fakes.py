@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from sandbox.extract import extract_solution
 from sandbox.results import CaseResult, SuiteResult, Verdict
 from sandbox.solution import Solution
+from service.config import SdpoParams
 from service.engine.types import (
     AdapterRef,
     DistillationBatch,
@@ -118,9 +119,9 @@ class FakeLearner:
     overrides: list[dict[str, Any] | None] = field(default_factory=list)
     version: int = 0
 
-    def create(self, job_id: str, *, seed: int, overrides: Mapping[str, Any] | None = None) -> None:
+    def create(self, job_id: str, *, seed: int, sdpo: SdpoParams | None = None) -> None:
         self.calls.append("create")
-        self.overrides.append(None if overrides is None else dict(overrides))
+        self.overrides.append(None if sdpo is None else sdpo.overrides())
 
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
         self.calls.append("step")
@@ -134,9 +135,9 @@ class FakeLearner:
         self.version += 1
         return make_ref(job_id, self.version)
 
-    def restore(self, ref: AdapterRef, *, overrides: Mapping[str, Any] | None = None) -> AdapterRef:
+    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
         self.calls.append("restore")
-        self.overrides.append(None if overrides is None else dict(overrides))
+        self.overrides.append(None if sdpo is None else sdpo.overrides())
         self.version = ref.version
         return ref
 
