@@ -73,6 +73,10 @@ _tuple, _dict, _set, _frozenset, _bool, _repr = tuple, dict, set, frozenset, boo
 _exec, _eval, _compile, _parse = exec, eval, compile, ast.parse
 _write, _read, _exit, _listdir = os.write, os.read, os._exit, os.listdir
 _dumps, _settrace, _setprofile = json.dumps, sys.settrace, sys.setprofile
+# The builtins as they are before any program runs: sandbox-judged test code resolves `len`,
+# `all`, `range`, ... here, never in the program's namespace or its (mutable) builtins module.
+REAL_BUILTINS: dict[str, Any] = dict(builtins.__dict__)
+_BUILTINS_MODULE_DICT = builtins.__dict__
 EXACT_TYPES = (decimal.Decimal, range)
 # Classes a sandbox-judged test may compare (`type(x) == list`), matched by identity.
 PLAIN_TYPES = (int, float, str, bool, list, tuple, dict, set, frozenset, complex, bytes)
@@ -363,6 +367,8 @@ class CaseProcess:
         except SystemExit as exc:
             status = _exit_status(exc)
         except BaseException as exc:  # the program's failure, reported as such
+            # The program is done: give `traceback` and `json` back the builtins it replaced.
+            dict.update(_BUILTINS_MODULE_DICT, REAL_BUILTINS)
             self._report({"error": describe_error(exc)})
             status = 1
         self._flush()
@@ -410,11 +416,12 @@ class CaseProcess:
     def _run_script(self, namespace: dict[str, Any]) -> None:
         entry_point = self.header.entry_point
         candidate = resolve_entry(namespace, entry_point) if entry_point else None
-        _exec(self.tests, namespace)  # type: ignore[arg-type]
+        tests = test_namespace(namespace, (entry_point or "").partition(".")[0])
+        _exec(self.tests, tests)  # type: ignore[arg-type]
         if self.defines_check:
             if candidate is None:
                 raise NameError("the test defines check() but the problem names no entry point")
-            namespace["check"](candidate)
+            tests["check"](candidate)
         self._flush()
         self._claim_token()
 
@@ -438,6 +445,23 @@ class CaseProcess:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # a closed or replaced stream
                 stream.flush()
+
+
+def test_namespace(program: dict[str, Any], entry_name: str) -> dict[str, Any]:
+    """The globals of sandbox-judged test code: the program's names, except those that rebind
+    a builtin (other than the entry point, which the test means), over a fresh copy of the
+    real builtins. What the program later rebinds in its own namespace or in `builtins` does
+    not reach the test."""
+    names = {
+        name: value
+        for name, value in dict.items(program)
+        if _type(name) is str
+        and (name == entry_name or not dict.__contains__(REAL_BUILTINS, name))
+        and not name.startswith("__")
+    }
+    names["__builtins__"] = _dict(REAL_BUILTINS)
+    names["__name__"] = "__retrospect_tests__"
+    return names
 
 
 def _cache_entry(source: str, name: str) -> tuple[int, None, list[str], str]:

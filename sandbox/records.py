@@ -17,6 +17,7 @@ from typing import Any
 from sandbox.hostexpr import ProbeOutcome
 from sandbox.limits import Limits
 from sandbox.protocol import CASE_KEYS, CLOSING_KEYS, MAX_JSON_DEPTH, STATUSES, decode_value
+from sandbox.results import valid_text
 
 # JSON escaping can make a character six bytes long; records carry stdout, report and stderr.
 ESCAPE_FACTOR = 6
@@ -242,13 +243,13 @@ def program_error(data: Any) -> dict[str, Any] | None:
     if any(f is None for f in frames):
         return None
     error: dict[str, Any] = {
-        "type": data["type"][:100],
-        "message": data["message"][:MESSAGE_CHARS],
+        "type": valid_text(data["type"][:100]),
+        "message": valid_text(data["message"][:MESSAGE_CHARS]),
         "frames": frames,
     }
     for key in ("actual", "expected"):
         if type(data.get(key)) is str:
-            error[key] = data[key][:MESSAGE_CHARS]
+            error[key] = valid_text(data[key][:MESSAGE_CHARS])
     return error
 
 
@@ -258,4 +259,8 @@ def _frame(data: Any) -> dict[str, Any] | None:
     line, function, code = data.get("line"), data.get("function"), data.get("code", "")
     if type(line) is not int or type(function) is not str or type(code) is not str:
         return None
-    return {"line": line, "function": function[:200], "code": code[:CODE_CHARS]}
+    return {
+        "line": line,
+        "function": valid_text(function[:200]),
+        "code": valid_text(code[:CODE_CHARS]),
+    }
