@@ -25,7 +25,6 @@ import decimal
 import io
 import json
 import linecache
-import operator
 import os
 import resource
 import selectors
@@ -44,6 +43,8 @@ from typing import Any
 # a host where it is installed would cost each harness start the whole of pydantic.
 if "BUNDLED_HARNESS" not in globals():
     from sandbox.protocol import (
+        BINARY_OPS,
+        COMPARE_OPS,
         FRAME_CALL,
         FRAME_PROBES,
         FRAME_SCRIPT,
@@ -168,27 +169,6 @@ def _to_json_data(value: Any) -> Any:
 
 
 MISMATCHES: list[tuple[str, str]] = []
-_COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "Eq": operator.eq,
-    "NotEq": operator.ne,
-    "Lt": operator.lt,
-    "LtE": operator.le,
-    "Gt": operator.gt,
-    "GtE": operator.ge,
-    "Is": operator.is_,
-    "IsNot": operator.is_not,
-    "In": lambda a, b: a in b,
-    "NotIn": lambda a, b: a not in b,
-}
-_BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": operator.add,
-    "Sub": operator.sub,
-    "Mult": operator.mul,
-    "Div": operator.truediv,
-    "FloorDiv": operator.floordiv,
-    "Mod": operator.mod,
-    "Pow": operator.pow,
-}
 
 
 def _plain(value: Any) -> Any:
@@ -208,7 +188,7 @@ def strict_compare(left: Any, pairs: list[tuple[str, Any]]) -> bool:
         # Identity asks no object anything; every other comparison runs on laundered values.
         identity = name in ("Is", "IsNot")
         current, other = (current, right) if identity else (_plain(current), _plain(right))
-        if not _bool(_COMPARE_OPS[name](current, other)):
+        if not _bool(COMPARE_OPS[name](current, other)):
             MISMATCHES.append((_repr(current)[:1000], _repr(other)[:1000]))
             return False
         current = other
@@ -222,7 +202,7 @@ def strict_equal(left: Any, right: Any) -> bool:
 
 def strict_binary(name: str, left: Any, right: Any) -> Any:
     """Arithmetic of a sandbox-judged test on laundered operands (`abs(a - b) < eps`)."""
-    return _BINARY_OPS[name](_plain(left), _plain(right))
+    return BINARY_OPS[name](_plain(left), _plain(right))
 
 
 def strict_truth(value: Any) -> bool:
@@ -261,7 +241,7 @@ class _StrictOperations(ast.NodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         name = _type(node.op).__name__
-        if name not in _BINARY_OPS:
+        if name not in BINARY_OPS:
             return node
         call = _helper("__retrospect_binary__", ast.Constant(name), node.left, node.right)
         return ast.copy_location(call, node)

@@ -16,7 +16,14 @@ from typing import Any
 
 from sandbox.hostexpr import ProbeOutcome
 from sandbox.limits import Limits
-from sandbox.protocol import CASE_KEYS, CLOSING_KEYS, MAX_JSON_DEPTH, STATUSES, decode_value
+from sandbox.protocol import (
+    CASE_KEYS,
+    CLOSING_KEYS,
+    MAX_JSON_DEPTH,
+    STATUSES,
+    OverBudget,
+    decode_value,
+)
 from sandbox.results import valid_text
 
 # JSON escaping can make a character six bytes long; records carry stdout, report and stderr.
@@ -216,7 +223,9 @@ class _ReportBuilder:
             return False
         try:
             self.probes[index] = ProbeOutcome(value=decode_value(item["value"]))
-        except ValueError as exc:
+        except OverBudget as exc:  # the program's value, too big to judge: its failure
+            self.probes[index] = ProbeOutcome(error=over_budget_error(str(exc)))
+        except (ValueError, MemoryError, RecursionError) as exc:
             self.problem = f"probe {index} reported a malformed value: {exc}"
             return False
         return True
@@ -229,6 +238,11 @@ class _ReportBuilder:
             probes=self.probes,
             completed=tuple(self.completed),
         )
+
+
+def over_budget_error(message: str) -> dict[str, Any]:
+    """The error a probe stands for when its value is past the host's budgets."""
+    return {"type": "ValueError", "message": f"not judged on the host: {message}", "frames": []}
 
 
 def program_error(data: Any) -> dict[str, Any] | None:
