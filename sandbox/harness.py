@@ -785,9 +785,10 @@ def kill_program_processes(header: Header, group: int | None = None) -> None:
 
 
 def _in_private_pid_namespace() -> bool:
-    # In bubblewrap's fresh pid namespace the harness is pid 2 (its init is 1); on a host a
-    # process never has so small a pid, so kill(-1) can never reach the host's processes.
-    return 1 < os.getpid() <= 3
+    # In bubblewrap's fresh pid namespace the harness is pid 1 itself (`--as-pid-1`); on a
+    # host pid 1 is the init system and never runs this harness, and no other process has so
+    # small a pid, so kill(-1) can never reach the host's processes.
+    return os.getpid() == 1 and os.getppid() == 0
 
 
 def _kill_uid(uid: int) -> None:

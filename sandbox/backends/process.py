@@ -1,11 +1,12 @@
 """The process backend, for hosts without Docker: bubblewrap plus rlimits, clearly weaker.
 
 What it lacks next to Docker: no memory cgroup (RLIMIT_AS per case bounds address space, not
-RSS), and the harness runs under the program's uid, so a program can signal the harness (the
-attempt then ends as a sandbox error, never as a pass). It cannot open the harness's file
-descriptors or memory: the harness is non-dumpable. Each attempt gets a fresh bubblewrap with
-no network, private pid and IPC namespaces (so no SysV or POSIX IPC object outlives it) and a
-private tmpfs /tmp, under one uid per slot so concurrent attempts do not share RLIMIT_NPROC.
+RSS), and the harness runs under the program's uid. It is the pid namespace's init
+(`--as-pid-1`), so the program cannot kill it, and the only process holding the result pipe: it
+is non-dumpable, so the program cannot open its file descriptors or memory or trace it. Each
+attempt gets a fresh bubblewrap with no network, private pid and IPC namespaces (so no SysV or
+POSIX IPC object outlives it) and a private tmpfs /tmp, under one uid per slot so concurrent
+attempts do not share RLIMIT_NPROC.
 See docs/sandbox.md.
 """
 
@@ -88,6 +89,10 @@ class ProcessBackend:
             "--",
             self.bwrap,
             "--unshare-all",
+            # The harness is the namespace's pid 1: no dumpable reaper of bubblewrap's shares
+            # the result pipe (a program of the same uid could write forged records into it
+            # through /proc/1/fd), and signals from inside the namespace cannot kill it.
+            "--as-pid-1",
             "--die-with-parent",
             "--new-session",
             "--ro-bind", "/usr", "/usr",
