@@ -389,7 +389,7 @@ PROC_ATTACKS: tuple[Hostile, ...] = (
         "            out = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY | os.O_NONBLOCK)\n"
         "            os.write(out, data)\n            reached.append(pid)\n"
         "        except OSError:\n            pass\n"
-        "print('reached' if reached else 'denied')\n",
+        "print('escaped' if reached else 'denied')\n",
         _v(V.WRONG_ANSWER),
     ),
     Hostile(
