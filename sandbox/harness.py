@@ -377,21 +377,14 @@ class CaseProcess:
         return 0
 
     def _run_probes(self, namespace: dict[str, Any]) -> None:
-        """Evaluate each probe in order and report its laundered value; the host compares."""
+        """Run each step in order and report its outcome; the host compares."""
         _exec(_compile(self.case["setup"], TEST_FILE, "exec"), namespace)
-        for index, (source, target, report) in enumerate(self.case["steps"]):
-            linecache.cache[TEST_FILE] = _cache_entry(source, TEST_FILE)
-            try:
-                value = _eval(_compile(source, TEST_FILE, "eval"), namespace)
-                if target:
-                    namespace[target] = value
-                if report:
-                    record = {"probe": index, "value": encode_value(launder(value, iterators=True))}
-                    self._flush()
-                    self._report(record)
-            except BaseException as exc:  # the program's failure, on this probe only
-                self._flush()
-                self._report({"probe": index, "error": describe_error(exc)})
+
+        def report(record: JsonDict) -> None:
+            self._flush()
+            self._report(record)
+
+        run_steps(self.case["steps"], namespace, report)
 
     def _run_script(self, namespace: dict[str, Any]) -> None:
         entry_point = self.header.entry_point
@@ -442,6 +435,28 @@ def test_namespace(program: dict[str, Any], entry_name: str) -> dict[str, Any]:
     names["__builtins__"] = _dict(REAL_BUILTINS)
     names["__name__"] = "__retrospect_tests__"
     return names
+
+
+def run_steps(
+    steps: list[list[Any]], namespace: dict[str, Any], report: Callable[[JsonDict], None]
+) -> None:
+    """The steps of a host-judged case (see `protocol.ProbeStep`), each reporting its laundered
+    value, that it ran, or its failure. Objects stay held here, out of the program's
+    namespace, until a later step reports them as they are then."""
+    held: dict[int, Any] = {}
+    for index, (source, target, wanted, of) in enumerate(steps):
+        linecache.cache[TEST_FILE] = _cache_entry(source, TEST_FILE)
+        try:
+            value = held[of] if of >= 0 else _eval(_compile(source, TEST_FILE, "eval"), namespace)
+            held[index] = value
+            if target:
+                namespace[target] = value
+            if wanted:
+                report({"probe": index, "value": encode_value(launder(value, iterators=True))})
+            else:
+                report({"probe": index, "ran": True})
+        except BaseException as exc:  # the program's failure, on this step only
+            report({"probe": index, "error": describe_error(exc)})
 
 
 def _cache_entry(source: str, name: str) -> tuple[int, None, list[str], str]:

@@ -82,9 +82,17 @@ class Const:
 
 @dataclass(frozen=True)
 class Probe:
-    """The laundered value of probe `index`, evaluated in the sandbox."""
+    """The laundered value reported by step `index`, a snapshot of what step `origin` evaluated
+    (the same step when nothing of the program ran in between): the object as it was when
+    Python would have compared it. A failure of `origin` is the probe's failure."""
 
     index: int
+    origin: int = -1
+
+    @property
+    def source_step(self) -> int:
+        """The step that evaluated the program's side."""
+        return self.index if self.origin < 0 else self.origin
 
 
 @dataclass(frozen=True)
@@ -267,7 +275,7 @@ class _Evaluator:
         if isinstance(node, Const):
             return node.value
         if isinstance(node, Probe):
-            return self._probe(node.index)
+            return self._probe(node)
         if isinstance(node, Compare):
             return self._compare(node)
         if isinstance(node, BoolOp):
@@ -282,13 +290,14 @@ class _Evaluator:
             return HOST_FUNCTIONS[node.function](*args, **kwargs)
         return _display(node.kind, [self.evaluate(e) for e in node.elements])
 
-    def _probe(self, index: int) -> Any:
-        outcome = self.probes.get(index)
-        if outcome is None:
-            raise ProbeMissing(index)
-        if outcome.error is not None:
-            raise ProbeFailed(outcome.error)
-        return outcome.value
+    def _probe(self, probe: Probe) -> Any:
+        for index in dict.fromkeys((probe.source_step, probe.index)):
+            outcome = self.probes.get(index)
+            if outcome is None:
+                raise ProbeMissing(index)
+            if outcome.error is not None:
+                raise ProbeFailed(outcome.error)
+        return self.probes[probe.index].value
 
     def _compare(self, node: Compare) -> bool:
         left = self.evaluate(node.left)

@@ -1,8 +1,9 @@
-"""Judging a host-compiled assert case from its probes, in the order the asserts stand.
+"""Judging a host-compiled assert case from its probes, in the order its statements stand.
 
-Python stops a test at its first failing assert; so does this: a check that fails on the probes
-that did report decides the case even if the case later ran out of time, and a probe that never
-reported leaves the case to its limit verdict (or a runtime error).
+Python stops a test at its first failing statement; so does this: an assert that fails on the
+probes that did report decides the case even if the case later ran out of time, an assignment
+whose call raised fails the case there (whether or not any assert names it), and a probe that
+never reported leaves the case to its limit verdict (or a runtime error).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def judge_checks(
     budget = budget or CheckBudget()
     for check in compiled.checks:
         try:
-            held = bool(evaluate(check.test, probes, budget))
+            held = bool(evaluate(check.test, probes, budget)) or check.kind == "run"
         except ProbeMissing:
             return CheckOutcome("incomplete", check)
         except ProbeFailed as failed:

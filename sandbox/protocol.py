@@ -9,7 +9,8 @@ module in front of `harness.py`), so everything here is plain Python with no pac
   builds these itself; what the program produced travels inside them as plain strings
   (`stdout`, `stderr`, `report`), which the host parses as hostile data.
 - The case process's report (fd `REPORT_FD`) is JSON lines: `{"value": json}` (functional),
-  `{"probe": i, "value": tagged}` or `{"probe": i, "error": {...}}` (host-judged asserts),
+  `{"probe": i, "value": tagged}`, `{"probe": i, "ran": true}` or `{"probe": i, "error": {...}}`
+  (host-judged asserts),
   `{"error": {...}}`, and `{"completed": token}` (sandbox-judged asserts).
 - Values of host-judged probes use the tagged encoding below (`encode_value`/`decode_value`):
   exact builtin types only, nothing a program's class can hide in.
@@ -132,20 +133,23 @@ class Header(NamedTuple):
 
 
 class ProbeStep(NamedTuple):
-    """One expression a host-judged case evaluates in the sandbox, in order.
+    """One step of a host-judged case, run in the sandbox in order (step index = probe id).
 
-    `target`, when set, binds the value to that name for later steps (`r = f(x)`); `report`
-    says whether the laundered value goes back to the host (step index = probe id).
+    It evaluates `source` (or, with `of` set, takes the object step `of` evaluated, as it is
+    now); `target`, when set, binds the value to that name for later steps (`r = f(x)`);
+    `report` says whether its laundered value goes back to the host. A step that does not
+    report says `ran` instead, so that the host knows it ran without failing.
     """
 
     source: str
     target: str = ""
     report: bool = True
+    of: int = -1
 
 
 def case_frame(kind: str, **fields: Any) -> dict[str, Any]:
     """One case frame: `stdio` (input), `call` (args, kwargs), `probes` (setup, steps as
-    `[source, target, report]` triples) or `script` (code)."""
+    `[source, target, report, of]` lists) or `script` (code)."""
     return {"frame": kind, **fields}
 
 

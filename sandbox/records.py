@@ -219,6 +219,9 @@ class _ReportBuilder:
                 return False
             self.probes[index] = ProbeOutcome(error=error)
             return True
+        if item.get("ran") is True:
+            self.probes[index] = ProbeOutcome()
+            return True
         if "value" not in item:
             return False
         try:

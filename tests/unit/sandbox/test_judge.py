@@ -457,7 +457,7 @@ def test_the_header_carries_the_limits_and_the_backends_options() -> None:
     assert header["drop_uid"] == 65534
     assert header["scrub_dirs"] == ["/tmp"]
     # A compiled assert sends only the program's side; the expected 2 stays on the host.
-    assert probes == {"frame": "probes", "setup": "", "steps": [["f(1)", "", True]]}
+    assert probes == {"frame": "probes", "setup": "", "steps": [["f(1)", "", True, -1]]}
     assert script == {"frame": "script", "code": SCRIPT.public[0].code}
 
 
