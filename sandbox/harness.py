@@ -66,6 +66,10 @@ SETUP_FAILED_EXIT = 70
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 REAP_WAIT_S = 2.0
+# The end-of-attempt clean-up's budget: past it, the box is not proven clean and is recycled.
+SCRUB_WAIT_S = 5.0
+SCRUB_MAX_ENTRIES = 100_000
+SCRUB_MAX_DEPTH = 10_000
 
 # Bound before any program runs: a program can replace module attributes and builtins, but not
 # these names of the harness's own (short of walking frames or gc, see docs/sandbox.md).
@@ -295,14 +299,13 @@ def _bind_helpers(code: types.CodeType) -> types.CodeType:
 def describe_error(exc: BaseException) -> JsonDict:
     """An exception as type, message and the last frames that lie in the program or tests."""
     frames = [
-        {"line": f.lineno or 0, "function": f.name, "code": (f.line or "").strip()}
+        {"line": f.lineno or 0, "function": f.name[:200], "code": (f.line or "").strip()[:500]}
         for f in traceback.extract_tb(exc.__traceback__)
         if f.filename in (PROGRAM_FILE, TEST_FILE)
     ]
     if isinstance(exc, SyntaxError) and exc.filename == PROGRAM_FILE:
-        frames.append(
-            {"line": exc.lineno or 0, "function": "<module>", "code": (exc.text or "").strip()}
-        )
+        code = (exc.text or "").strip()[:500]
+        frames.append({"line": exc.lineno or 0, "function": "<module>", "code": code})
     described: JsonDict = {
         "type": _type(exc).__name__,
         "message": str(exc)[:2000],
@@ -498,6 +501,7 @@ class CaseRun:
         self.pid = 0
 
     def run(self) -> JsonDict:
+        reclaim_dirs(self.header)
         channels = _Channels.open(self.case["frame"] == FRAME_SCRIPT)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
@@ -839,27 +843,87 @@ def _holds(pid: str, uid: int) -> bool:
 
 
 def scrub_scratch_dirs(header: Header) -> bool:
-    """Empty the sandbox's scratch dirs (the backend names them); True when they were empty."""
-    clean = True
-    for root in header.scrub_dirs:
-        if not os.path.isdir(root):
-            continue
-        for entry in os.listdir(root):
-            clean = False
-            _remove(os.path.join(root, entry))
-    return clean
+    """Empty the sandbox's scratch dirs (the backend names them); True when they were empty.
+
+    Whatever the program left (a tree deeper than any path, directories it made unreadable,
+    more entries than we will walk), this returns: the removal runs in a child under the
+    program's own uid (so the owner's rights suffice), walks by directory descriptors without
+    recursion, and stops at a budget of entries and seconds. What it could not remove makes
+    the box unproven (`proven_clean`), and the backend recycles it.
+    """
+    reclaim_dirs(header)
+    dirty = [root for root in header.scrub_dirs if os.path.isdir(root) and _listdir(root)]
+    if not dirty:
+        return True
+    pid = os.fork()
+    if pid == 0:
+        try:
+            drop_privileges(header)
+            for root in dirty:
+                _empty_dir(root)
+        finally:
+            _exit(0)
+    deadline = time.monotonic() + SCRUB_WAIT_S
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False
+        time.sleep(0.002)
+    os.kill(pid, signal.SIGKILL)  # past its budget: what is left makes the box unproven
+    os.waitpid(pid, 0)
+    return False
 
 
-def _remove(path: str) -> None:
+def reclaim_dirs(header: Header) -> None:
+    """Give the box's own directories back their owner's rights, where the program shares our
+    uid (bubblewrap) and may have locked them: a case's `chdir` failing there would look
+    like our own setup failing."""
+    for path in {header.workdir, *header.scrub_dirs}:
+        with contextlib.suppress(OSError):
+            status = os.stat(path)
+            if status.st_uid == os.getuid():
+                os.chmod(path, (status.st_mode & 0o7777) | 0o700)
+
+
+def _empty_dir(root: str) -> None:
+    """Remove everything under `root`: iterative, by directory descriptors (no path grows with
+    the depth), each directory read once per visit, giving up past a budget of entries."""
+    budget = [SCRUB_MAX_ENTRIES]
+    # Each frame: a directory's descriptor, its name in the frame below, subdirectories to visit.
+    stack: list[tuple[int, str, list[str]]] = []
+    stack.append((os.open(root, os.O_RDONLY | os.O_DIRECTORY), "", []))
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            for entry in os.listdir(path):
-                _remove(os.path.join(path, entry))
-            os.rmdir(path)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
+        while stack and budget[0] > 0 and len(stack) <= SCRUB_MAX_DEPTH:
+            fd, name, pending = stack[-1]
+            if not pending:
+                pending.extend(_unlink_files(fd, budget))
+            if not pending:
+                os.close(stack.pop()[0])
+                if stack:
+                    os.rmdir(name, dir_fd=stack[-1][0])
+                continue
+            child = pending.pop()
+            with contextlib.suppress(OSError):  # the owner may make a mode-000 dir readable
+                os.chmod(child, 0o700, dir_fd=fd, follow_symlinks=False)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            stack.append((os.open(child, flags, dir_fd=fd), child, []))
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+
+
+def _unlink_files(fd: int, budget: list[int]) -> list[str]:
+    """Unlink every entry of `fd` that is no directory; return the names of those that are."""
+    subdirs = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            budget[0] -= 1
+            if budget[0] <= 0:
+                raise OSError("the scratch dir holds more entries than the clean-up walks")
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    return subdirs
 
 
 def ipc_is_empty() -> bool:
@@ -924,7 +988,9 @@ def serve(stdin_fd: int) -> None:
 def run_attempt(header: Header, stdin_fd: int) -> None:
     """Run the cases that follow `header` on stdin."""
     started = time.monotonic()
-    left_clean = scrub_scratch_dirs(header) and (not header.check_ipc or ipc_is_empty())
+    left_clean = _guarded(lambda: scrub_scratch_dirs(header)) and (
+        not header.check_ipc or _guarded(ipc_is_empty)
+    )
     code = _compile_program(header.program)
     budget = header.attempt_output_limit_bytes
     for index in range(header.n_cases):
@@ -938,8 +1004,23 @@ def run_attempt(header: Header, stdin_fd: int) -> None:
             budget -= _len(record["stdout"]) + _len(record["report"])
             _emit(record)
     kill_program_processes(header)
-    scrub_scratch_dirs(header)
-    _emit({"done": True, "clean_before": left_clean, "clean_after": proven_clean(header)})
+    _guarded(lambda: scrub_scratch_dirs(header))
+    _emit(
+        {
+            "done": True,
+            "clean_before": left_clean,
+            "clean_after": _guarded(lambda: proven_clean(header)),
+        }
+    )
+
+
+def _guarded(check: Callable[[], bool]) -> bool:
+    """A clean-up step whatever the program left: any failure of it means "not proven clean"
+    (the backend recycles the box), never a harness crash that would blame the sandbox."""
+    try:
+        return check()
+    except Exception:
+        return False
 
 
 def _bare_record(index: int, status: str, report: str) -> JsonDict:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.hostexpr import ProbeOutcome
-from sandbox.limits import Limits
+from sandbox.limits import ESCAPE_FACTOR, RECORD_SLACK_BYTES, SETUP_ERROR_BYTES, Limits
 from sandbox.protocol import (
     CASE_KEYS,
     CLOSING_KEYS,
@@ -26,9 +26,6 @@ from sandbox.protocol import (
 )
 from sandbox.results import valid_text
 
-# JSON escaping can make a character six bytes long; records carry stdout, report and stderr.
-ESCAPE_FACTOR = 6
-RECORD_SLACK_BYTES = 64 * 1024
 MESSAGE_CHARS = 2000
 CODE_CHARS = 500
 MAX_FRAMES = 3
@@ -74,7 +71,7 @@ class Closing:
 
 def line_limit_bytes(limits: Limits) -> int:
     """The longest record line the harness can honestly write."""
-    payload = 2 * limits.output_limit_bytes + limits.stderr_limit_bytes
+    payload = 2 * limits.output_limit_bytes + limits.stderr_limit_bytes + SETUP_ERROR_BYTES
     return ESCAPE_FACTOR * payload + RECORD_SLACK_BYTES
 
 
@@ -164,7 +161,7 @@ def _case_problem(data: dict[str, Any], limits: Limits) -> str:
         "stdout": limits.output_limit_bytes,
         "report": limits.output_limit_bytes,
         "stderr": limits.stderr_limit_bytes,
-        "setup_error": 4096,
+        "setup_error": SETUP_ERROR_BYTES,
         "token": 64,
     }
     if any(len(data[key]) > cap for key, cap in caps.items()):

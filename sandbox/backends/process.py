@@ -64,8 +64,7 @@ class ProcessBackend:
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
         """Run the harness in a fresh bubblewrap; kill it all at the attempt's deadline."""
         uid = self._uids.get()
-        # What the harness can honestly write: the attempt's output, escaped, and its records.
-        cap = limits.attempt_output_limit_bytes * 6 + n_cases * 256 * 1024
+        cap = limits.harness_output_cap_bytes(n_cases)
         try:
             return run_capped(
                 self._command(uid, limits), request, limits.attempt_wall_limit_s(n_cases), cap
