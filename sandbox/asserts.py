@@ -161,6 +161,8 @@ class _Compiler:
     def _statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, ast.Assert):
             test = self._consume(self._truth(statement.test, must_hold=True))
+            if _holds_unread(test):
+                raise NotCompilable("a probe no operation reads")  # never judged on "ran"
             self.checks.append(Check(test, ast.unparse(statement.test), statement.lineno))
         elif isinstance(statement, ast.Import | ast.ImportFrom):
             self._import(statement)
@@ -445,6 +447,17 @@ def _locally_bound(node: ast.expr) -> set[str]:
         elif isinstance(inner, ast.Lambda):
             bound.update(a.arg for a in ast.walk(inner.args) if isinstance(a, ast.arg))
     return bound
+
+
+def _holds_unread(node: Node) -> bool:
+    """True when a probe in `node` was never consumed (its step reports no value)."""
+    if isinstance(node, _Held):
+        return True
+    children: list[Any] = [getattr(node, name, None) for name in ("left", "right", "operand")]
+    children += [*getattr(node, "rights", ()), *getattr(node, "values", ())]
+    children += [*getattr(node, "args", ()), *getattr(node, "elements", ())]
+    children += [value for _, value in getattr(node, "kwargs", ())]
+    return any(_holds_unread(child) for child in children if child is not None)
 
 
 def _single_name(statement: ast.Assign) -> bool:
