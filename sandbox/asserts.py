@@ -53,11 +53,19 @@ class NotCompilable(Exception):
 
 @dataclass(frozen=True)
 class Check:
-    """One assert: its test as a host expression, and where it stands in the test code."""
+    """One statement the host judges, in order: an assert (its test as a host expression), or
+    an assignment's probe (`kind="run"`: `test` is that probe, and only whether it ran without
+    failing counts, as Python would stop the test on it)."""
 
     test: Node
     source: str
     line: int
+    kind: str = "assert"
+
+    @property
+    def statement(self) -> str:
+        """The statement as the feedback shows it."""
+        return f"assert {self.source}" if self.kind == "assert" else self.source
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,15 @@ class _Step:
     source: str
     target: str
     report: bool
+    of: int = -1
+
+
+@dataclass(frozen=True)
+class _Held(Probe):
+    """A probe's object, evaluated but not yet consumed by an operation: it is snapshotted
+    (see `_Compiler._consume`) where Python would read it. `name`: bound by `name = ...`."""
+
+    name: str = ""
 
 
 class _Compiler:
@@ -104,15 +121,17 @@ class _Compiler:
         self.modules: dict[str, str] = {}  # local name -> what it imports ("math.isclose")
         self.renames: dict[str, str] = {}  # check()'s parameter -> the entry point
         self.check_def: ast.FunctionDef | None = None
+        self.last_eval = -1  # the last step that ran program code
+        self.evals = 0  # how many such steps there are
 
     def compile(self, code: str) -> CompiledAssert:
         for statement in parse_foreign(code, "<test>").body:
             self._top(statement)
         if self.check_def is not None:
             self._run_check()  # the harness calls check(candidate) after the test code
-        if not self.checks:
+        if not any(check.kind == "assert" for check in self.checks):
             raise NotCompilable("no assert")
-        steps = tuple(ProbeStep(s.source, s.target, s.report) for s in self.steps)
+        steps = tuple(ProbeStep(s.source, s.target, s.report, s.of) for s in self.steps)
         return CompiledAssert("\n".join(self.setup), steps, tuple(self.checks))
 
     def _top(self, statement: ast.stmt) -> None:
@@ -141,14 +160,16 @@ class _Compiler:
 
     def _statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, ast.Assert):
-            test = self._truth(statement.test)
+            test = self._consume(self._truth(statement.test, must_hold=True))
+            if _holds_unread(test):
+                raise NotCompilable("a probe no operation reads")  # never judged on "ran"
             self.checks.append(Check(test, ast.unparse(statement.test), statement.lineno))
         elif isinstance(statement, ast.Import | ast.ImportFrom):
             self._import(statement)
         elif isinstance(statement, ast.Assign) and _single_name(statement):
             target = statement.targets[0]
             assert isinstance(target, ast.Name)
-            self._assign(target.id, statement.value)
+            self._assign(target.id, statement.value, statement)
         elif not _is_inert(statement):
             raise NotCompilable(type(statement).__name__)
 
@@ -164,14 +185,16 @@ class _Compiler:
                 self.modules[local] = f"{statement.module}.{alias.name}"
         self.setup.append(ast.unparse(statement))
 
-    def _assign(self, name: str, value: ast.expr) -> None:
+    def _assign(self, name: str, value: ast.expr, statement: ast.Assign) -> None:
         host = self._constant(value)
         self._forget(name)
         if host is not None:
             self.consts[name] = (host, value)
             return
-        self.steps.append(_Step(self._probe_source(value), name, False))
-        self.probe_names[name] = len(self.steps) - 1
+        step = self._evaluate(_Step(self._probe_source(value), name, False))
+        self.probe_names[name] = step
+        # Python stops the test here if the call raises, whatever later asserts name.
+        self.checks.append(Check(Probe(step), ast.unparse(statement), statement.lineno, "run"))
 
     def _forget(self, name: str) -> None:
         self.consts.pop(name, None)
@@ -180,18 +203,38 @@ class _Compiler:
 
     # --- expressions -----------------------------------------------------------------------
 
-    def _truth(self, node: ast.expr) -> Node:
+    def _truth(self, node: ast.expr, must_hold: bool) -> Node:
         """A truth test: a probe at its top reports `bool(...)` of itself, so that a returned
         object that is no plain data (a `re.Match`, say) still answers `assert m(...)`; the
-        program decides such a test's truth either way."""
+        program decides such a test's truth either way.
+
+        `must_hold`: the assert passes only if this is true (false under a `not`). Where
+        Python's short-circuit would skip an operand and let the test go on, that operand may
+        not call the program: the sandbox runs every probe, and a skipped one could have
+        raised, hung or changed what a later assert reads.
+        """
         if isinstance(node, ast.BoolOp):
-            return BoolOp(type(node.op).__name__, tuple(self._truth(v) for v in node.values))
+            continues_on = "And" if not must_hold else "Or"
+            first, *rest = node.values
+            values = [self._truth(first, must_hold)]
+            for value in rest:
+                values.append(
+                    self._guarded(type(node.op).__name__ == continues_on, value, must_hold)
+                )
+            return BoolOp(type(node.op).__name__, tuple(values))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return Unary("Not", self._truth(node.operand))
+            return Unary("Not", self._truth(node.operand, not must_hold))
         if self._is_leaf(node):
             truth = ast.Call(func=ast.Name("bool", ast.Load()), args=[node], keywords=[])
-            return self._probe(ast.copy_location(truth, node))
-        return self._expr(node)
+            return self._probe(ast.copy_location(truth, node), report=True)
+        return self._consume(self._expr(node))
+
+    def _guarded(self, skippable: bool, node: ast.expr, must_hold: bool) -> Node:
+        before = self.evals
+        result = self._truth(node, must_hold)
+        if skippable and self.evals != before:
+            raise NotCompilable("a call Python could skip, with the test going on")
+        return result
 
     def _is_leaf(self, node: ast.expr) -> bool:
         """True when `node` would become one probe as a whole."""
@@ -252,11 +295,17 @@ class _Compiler:
         if isinstance(node, ast.Compare):
             return self._compare(node)
         if isinstance(node, ast.BoolOp):
-            return BoolOp(type(node.op).__name__, tuple(self._expr(v) for v in node.values))
+            # Its value is one of its operands, read later: only host values here.
+            before = self.evals
+            values = tuple(self._expr(v) for v in node.values)
+            if self.evals != before:
+                raise NotCompilable("and/or over calls outside a truth test")
+            return BoolOp(type(node.op).__name__, values)
         if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Invert):
-            return Unary(type(node.op).__name__, self._expr(node.operand))
+            return Unary(type(node.op).__name__, self._consume(self._expr(node.operand)))
         if isinstance(node, ast.BinOp) and type(node.op).__name__ in BINARY_OPS:
-            return Binary(type(node.op).__name__, self._expr(node.left), self._expr(node.right))
+            left, right = self._expr(node.left), self._expr(node.right)
+            return Binary(type(node.op).__name__, self._consume(left), self._consume(right))
         if isinstance(node, ast.Call):
             return self._call(node)
         if isinstance(node, ast.Attribute):
@@ -269,9 +318,7 @@ class _Compiler:
         if name in self.renames:
             return None
         if name in self.probe_names:
-            step = self.probe_names[name]
-            self.steps[step].report = True
-            return Probe(step)
+            return _Held(self.probe_names[name], name=name)
         if name in self.consts:
             return Const(self.consts[name][0])
         if name in PLAIN_TYPES and not self._shadowed(name):
@@ -290,8 +337,15 @@ class _Compiler:
             if isinstance(op, ast.Is | ast.IsNot) and not (_singleton(left) or _singleton(right)):
                 raise NotCompilable("`is` with something other than None, True or False")
         left_node = self._expr(node.left)
-        rights = tuple(self._expr(c) for c in node.comparators)
-        return Compare(left_node, tuple(type(op).__name__ for op in node.ops), rights)
+        rights = [self._expr(node.comparators[0])]
+        before = self.evals
+        rights += [self._expr(c) for c in node.comparators[1:]]
+        if self.evals != before:
+            # a < f() < g(): g() runs after the first link compared; and is skipped when it
+            # fails. Only the first link's operands may call the program.
+            raise NotCompilable("a comparison chain calling the program past its first link")
+        consumed = tuple(self._consume(n) for n in (left_node, *rights))
+        return Compare(consumed[0], tuple(type(op).__name__ for op in node.ops), consumed[1:])
 
     def _call(self, node: ast.Call) -> Node | None:
         function = self._host_function(node.func)
@@ -299,6 +353,8 @@ class _Compiler:
             return None
         args = tuple(self._expr(a) for a in node.args)
         kwargs = tuple((k.arg or "", self._expr(k.value)) for k in node.keywords)
+        args = tuple(self._consume(a) for a in args)
+        kwargs = tuple((name, self._consume(value)) for name, value in kwargs)
         return Call(function, args, kwargs)
 
     def _host_function(self, func: ast.expr) -> str | None:
@@ -319,9 +375,33 @@ class _Compiler:
 
     # --- probes ----------------------------------------------------------------------------
 
-    def _probe(self, node: ast.expr) -> Probe:
-        self.steps.append(_Step(self._probe_source(node), "", True))
-        return Probe(len(self.steps) - 1)
+    def _probe(self, node: ast.expr, report: bool = False) -> Probe:
+        """A step evaluating `node` in the sandbox; its object is held until consumed, unless
+        `report` (a truth leaf, read at once)."""
+        step = self._evaluate(_Step(self._probe_source(node), "", report))
+        return Probe(step) if report else _Held(step)
+
+    def _evaluate(self, step: _Step) -> int:
+        self.steps.append(step)
+        self.last_eval = len(self.steps) - 1
+        self.evals += 1
+        return self.last_eval
+
+    def _consume(self, node: Node) -> Node:
+        """`node` as an operation reads it now: each held probe directly in it (through
+        displays, which only hold references) is reported as its object is at this point.
+        When no program code ran since the probe was evaluated, that is its own step's report;
+        otherwise a later step reports it again (the program may have changed it since)."""
+        if isinstance(node, Display):
+            return Display(node.kind, tuple(self._consume(e) for e in node.elements))
+        if not isinstance(node, _Held):
+            return node
+        if node.index == self.last_eval:
+            self.steps[node.index].report = True
+            return Probe(node.index)
+        again = _Step(node.name, "", True) if node.name else _Step("", "", True, node.index)
+        self.steps.append(again)
+        return Probe(len(self.steps) - 1, node.index)
 
     def _probe_source(self, node: ast.expr) -> str:
         """The code the sandbox evaluates: it must call into the program, and compare nothing
@@ -367,6 +447,17 @@ def _locally_bound(node: ast.expr) -> set[str]:
         elif isinstance(inner, ast.Lambda):
             bound.update(a.arg for a in ast.walk(inner.args) if isinstance(a, ast.arg))
     return bound
+
+
+def _holds_unread(node: Node) -> bool:
+    """True when a probe in `node` was never consumed (its step reports no value)."""
+    if isinstance(node, _Held):
+        return True
+    children: list[Any] = [getattr(node, name, None) for name in ("left", "right", "operand")]
+    children += [*getattr(node, "rights", ()), *getattr(node, "values", ())]
+    children += [*getattr(node, "args", ()), *getattr(node, "elements", ())]
+    children += [value for _, value in getattr(node, "kwargs", ())]
+    return any(_holds_unread(child) for child in children if child is not None)
 
 
 def _single_name(statement: ast.Assign) -> bool:

@@ -25,7 +25,6 @@ import decimal
 import io
 import json
 import linecache
-import operator
 import os
 import resource
 import selectors
@@ -44,6 +43,8 @@ from typing import Any
 # a host where it is installed would cost each harness start the whole of pydantic.
 if "BUNDLED_HARNESS" not in globals():
     from sandbox.protocol import (
+        BINARY_OPS,
+        COMPARE_OPS,
         FRAME_CALL,
         FRAME_PROBES,
         FRAME_SCRIPT,
@@ -65,6 +66,10 @@ SETUP_FAILED_EXIT = 70
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 REAP_WAIT_S = 2.0
+# The end-of-attempt clean-up's budget: past it, the box is not proven clean and is recycled.
+SCRUB_WAIT_S = 5.0
+SCRUB_MAX_ENTRIES = 100_000
+SCRUB_MAX_DEPTH = 10_000
 
 # Bound before any program runs: a program can replace module attributes and builtins, but not
 # these names of the harness's own (short of walking frames or gc, see docs/sandbox.md).
@@ -73,6 +78,10 @@ _tuple, _dict, _set, _frozenset, _bool, _repr = tuple, dict, set, frozenset, boo
 _exec, _eval, _compile, _parse = exec, eval, compile, ast.parse
 _write, _read, _exit, _listdir = os.write, os.read, os._exit, os.listdir
 _dumps, _settrace, _setprofile = json.dumps, sys.settrace, sys.setprofile
+# The builtins as they are before any program runs: sandbox-judged test code resolves `len`,
+# `all`, `range`, ... here, never in the program's namespace or its (mutable) builtins module.
+REAL_BUILTINS: dict[str, Any] = dict(builtins.__dict__)
+_BUILTINS_MODULE_DICT = builtins.__dict__
 EXACT_TYPES = (decimal.Decimal, range)
 # Classes a sandbox-judged test may compare (`type(x) == list`), matched by identity.
 PLAIN_TYPES = (int, float, str, bool, list, tuple, dict, set, frozenset, complex, bytes)
@@ -164,27 +173,6 @@ def _to_json_data(value: Any) -> Any:
 
 
 MISMATCHES: list[tuple[str, str]] = []
-_COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "Eq": operator.eq,
-    "NotEq": operator.ne,
-    "Lt": operator.lt,
-    "LtE": operator.le,
-    "Gt": operator.gt,
-    "GtE": operator.ge,
-    "Is": operator.is_,
-    "IsNot": operator.is_not,
-    "In": lambda a, b: a in b,
-    "NotIn": lambda a, b: a not in b,
-}
-_BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": operator.add,
-    "Sub": operator.sub,
-    "Mult": operator.mul,
-    "Div": operator.truediv,
-    "FloorDiv": operator.floordiv,
-    "Mod": operator.mod,
-    "Pow": operator.pow,
-}
 
 
 def _plain(value: Any) -> Any:
@@ -204,7 +192,7 @@ def strict_compare(left: Any, pairs: list[tuple[str, Any]]) -> bool:
         # Identity asks no object anything; every other comparison runs on laundered values.
         identity = name in ("Is", "IsNot")
         current, other = (current, right) if identity else (_plain(current), _plain(right))
-        if not _bool(_COMPARE_OPS[name](current, other)):
+        if not _bool(COMPARE_OPS[name](current, other)):
             MISMATCHES.append((_repr(current)[:1000], _repr(other)[:1000]))
             return False
         current = other
@@ -218,7 +206,7 @@ def strict_equal(left: Any, right: Any) -> bool:
 
 def strict_binary(name: str, left: Any, right: Any) -> Any:
     """Arithmetic of a sandbox-judged test on laundered operands (`abs(a - b) < eps`)."""
-    return _BINARY_OPS[name](_plain(left), _plain(right))
+    return BINARY_OPS[name](_plain(left), _plain(right))
 
 
 def strict_truth(value: Any) -> bool:
@@ -257,7 +245,7 @@ class _StrictOperations(ast.NodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         name = _type(node.op).__name__
-        if name not in _BINARY_OPS:
+        if name not in BINARY_OPS:
             return node
         call = _helper("__retrospect_binary__", ast.Constant(name), node.left, node.right)
         return ast.copy_location(call, node)
@@ -311,14 +299,13 @@ def _bind_helpers(code: types.CodeType) -> types.CodeType:
 def describe_error(exc: BaseException) -> JsonDict:
     """An exception as type, message and the last frames that lie in the program or tests."""
     frames = [
-        {"line": f.lineno or 0, "function": f.name, "code": (f.line or "").strip()}
+        {"line": f.lineno or 0, "function": f.name[:200], "code": (f.line or "").strip()[:500]}
         for f in traceback.extract_tb(exc.__traceback__)
         if f.filename in (PROGRAM_FILE, TEST_FILE)
     ]
     if isinstance(exc, SyntaxError) and exc.filename == PROGRAM_FILE:
-        frames.append(
-            {"line": exc.lineno or 0, "function": "<module>", "code": (exc.text or "").strip()}
-        )
+        code = (exc.text or "").strip()[:500]
+        frames.append({"line": exc.lineno or 0, "function": "<module>", "code": code})
     described: JsonDict = {
         "type": _type(exc).__name__,
         "message": str(exc)[:2000],
@@ -363,6 +350,8 @@ class CaseProcess:
         except SystemExit as exc:
             status = _exit_status(exc)
         except BaseException as exc:  # the program's failure, reported as such
+            # The program is done: give `traceback` and `json` back the builtins it replaced.
+            dict.update(_BUILTINS_MODULE_DICT, REAL_BUILTINS)
             self._report({"error": describe_error(exc)})
             status = 1
         self._flush()
@@ -391,30 +380,24 @@ class CaseProcess:
         return 0
 
     def _run_probes(self, namespace: dict[str, Any]) -> None:
-        """Evaluate each probe in order and report its laundered value; the host compares."""
+        """Run each step in order and report its outcome; the host compares."""
         _exec(_compile(self.case["setup"], TEST_FILE, "exec"), namespace)
-        for index, (source, target, report) in enumerate(self.case["steps"]):
-            linecache.cache[TEST_FILE] = _cache_entry(source, TEST_FILE)
-            try:
-                value = _eval(_compile(source, TEST_FILE, "eval"), namespace)
-                if target:
-                    namespace[target] = value
-                if report:
-                    record = {"probe": index, "value": encode_value(launder(value, iterators=True))}
-                    self._flush()
-                    self._report(record)
-            except BaseException as exc:  # the program's failure, on this probe only
-                self._flush()
-                self._report({"probe": index, "error": describe_error(exc)})
+
+        def report(record: JsonDict) -> None:
+            self._flush()
+            self._report(record)
+
+        run_steps(self.case["steps"], namespace, report)
 
     def _run_script(self, namespace: dict[str, Any]) -> None:
         entry_point = self.header.entry_point
         candidate = resolve_entry(namespace, entry_point) if entry_point else None
-        _exec(self.tests, namespace)  # type: ignore[arg-type]
+        tests = test_namespace(namespace, (entry_point or "").partition(".")[0])
+        _exec(self.tests, tests)  # type: ignore[arg-type]
         if self.defines_check:
             if candidate is None:
                 raise NameError("the test defines check() but the problem names no entry point")
-            namespace["check"](candidate)
+            tests["check"](candidate)
         self._flush()
         self._claim_token()
 
@@ -438,6 +421,45 @@ class CaseProcess:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # a closed or replaced stream
                 stream.flush()
+
+
+def test_namespace(program: dict[str, Any], entry_name: str) -> dict[str, Any]:
+    """The globals of sandbox-judged test code: the program's names, except those that rebind
+    a builtin (other than the entry point, which the test means), over a fresh copy of the
+    real builtins. What the program later rebinds in its own namespace or in `builtins` does
+    not reach the test."""
+    names = {
+        name: value
+        for name, value in dict.items(program)
+        if _type(name) is str
+        and (name == entry_name or not dict.__contains__(REAL_BUILTINS, name))
+        and not name.startswith("__")
+    }
+    names["__builtins__"] = _dict(REAL_BUILTINS)
+    names["__name__"] = "__retrospect_tests__"
+    return names
+
+
+def run_steps(
+    steps: list[list[Any]], namespace: dict[str, Any], report: Callable[[JsonDict], None]
+) -> None:
+    """The steps of a host-judged case (see `protocol.ProbeStep`), each reporting its laundered
+    value, that it ran, or its failure. Objects stay held here, out of the program's
+    namespace, until a later step reports them as they are then."""
+    held: dict[int, Any] = {}
+    for index, (source, target, wanted, of) in enumerate(steps):
+        linecache.cache[TEST_FILE] = _cache_entry(source, TEST_FILE)
+        try:
+            value = held[of] if of >= 0 else _eval(_compile(source, TEST_FILE, "eval"), namespace)
+            held[index] = value
+            if target:
+                namespace[target] = value
+            if wanted:
+                report({"probe": index, "value": encode_value(launder(value, iterators=True))})
+            else:
+                report({"probe": index, "ran": True})
+        except BaseException as exc:  # the program's failure, on this step only
+            report({"probe": index, "error": describe_error(exc)})
 
 
 def _cache_entry(source: str, name: str) -> tuple[int, None, list[str], str]:
@@ -479,6 +501,7 @@ class CaseRun:
         self.pid = 0
 
     def run(self) -> JsonDict:
+        reclaim_dirs(self.header)
         channels = _Channels.open(self.case["frame"] == FRAME_SCRIPT)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
@@ -781,9 +804,10 @@ def kill_program_processes(header: Header, group: int | None = None) -> None:
 
 
 def _in_private_pid_namespace() -> bool:
-    # In bubblewrap's fresh pid namespace the harness is pid 2 (its init is 1); on a host a
-    # process never has so small a pid, so kill(-1) can never reach the host's processes.
-    return 1 < os.getpid() <= 3
+    # In bubblewrap's fresh pid namespace the harness is pid 1 itself (`--as-pid-1`); on a
+    # host pid 1 is the init system and never runs this harness, and no other process has so
+    # small a pid, so kill(-1) can never reach the host's processes.
+    return os.getpid() == 1 and os.getppid() == 0
 
 
 def _kill_uid(uid: int) -> None:
@@ -819,27 +843,87 @@ def _holds(pid: str, uid: int) -> bool:
 
 
 def scrub_scratch_dirs(header: Header) -> bool:
-    """Empty the sandbox's scratch dirs (the backend names them); True when they were empty."""
-    clean = True
-    for root in header.scrub_dirs:
-        if not os.path.isdir(root):
-            continue
-        for entry in os.listdir(root):
-            clean = False
-            _remove(os.path.join(root, entry))
-    return clean
+    """Empty the sandbox's scratch dirs (the backend names them); True when they were empty.
+
+    Whatever the program left (a tree deeper than any path, directories it made unreadable,
+    more entries than we will walk), this returns: the removal runs in a child under the
+    program's own uid (so the owner's rights suffice), walks by directory descriptors without
+    recursion, and stops at a budget of entries and seconds. What it could not remove makes
+    the box unproven (`proven_clean`), and the backend recycles it.
+    """
+    reclaim_dirs(header)
+    dirty = [root for root in header.scrub_dirs if os.path.isdir(root) and _listdir(root)]
+    if not dirty:
+        return True
+    pid = os.fork()
+    if pid == 0:
+        try:
+            drop_privileges(header)
+            for root in dirty:
+                _empty_dir(root)
+        finally:
+            _exit(0)
+    deadline = time.monotonic() + SCRUB_WAIT_S
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False
+        time.sleep(0.002)
+    os.kill(pid, signal.SIGKILL)  # past its budget: what is left makes the box unproven
+    os.waitpid(pid, 0)
+    return False
 
 
-def _remove(path: str) -> None:
+def reclaim_dirs(header: Header) -> None:
+    """Give the box's own directories back their owner's rights, where the program shares our
+    uid (bubblewrap) and may have locked them: a case's `chdir` failing there would look
+    like our own setup failing."""
+    for path in {header.workdir, *header.scrub_dirs}:
+        with contextlib.suppress(OSError):
+            status = os.stat(path)
+            if status.st_uid == os.getuid():
+                os.chmod(path, (status.st_mode & 0o7777) | 0o700)
+
+
+def _empty_dir(root: str) -> None:
+    """Remove everything under `root`: iterative, by directory descriptors (no path grows with
+    the depth), each directory read once per visit, giving up past a budget of entries."""
+    budget = [SCRUB_MAX_ENTRIES]
+    # Each frame: a directory's descriptor, its name in the frame below, subdirectories to visit.
+    stack: list[tuple[int, str, list[str]]] = []
+    stack.append((os.open(root, os.O_RDONLY | os.O_DIRECTORY), "", []))
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            for entry in os.listdir(path):
-                _remove(os.path.join(path, entry))
-            os.rmdir(path)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
+        while stack and budget[0] > 0 and len(stack) <= SCRUB_MAX_DEPTH:
+            fd, name, pending = stack[-1]
+            if not pending:
+                pending.extend(_unlink_files(fd, budget))
+            if not pending:
+                os.close(stack.pop()[0])
+                if stack:
+                    os.rmdir(name, dir_fd=stack[-1][0])
+                continue
+            child = pending.pop()
+            with contextlib.suppress(OSError):  # the owner may make a mode-000 dir readable
+                os.chmod(child, 0o700, dir_fd=fd, follow_symlinks=False)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            stack.append((os.open(child, flags, dir_fd=fd), child, []))
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+
+
+def _unlink_files(fd: int, budget: list[int]) -> list[str]:
+    """Unlink every entry of `fd` that is no directory; return the names of those that are."""
+    subdirs = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            budget[0] -= 1
+            if budget[0] <= 0:
+                raise OSError("the scratch dir holds more entries than the clean-up walks")
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    return subdirs
 
 
 def ipc_is_empty() -> bool:
@@ -904,7 +988,9 @@ def serve(stdin_fd: int) -> None:
 def run_attempt(header: Header, stdin_fd: int) -> None:
     """Run the cases that follow `header` on stdin."""
     started = time.monotonic()
-    left_clean = scrub_scratch_dirs(header) and (not header.check_ipc or ipc_is_empty())
+    left_clean = _guarded(lambda: scrub_scratch_dirs(header)) and (
+        not header.check_ipc or _guarded(ipc_is_empty)
+    )
     code = _compile_program(header.program)
     budget = header.attempt_output_limit_bytes
     for index in range(header.n_cases):
@@ -918,8 +1004,23 @@ def run_attempt(header: Header, stdin_fd: int) -> None:
             budget -= _len(record["stdout"]) + _len(record["report"])
             _emit(record)
     kill_program_processes(header)
-    scrub_scratch_dirs(header)
-    _emit({"done": True, "clean_before": left_clean, "clean_after": proven_clean(header)})
+    _guarded(lambda: scrub_scratch_dirs(header))
+    _emit(
+        {
+            "done": True,
+            "clean_before": left_clean,
+            "clean_after": _guarded(lambda: proven_clean(header)),
+        }
+    )
+
+
+def _guarded(check: Callable[[], bool]) -> bool:
+    """A clean-up step whatever the program left: any failure of it means "not proven clean"
+    (the backend recycles the box), never a harness crash that would blame the sandbox."""
+    try:
+        return check()
+    except Exception:
+        return False
 
 
 def _bare_record(index: int, status: str, report: str) -> JsonDict:

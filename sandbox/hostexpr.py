@@ -3,22 +3,27 @@
 A host-judged assert case (see `sandbox.asserts`) is a list of checks whose leaves are constants
 (expected values, never sent to the sandbox) and probes (what the sandbox reported). Every
 operation here runs on exact builtin values, so no program object's method is ever called, and
-each one costs time about linear in its operands (big-number arithmetic is refused, hashing is
-guarded against collisions), so a hostile value cannot hold the host up.
+each one costs time about linear in its operands (every value arrives within the budgets of
+`sandbox.protocol`, big-number arithmetic is refused, `sum` adds numbers only, hashing is guarded
+against collisions), and a case's checks together get a CPU-time budget: a hostile value cannot
+hold the host up, and any error here (MemoryError included) is that test's failure.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.protocol import Iterated, check_hashes
+from sandbox.protocol import BINARY_OPS, COMPARE_OPS, MAX_RANGE_ITEMS, Iterated, check_hashes
 
 MAX_ARITHMETIC_BITS = 100_000
-MAX_RANGE_ITEMS = 1_000_000
+# CPU seconds all host-side checks of one case may take together; honest checks take
+# microseconds. Thread CPU time, so load on the host cannot trip it.
+HOST_CHECK_CPU_S = 2.0
 NUMBER_TYPES = (bool, int, float, complex)
 PLAIN_TYPES: dict[str, type] = {
     t.__name__: t
@@ -30,6 +35,22 @@ PLAIN_TYPES["NoneType"] = type(None)
 class HostEvalError(Exception):
     """The test's own logic failed on the host (a TypeError in `sorted`, say): as in Python,
     the program's values made the test raise."""
+
+
+@dataclass
+class CheckBudget:
+    """The CPU time left to a case's host-side checks, read from `clock` at every node."""
+
+    cpu_s: float = HOST_CHECK_CPU_S
+    clock: Callable[[], float] = time.thread_time
+    started: float = field(default=-1.0)
+
+    def charge(self) -> None:
+        now = self.clock()
+        if self.started < 0:
+            self.started = now
+        elif now - self.started > self.cpu_s:
+            raise HostEvalError("the host-side check ran past its time budget")
 
 
 class ProbeMissing(Exception):
@@ -61,9 +82,17 @@ class Const:
 
 @dataclass(frozen=True)
 class Probe:
-    """The laundered value of probe `index`, evaluated in the sandbox."""
+    """The laundered value reported by step `index`, a snapshot of what step `origin` evaluated
+    (the same step when nothing of the program ran in between): the object as it was when
+    Python would have compared it. A failure of `origin` is the probe's failure."""
 
     index: int
+    origin: int = -1
+
+    @property
+    def source_step(self) -> int:
+        """The step that evaluated the program's side."""
+        return self.index if self.origin < 0 else self.origin
 
 
 @dataclass(frozen=True)
@@ -162,6 +191,14 @@ def _range(*bounds: Any) -> range:
     return result
 
 
+def _sum(value: Any, start: Any = 0) -> Any:
+    # Numbers only: sum(lists, []) copies its growing total at every step (quadratic).
+    items = list(_items(value))
+    for item in (start, *items):
+        _require_number(item)
+    return sum(items, start)
+
+
 def _reversed(value: Any) -> Iterated:
     return Iterated(tuple(reversed(list(_items(value)))))
 
@@ -176,7 +213,7 @@ HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "list": lambda value=(): list(_items(value)),
     "tuple": lambda value=(): tuple(_items(value)),
     "sorted": _sorted,
-    "sum": lambda value, start=0: sum(_items(value), start),
+    "sum": _sum,
     "min": lambda *values: min(*(_items(v) for v in values)),
     "max": lambda *values: max(*(_items(v) for v in values)),
     "any": lambda value: any(_items(value)),
@@ -198,26 +235,6 @@ HOST_CONSTANTS: dict[str, Any] = {
     "math.inf": math.inf,
     "math.nan": math.nan,
 }
-_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "Eq": operator.eq,
-    "NotEq": operator.ne,
-    "Lt": operator.lt,
-    "LtE": operator.le,
-    "Gt": operator.gt,
-    "GtE": operator.ge,
-    "Is": operator.is_,
-    "IsNot": operator.is_not,
-    "In": lambda a, b: a in _items(b),
-    "NotIn": lambda a, b: a not in _items(b),
-}
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": operator.add,
-    "Sub": operator.sub,
-    "Mult": operator.mul,
-    "Div": operator.truediv,
-    "FloorDiv": operator.floordiv,
-    "Mod": operator.mod,
-}
 _UNARY: dict[str, Callable[[Any], Any]] = {
     "Not": operator.not_,
     "USub": operator.neg,
@@ -225,61 +242,79 @@ _UNARY: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def evaluate(node: Node, probes: Mapping[int, ProbeOutcome]) -> Any:
+def evaluate(
+    node: Node, probes: Mapping[int, ProbeOutcome], budget: CheckBudget | None = None
+) -> Any:
     """The value of `node` given the probes' outcomes; raises ProbeMissing, ProbeFailed or
-    HostEvalError (any exception the test's own logic raised on the program's values)."""
+    HostEvalError: any exception the test's own logic raised on the program's values, any
+    failure of the host's own (a MemoryError), or the budget running out."""
     try:
-        return _evaluate(node, probes)
+        return _Evaluator(probes, budget or CheckBudget()).evaluate(node)
     except (ProbeMissing, ProbeFailed, HostEvalError):
         raise
-    except (ArithmeticError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
-        raise HostEvalError(f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # whatever it was, it is this test's failure
+        raise HostEvalError(f"{type(exc).__name__}: {_message(exc)}") from None
 
 
-def _evaluate(node: Node, probes: Mapping[int, ProbeOutcome]) -> Any:
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Probe):
-        return _probe(node.index, probes)
-    if isinstance(node, Compare):
-        return _compare(node, probes)
-    if isinstance(node, BoolOp):
-        return _bool_op(node, probes)
-    if isinstance(node, Unary):
-        return _unary(node.op, _evaluate(node.operand, probes))
-    if isinstance(node, Binary):
-        return _binary(node.op, _evaluate(node.left, probes), _evaluate(node.right, probes))
-    if isinstance(node, Call):
-        return _call(node, probes)
-    return _display(node.kind, [_evaluate(e, probes) for e in node.elements])
+def _message(exc: Exception) -> str:
+    try:
+        return str(exc)[:500]
+    except Exception:  # an exception whose text cannot even be built
+        return ""
 
 
-def _probe(index: int, probes: Mapping[int, ProbeOutcome]) -> Any:
-    outcome = probes.get(index)
-    if outcome is None:
-        raise ProbeMissing(index)
-    if outcome.error is not None:
-        raise ProbeFailed(outcome.error)
-    return outcome.value
+@dataclass
+class _Evaluator:
+    """One evaluation: the probes' outcomes, and the budget charged at every node."""
 
+    probes: Mapping[int, ProbeOutcome]
+    budget: CheckBudget
 
-def _compare(node: Compare, probes: Mapping[int, ProbeOutcome]) -> bool:
-    left = _evaluate(node.left, probes)
-    for op, right_node in zip(node.ops, node.rights, strict=True):
-        right = _evaluate(right_node, probes)
-        if not bool(_COMPARE[op](left, right)):
-            return False
-        left = right
-    return True
+    def evaluate(self, node: Node) -> Any:
+        self.budget.charge()
+        if isinstance(node, Const):
+            return node.value
+        if isinstance(node, Probe):
+            return self._probe(node)
+        if isinstance(node, Compare):
+            return self._compare(node)
+        if isinstance(node, BoolOp):
+            return self._bool_op(node)
+        if isinstance(node, Unary):
+            return _unary(node.op, self.evaluate(node.operand))
+        if isinstance(node, Binary):
+            return _binary(node.op, self.evaluate(node.left), self.evaluate(node.right))
+        if isinstance(node, Call):
+            args = [self.evaluate(a) for a in node.args]
+            kwargs = {name: self.evaluate(value) for name, value in node.kwargs}
+            return HOST_FUNCTIONS[node.function](*args, **kwargs)
+        return _display(node.kind, [self.evaluate(e) for e in node.elements])
 
+    def _probe(self, probe: Probe) -> Any:
+        for index in dict.fromkeys((probe.source_step, probe.index)):
+            outcome = self.probes.get(index)
+            if outcome is None:
+                raise ProbeMissing(index)
+            if outcome.error is not None:
+                raise ProbeFailed(outcome.error)
+        return self.probes[probe.index].value
 
-def _bool_op(node: BoolOp, probes: Mapping[int, ProbeOutcome]) -> Any:
-    value: Any = node.op == "And"
-    for child in node.values:
-        value = _evaluate(child, probes)
-        if bool(value) != (node.op == "And"):
-            return value
-    return value
+    def _compare(self, node: Compare) -> bool:
+        left = self.evaluate(node.left)
+        for op, right_node in zip(node.ops, node.rights, strict=True):
+            right = self.evaluate(right_node)
+            if not bool(COMPARE_OPS[op](left, right)):
+                return False
+            left = right
+        return True
+
+    def _bool_op(self, node: BoolOp) -> Any:
+        value: Any = node.op == "And"
+        for child in node.values:
+            value = self.evaluate(child)
+            if bool(value) != (node.op == "And"):
+                return value
+        return value
 
 
 def _unary(op: str, value: Any) -> Any:
@@ -291,7 +326,7 @@ def _unary(op: str, value: Any) -> Any:
 def _binary(op: str, left: Any, right: Any) -> Any:
     _require_number(left)
     _require_number(right)
-    return _BINARY[op](left, right)
+    return BINARY_OPS[op](left, right)
 
 
 def _require_number(value: Any) -> None:
@@ -299,12 +334,6 @@ def _require_number(value: Any) -> None:
         raise HostEvalError(f"arithmetic on a {type(value).__name__} is not judged on the host")
     if type(value) is int and value.bit_length() > MAX_ARITHMETIC_BITS:
         raise HostEvalError("arithmetic on a number this large is not judged on the host")
-
-
-def _call(node: Call, probes: Mapping[int, ProbeOutcome]) -> Any:
-    args = [_evaluate(a, probes) for a in node.args]
-    kwargs = {name: _evaluate(value, probes) for name, value in node.kwargs}
-    return HOST_FUNCTIONS[node.function](*args, **kwargs)
 
 
 def _display(kind: str, elements: Iterable[Any]) -> Any:
@@ -319,6 +348,6 @@ def safe_repr(value: Any, limit: int = 1000) -> str:
     """`repr` for feedback, cut at `limit`, never raising on a huge number."""
     try:
         text = repr(value)
-    except ValueError:  # an int beyond the digit limit of str()
+    except Exception:  # an int beyond str()'s digit limit, a MemoryError
         text = f"<a number of {value.bit_length()} bits>" if type(value) is int else "<value>"
     return text if len(text) <= limit else text[:limit] + "..."

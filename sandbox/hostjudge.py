@@ -1,8 +1,9 @@
-"""Judging a host-compiled assert case from its probes, in the order the asserts stand.
+"""Judging a host-compiled assert case from its probes, in the order its statements stand.
 
-Python stops a test at its first failing assert; so does this: a check that fails on the probes
-that did report decides the case even if the case later ran out of time, and a probe that never
-reported leaves the case to its limit verdict (or a runtime error).
+Python stops a test at its first failing statement; so does this: an assert that fails on the
+probes that did report decides the case even if the case later ran out of time, an assignment
+whose call raised fails the case there (whether or not any assert names it), and a probe that
+never reported leaves the case to its limit verdict (or a runtime error).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal
 
 from sandbox.asserts import Check, CompiledAssert
 from sandbox.hostexpr import (
+    CheckBudget,
     Compare,
     HostEvalError,
     Node,
@@ -38,11 +40,16 @@ class CheckOutcome:
     expected: str = ""
 
 
-def judge_checks(compiled: CompiledAssert, probes: Mapping[int, ProbeOutcome]) -> CheckOutcome:
-    """Evaluate each check in order on the probes' outcomes."""
+def judge_checks(
+    compiled: CompiledAssert,
+    probes: Mapping[int, ProbeOutcome],
+    budget: CheckBudget | None = None,
+) -> CheckOutcome:
+    """Evaluate each check in order on the probes' outcomes, all within one budget."""
+    budget = budget or CheckBudget()
     for check in compiled.checks:
         try:
-            held = bool(evaluate(check.test, probes))
+            held = bool(evaluate(check.test, probes, budget)) or check.kind == "run"
         except ProbeMissing:
             return CheckOutcome("incomplete", check)
         except ProbeFailed as failed:
@@ -50,7 +57,7 @@ def judge_checks(compiled: CompiledAssert, probes: Mapping[int, ProbeOutcome]) -
         except HostEvalError as exc:
             return CheckOutcome("error", check, _host_error(exc))
         if not held:
-            actual, expected = _sides(check.test, probes)
+            actual, expected = _sides(check.test, probes, budget)
             return CheckOutcome("failed", check, actual=actual, expected=expected)
     return CheckOutcome("passed")
 
@@ -62,7 +69,7 @@ def _host_error(exc: HostEvalError) -> dict[str, Any]:
     return {"type": kind, "message": message, "frames": []}
 
 
-def _sides(test: Node, probes: Mapping[int, ProbeOutcome]) -> tuple[str, str]:
+def _sides(test: Node, probes: Mapping[int, ProbeOutcome], budget: CheckBudget) -> tuple[str, str]:
     """What the program gave and what was expected, when the check compares two things."""
     if not isinstance(test, Compare) or len(test.ops) != 1:
         return "", ""
@@ -70,7 +77,7 @@ def _sides(test: Node, probes: Mapping[int, ProbeOutcome]) -> tuple[str, str]:
     if _has_probe(right) and not _has_probe(left):
         left, right = right, left
     try:
-        return safe_repr(evaluate(left, probes)), safe_repr(evaluate(right, probes))
+        return safe_repr(evaluate(left, probes, budget)), safe_repr(evaluate(right, probes, budget))
     except (HostEvalError, ProbeMissing, ProbeFailed):
         return "", ""
 

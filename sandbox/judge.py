@@ -121,7 +121,7 @@ def case_payload(judged: JudgedCase) -> dict[str, Any]:
     if isinstance(case, FunctionalCase):
         return case_frame(FRAME_CALL, args=case.args, kwargs=case.kwargs)
     if judged.compiled is not None:
-        steps = [[s.source, s.target, s.report] for s in judged.compiled.steps]
+        steps = [[s.source, s.target, s.report, s.of] for s in judged.compiled.steps]
         return case_frame(FRAME_PROBES, setup=judged.compiled.setup, steps=steps)
     return case_frame(FRAME_SCRIPT, code=case.code)
 
@@ -287,7 +287,7 @@ def _input_text(case: Case, error: Any, checks: CheckOutcome | None) -> str:
     if isinstance(case, FunctionalCase):
         return _call_text(case)
     if checks is not None and checks.check is not None:
-        return f"assert {checks.check.source}"
+        return checks.check.statement
     frames = error.get("frames") if isinstance(error, dict) else None
     if isinstance(error, dict) and error.get("type") == "AssertionError" and frames:
         return str(frames[-1].get("code") or case.code)

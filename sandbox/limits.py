@@ -8,6 +8,11 @@ from dataclasses import dataclass, replace
 from sandbox.problem import Problem
 
 MB = 1024 * 1024
+# JSON escaping can make one byte of output six bytes of record (`\u0001`).
+ESCAPE_FACTOR = 6
+# What a case's record holds beyond its output: its setup message, token and the record's keys.
+SETUP_ERROR_BYTES = 4096
+RECORD_SLACK_BYTES = 64 * 1024
 # Address space the interpreter itself needs on top of the program's memory limit.
 INTERPRETER_HEADROOM_MB = 96
 
@@ -50,6 +55,14 @@ class Limits:
     def address_space_bytes(self) -> int:
         """The case's RLIMIT_AS: the memory limit plus the interpreter's own headroom."""
         return (self.memory_limit_mb + INTERPRETER_HEADROOM_MB) * MB
+
+    def harness_output_cap_bytes(self, n_cases: int) -> int:
+        """All the harness can honestly write in one attempt, whatever the program printed:
+        the attempt's output and every case's stderr and setup message, escaped, plus each
+        record's own keys. A backend reads this much and no more."""
+        per_case = ESCAPE_FACTOR * (self.stderr_limit_bytes + SETUP_ERROR_BYTES)
+        escaped_output = ESCAPE_FACTOR * self.attempt_output_limit_bytes
+        return escaped_output + n_cases * (per_case + RECORD_SLACK_BYTES) + RECORD_SLACK_BYTES
 
     def attempt_wall_limit_s(self, n_cases: int) -> float:
         """The outer deadline of one attempt, after which the whole sandbox is killed."""

@@ -9,7 +9,8 @@ module in front of `harness.py`), so everything here is plain Python with no pac
   builds these itself; what the program produced travels inside them as plain strings
   (`stdout`, `stderr`, `report`), which the host parses as hostile data.
 - The case process's report (fd `REPORT_FD`) is JSON lines: `{"value": json}` (functional),
-  `{"probe": i, "value": tagged}` or `{"probe": i, "error": {...}}` (host-judged asserts),
+  `{"probe": i, "value": tagged}`, `{"probe": i, "ran": true}` or `{"probe": i, "error": {...}}`
+  (host-judged asserts),
   `{"error": {...}}`, and `{"completed": token}` (sandbox-judged asserts).
 - Values of host-judged probes use the tagged encoding below (`encode_value`/`decode_value`):
   exact builtin types only, nothing a program's class can hide in.
@@ -22,6 +23,8 @@ from __future__ import annotations
 import collections
 import decimal
 import json
+import operator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 PROGRAM_FILE = "Solution.py"
@@ -36,6 +39,14 @@ MAX_VALUE_DEPTH = 100
 MAX_JSON_DEPTH = 2 * MAX_VALUE_DEPTH + 8
 # A set or dict whose elements share a hash this often is a collision attack on the host.
 MAX_HASH_REPEATS = 16
+# The budget of one value crossing to the host: what the program can size (a range's length, a
+# Decimal's exponent, an integer's digits, the number of items) is bounded here, so that every
+# host operation on it costs what our limits allow, never what the program chose.
+MAX_VALUE_ITEMS = 1_000_000
+MAX_INT_BITS = 1_000_000
+MAX_RANGE_ITEMS = 100_000
+MAX_DECIMAL_DIGITS = 1000
+MAX_DECIMAL_EXPONENT = 1000
 # Case statuses the harness writes; anything else in a record is a surprise.
 STATUSES = ("exited", "wall_timeout", "output_limit", "stderr_limit", "compile_error", "skipped")
 CASE_KEYS = {
@@ -57,6 +68,32 @@ FRAME_STDIO = "stdio"
 FRAME_CALL = "call"
 FRAME_PROBES = "probes"
 FRAME_SCRIPT = "script"
+
+
+# The one operator table of comparisons and arithmetic, shared by the harness (sandbox-judged
+# tests, on laundered operands) and the host (host-judged checks): both decide `in`, `<` or `%`
+# the same way. Keyed by Python's ast class names.
+COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "Eq": operator.eq,
+    "NotEq": operator.ne,
+    "Lt": operator.lt,
+    "LtE": operator.le,
+    "Gt": operator.gt,
+    "GtE": operator.ge,
+    "Is": operator.is_,
+    "IsNot": operator.is_not,
+    "In": lambda a, b: a in b,
+    "NotIn": lambda a, b: a not in b,
+}
+BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": operator.add,
+    "Sub": operator.sub,
+    "Mult": operator.mul,
+    "Div": operator.truediv,
+    "FloorDiv": operator.floordiv,
+    "Mod": operator.mod,
+    "Pow": operator.pow,
+}
 
 
 class Header(NamedTuple):
@@ -96,20 +133,23 @@ class Header(NamedTuple):
 
 
 class ProbeStep(NamedTuple):
-    """One expression a host-judged case evaluates in the sandbox, in order.
+    """One step of a host-judged case, run in the sandbox in order (step index = probe id).
 
-    `target`, when set, binds the value to that name for later steps (`r = f(x)`); `report`
-    says whether the laundered value goes back to the host (step index = probe id).
+    It evaluates `source` (or, with `of` set, takes the object step `of` evaluated, as it is
+    now); `target`, when set, binds the value to that name for later steps (`r = f(x)`);
+    `report` says whether its laundered value goes back to the host. A step that does not
+    report says `ran` instead, so that the host knows it ran without failing.
     """
 
     source: str
     target: str = ""
     report: bool = True
+    of: int = -1
 
 
 def case_frame(kind: str, **fields: Any) -> dict[str, Any]:
     """One case frame: `stdio` (input), `call` (args, kwargs), `probes` (setup, steps as
-    `[source, target, report]` triples) or `script` (code)."""
+    `[source, target, report, of]` lists) or `script` (code)."""
     return {"frame": kind, **fields}
 
 
@@ -180,14 +220,35 @@ def _encode_container(value: Any, kind: type) -> Any:
     raise TypeError(f"cannot encode a {kind.__name__}")
 
 
-def decode_value(data: Any, depth: int = 0) -> Any:
-    """The value `encode_value` wrote; anything malformed raises ValueError.
+class OverBudget(ValueError):
+    """A well-formed value the host will not hold: the program sized it past a budget."""
+
+
+class _Budget:
+    """Items a value may still decode into: its size on the host, whatever its wire form."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: int) -> None:
+        self.items = items
+
+    def spend(self, items: int) -> None:
+        self.items -= items
+        if self.items < 0:
+            raise OverBudget("the value exceeds the host's size budget")
+
+
+def decode_value(data: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
+    """The value `encode_value` wrote; anything malformed or over budget raises ValueError.
 
     Runs on the host on data the program may have written itself, so every shape is checked,
-    nesting is bounded and hashing is guarded against collision attacks.
+    nesting, items and every size the program picks are bounded, and hashing is guarded
+    against collision attacks.
     """
+    budget = budget if budget is not None else _Budget(MAX_VALUE_ITEMS)
     if depth > MAX_VALUE_DEPTH:
         raise ValueError("value nests too deep")
+    budget.spend(1)
     kind = type(data)
     if data is None or kind is bool or kind is str:
         return data
@@ -195,39 +256,74 @@ def decode_value(data: Any, depth: int = 0) -> Any:
         raise ValueError("malformed value")
     tag, rest = data[0], data[1:]
     if tag in _SEQUENCE_TAGS or tag in ("d", "s", "fs"):
-        return _decode_container(tag, rest, depth)
-    return _decode_scalar(tag, rest)
+        return _decode_container(tag, rest, depth, budget)
+    return _decode_scalar(tag, rest, budget)
 
 
-def _decode_scalar(tag: str, rest: list[Any]) -> Any:
+def _decode_scalar(tag: str, rest: list[Any], budget: _Budget) -> Any:
     if not rest or not all(type(part) is str for part in rest):
         raise ValueError("malformed scalar")
+    decoder = _SCALAR_DECODERS.get((tag, len(rest)))
+    if decoder is None:
+        raise ValueError(f"unknown value tag {tag[:20]!r}")
     try:
-        if tag == "i" and len(rest) == 1:
-            return int(rest[0], 16)
-        if tag == "f" and len(rest) == 1:
-            return float.fromhex(rest[0])
-        if tag == "c" and len(rest) == 2:
-            return complex(float.fromhex(rest[0]), float.fromhex(rest[1]))
-        if tag == "y" and len(rest) == 1:
-            return bytes.fromhex(rest[0])
-        if tag == "D" and len(rest) == 1:
-            return decimal.Decimal(rest[0])
-        if tag == "r" and len(rest) == 3:
-            return range(*(int(part, 16) for part in rest))
-    except (ValueError, OverflowError, decimal.InvalidOperation) as exc:
+        return decoder(rest, budget)
+    except OverBudget:
+        raise
+    except OverflowError as exc:  # len() of a range past sys.maxsize
+        raise OverBudget(f"a value beyond the host's budget: {exc}") from None
+    except (ValueError, decimal.InvalidOperation) as exc:
         raise ValueError(f"malformed scalar: {exc}") from None
-    raise ValueError(f"unknown value tag {tag[:20]!r}")
 
 
-def _decode_container(tag: str, rest: list[Any], depth: int) -> Any:
+def _bounded_int(digits: str) -> int:
+    # Hex digits, four bits each: checked before the (linear) conversion.
+    if len(digits) > MAX_INT_BITS // 4 + 4:
+        raise OverBudget("an integer beyond the host's digit budget")
+    return int(digits, 16)
+
+
+def _bounded_decimal(text: str) -> decimal.Decimal:
+    """A Decimal whose digits and exponent are bounded: `int(d)` or `round(d, n)` of one with
+    an exponent of 10**9 would build a number of a billion digits."""
+    if len(text) > 2 * MAX_DECIMAL_DIGITS:
+        raise OverBudget("a Decimal beyond the host's digit budget")
+    value = decimal.Decimal(text)
+    if value.is_finite():
+        sign, digits, exponent = value.as_tuple()
+        if len(digits) > MAX_DECIMAL_DIGITS or abs(int(exponent)) > MAX_DECIMAL_EXPONENT:
+            raise OverBudget("a Decimal beyond the host's digit budget")
+    return value
+
+
+def _bounded_range(parts: list[str], budget: _Budget) -> range:
+    """A range no longer than the host would read as a list: `sum`, `sorted` or `list` of
+    range(10**18) would cost what the program chose."""
+    value = range(*(_bounded_int(part) for part in parts))
+    if len(value) > MAX_RANGE_ITEMS:
+        raise OverBudget("a range beyond the host's length budget")
+    budget.spend(len(value))
+    return value
+
+
+_SCALAR_DECODERS: dict[tuple[str, int], Callable[[list[str], _Budget], Any]] = {
+    ("i", 1): lambda parts, _: _bounded_int(parts[0]),
+    ("f", 1): lambda parts, _: float.fromhex(parts[0]),
+    ("c", 2): lambda parts, _: complex(float.fromhex(parts[0]), float.fromhex(parts[1])),
+    ("y", 1): lambda parts, _: bytes.fromhex(parts[0]),
+    ("D", 1): lambda parts, _: _bounded_decimal(parts[0]),
+    ("r", 3): _bounded_range,
+}
+
+
+def _decode_container(tag: str, rest: list[Any], depth: int, budget: _Budget) -> Any:
     if len(rest) != 1 or type(rest[0]) is not list:
         raise ValueError("malformed container")
     if tag == "d":
-        pairs = [_decode_pair(item, depth) for item in rest[0]]
+        pairs = [_decode_pair(item, depth, budget) for item in rest[0]]
         check_hashes([key for key, _ in pairs])
         return dict(pairs)
-    items = [decode_value(item, depth + 1) for item in rest[0]]
+    items = [decode_value(item, depth + 1, budget) for item in rest[0]]
     if tag in _SEQUENCE_TAGS:
         sequence = _SEQUENCE_TAGS[tag]
         return sequence(tuple(items)) if sequence is Iterated else sequence(items)
@@ -235,10 +331,10 @@ def _decode_container(tag: str, rest: list[Any], depth: int) -> Any:
     return set(items) if tag == "s" else frozenset(items)
 
 
-def _decode_pair(item: Any, depth: int) -> tuple[Any, Any]:
+def _decode_pair(item: Any, depth: int, budget: _Budget) -> tuple[Any, Any]:
     if type(item) is not list or len(item) != 2:
         raise ValueError("malformed dict item")
-    return decode_value(item[0], depth + 1), decode_value(item[1], depth + 1)
+    return decode_value(item[0], depth + 1, budget), decode_value(item[1], depth + 1, budget)
 
 
 def check_hashes(items: list[Any]) -> None:

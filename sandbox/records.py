@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.hostexpr import ProbeOutcome
-from sandbox.limits import Limits
-from sandbox.protocol import CASE_KEYS, CLOSING_KEYS, MAX_JSON_DEPTH, STATUSES, decode_value
+from sandbox.limits import ESCAPE_FACTOR, RECORD_SLACK_BYTES, SETUP_ERROR_BYTES, Limits
+from sandbox.protocol import (
+    CASE_KEYS,
+    CLOSING_KEYS,
+    MAX_JSON_DEPTH,
+    STATUSES,
+    OverBudget,
+    decode_value,
+)
+from sandbox.results import valid_text
 
-# JSON escaping can make a character six bytes long; records carry stdout, report and stderr.
-ESCAPE_FACTOR = 6
-RECORD_SLACK_BYTES = 64 * 1024
 MESSAGE_CHARS = 2000
 CODE_CHARS = 500
 MAX_FRAMES = 3
@@ -66,7 +71,7 @@ class Closing:
 
 def line_limit_bytes(limits: Limits) -> int:
     """The longest record line the harness can honestly write."""
-    payload = 2 * limits.output_limit_bytes + limits.stderr_limit_bytes
+    payload = 2 * limits.output_limit_bytes + limits.stderr_limit_bytes + SETUP_ERROR_BYTES
     return ESCAPE_FACTOR * payload + RECORD_SLACK_BYTES
 
 
@@ -156,7 +161,7 @@ def _case_problem(data: dict[str, Any], limits: Limits) -> str:
         "stdout": limits.output_limit_bytes,
         "report": limits.output_limit_bytes,
         "stderr": limits.stderr_limit_bytes,
-        "setup_error": 4096,
+        "setup_error": SETUP_ERROR_BYTES,
         "token": 64,
     }
     if any(len(data[key]) > cap for key, cap in caps.items()):
@@ -211,11 +216,16 @@ class _ReportBuilder:
                 return False
             self.probes[index] = ProbeOutcome(error=error)
             return True
+        if item.get("ran") is True:
+            self.probes[index] = ProbeOutcome()
+            return True
         if "value" not in item:
             return False
         try:
             self.probes[index] = ProbeOutcome(value=decode_value(item["value"]))
-        except ValueError as exc:
+        except OverBudget as exc:  # the program's value, too big to judge: its failure
+            self.probes[index] = ProbeOutcome(error=over_budget_error(str(exc)))
+        except (ValueError, MemoryError, RecursionError) as exc:
             self.problem = f"probe {index} reported a malformed value: {exc}"
             return False
         return True
@@ -230,6 +240,11 @@ class _ReportBuilder:
         )
 
 
+def over_budget_error(message: str) -> dict[str, Any]:
+    """The error a probe stands for when its value is past the host's budgets."""
+    return {"type": "ValueError", "message": f"not judged on the host: {message}", "frames": []}
+
+
 def program_error(data: Any) -> dict[str, Any] | None:
     """An error description, typed and cut to size, or None when it is not one."""
     if not isinstance(data, dict) or type(data.get("type")) is not str:
@@ -242,13 +257,13 @@ def program_error(data: Any) -> dict[str, Any] | None:
     if any(f is None for f in frames):
         return None
     error: dict[str, Any] = {
-        "type": data["type"][:100],
-        "message": data["message"][:MESSAGE_CHARS],
+        "type": valid_text(data["type"][:100]),
+        "message": valid_text(data["message"][:MESSAGE_CHARS]),
         "frames": frames,
     }
     for key in ("actual", "expected"):
         if type(data.get(key)) is str:
-            error[key] = data[key][:MESSAGE_CHARS]
+            error[key] = valid_text(data[key][:MESSAGE_CHARS])
     return error
 
 
@@ -258,4 +273,8 @@ def _frame(data: Any) -> dict[str, Any] | None:
     line, function, code = data.get("line"), data.get("function"), data.get("code", "")
     if type(line) is not int or type(function) is not str or type(code) is not str:
         return None
-    return {"line": line, "function": function[:200], "code": code[:CODE_CHARS]}
+    return {
+        "line": line,
+        "function": valid_text(function[:200]),
+        "code": valid_text(code[:CODE_CHARS]),
+    }

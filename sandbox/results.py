@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 EXCERPT_CHARS = 500
 # Who compared the case: the host (expected values never entered the sandbox) or, for assert
 # tests the host could not compile, the harness inside the sandbox (see docs/sandbox.md).
 Judged = Literal["host", "sandbox"]
+# What a result's text may not hold: lone surrogates (no UTF-8 encoding exists for them, so a
+# database, a tokenizer or `str.encode` would fail on them later) and NUL (which PostgreSQL's
+# text refuses).
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with every character no store or tokenizer accepts replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+# Every string of a result: whatever the program made of its exception or its output, the
+# result encodes as UTF-8 (replacement, never failure).
+Text = Annotated[str, AfterValidator(valid_text)]
 
 
 class Verdict(StrEnum):
@@ -46,8 +61,8 @@ class ErrorFrame(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     line: int
-    function: str
-    code: str = ""
+    function: Text
+    code: Text = ""
 
 
 class ProgramError(BaseModel):
@@ -55,8 +70,8 @@ class ProgramError(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: str
-    message: str
+    type: Text
+    message: Text
     frames: list[ErrorFrame] = Field(default_factory=list)
 
 
@@ -70,10 +85,10 @@ class CaseResult(BaseModel):
     verdict: Verdict
     time_s: Annotated[float, Field(ge=0.0)] = 0.0
     memory_mb: Annotated[float, Field(ge=0.0)] = 0.0
-    input_excerpt: str = ""
-    expected_excerpt: str = ""
-    actual_excerpt: str = ""
-    stderr_excerpt: str = ""
+    input_excerpt: Text = ""
+    expected_excerpt: Text = ""
+    actual_excerpt: Text = ""
+    stderr_excerpt: Text = ""
     error: ProgramError | None = None
     input_chars: int = 0
     actual_chars: int = 0
@@ -89,7 +104,7 @@ class SuiteResult(BaseModel):
     passed: int
     total: int
     cases: list[CaseResult] = Field(default_factory=list)
-    detail: str = ""
+    detail: Text = ""
     wall_s: float = 0.0
 
     @property

@@ -130,7 +130,7 @@ class DockerBackend:
             slot = self._acquire(limits)
             healthy = False
             try:
-                cap = limits.attempt_output_limit_bytes * 6 + n_cases * 256 * 1024
+                cap = limits.harness_output_cap_bytes(n_cases)
                 run = slot.session.run(request, limits.attempt_wall_limit_s(n_cases) + 5.0, cap)
                 healthy = _looks_healthy(run)
                 return run

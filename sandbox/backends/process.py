@@ -1,11 +1,12 @@
 """The process backend, for hosts without Docker: bubblewrap plus rlimits, clearly weaker.
 
 What it lacks next to Docker: no memory cgroup (RLIMIT_AS per case bounds address space, not
-RSS), and the harness runs under the program's uid, so a program can signal the harness (the
-attempt then ends as a sandbox error, never as a pass). It cannot open the harness's file
-descriptors or memory: the harness is non-dumpable. Each attempt gets a fresh bubblewrap with
-no network, private pid and IPC namespaces (so no SysV or POSIX IPC object outlives it) and a
-private tmpfs /tmp, under one uid per slot so concurrent attempts do not share RLIMIT_NPROC.
+RSS), and the harness runs under the program's uid. It is the pid namespace's init
+(`--as-pid-1`), so the program cannot kill it, and the only process holding the result pipe: it
+is non-dumpable, so the program cannot open its file descriptors or memory or trace it. Each
+attempt gets a fresh bubblewrap with no network, private pid and IPC namespaces (so no SysV or
+POSIX IPC object outlives it) and a private tmpfs /tmp, under one uid per slot so concurrent
+attempts do not share RLIMIT_NPROC.
 See docs/sandbox.md.
 """
 
@@ -63,8 +64,7 @@ class ProcessBackend:
     def execute(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
         """Run the harness in a fresh bubblewrap; kill it all at the attempt's deadline."""
         uid = self._uids.get()
-        # What the harness can honestly write: the attempt's output, escaped, and its records.
-        cap = limits.attempt_output_limit_bytes * 6 + n_cases * 256 * 1024
+        cap = limits.harness_output_cap_bytes(n_cases)
         try:
             return run_capped(
                 self._command(uid, limits), request, limits.attempt_wall_limit_s(n_cases), cap
@@ -88,6 +88,10 @@ class ProcessBackend:
             "--",
             self.bwrap,
             "--unshare-all",
+            # The harness is the namespace's pid 1: no dumpable reaper of bubblewrap's shares
+            # the result pipe (a program of the same uid could write forged records into it
+            # through /proc/1/fd), and signals from inside the namespace cannot kill it.
+            "--as-pid-1",
             "--die-with-parent",
             "--new-session",
             "--ro-bind", "/usr", "/usr",

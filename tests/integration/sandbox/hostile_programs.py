@@ -130,9 +130,10 @@ BASE_CORPUS: tuple[Hostile, ...] = (
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(0, signal.SIGKILL)\n"
         "print('escaped')\n",
         _v(V.RUNTIME_ERROR),
-        process_verdicts=_v(V.SANDBOX_ERROR),
-        process_reason="the harness shares the program's uid under bubblewrap, so it can be killed; "
-        "the attempt then ends as a sandbox error, never as a pass",
+        process_verdicts=_v(V.MEMORY_LIMIT),
+        process_reason="the harness is the pid namespace's init under bubblewrap, so the signal "
+        "to it is ignored; the program's SIGKILL to its own group ends it as an unexplained "
+        "SIGKILL, which the judge reads as the memory killer's",
     ),
     Hostile(
         "early_exit_zero",
@@ -363,13 +364,34 @@ ASSERT_ATTACKS: tuple[Hostile, ...] = (
         _v(V.WRONG_ANSWER, V.RUNTIME_ERROR),
         kind="assert",
         test_code=TOKEN_TEST,
-        process_verdicts=_v(V.WRONG_ANSWER, V.RUNTIME_ERROR, V.SANDBOX_ERROR),
-        process_reason="the harness shares the program's uid under bubblewrap, so the program "
-        "can kill it (a sandbox error), but it is non-dumpable: its fds stay closed to the program",
+        process_verdicts=_v(V.WRONG_ANSWER, V.RUNTIME_ERROR, V.MEMORY_LIMIT),
+        process_reason="the harness is the pid namespace's non-dumpable init under bubblewrap: "
+        "its fds stay closed and its signals ignored; the program's pid is among those it "
+        "SIGKILLs, an unexplained SIGKILL the judge reads as the memory killer's",
     ),
 )
 
 PROC_ATTACKS: tuple[Hostile, ...] = (
+    Hostile(
+        "forge_into_every_process",
+        "write a passing record and a closing record into every descriptor of every other "
+        "process it can see (bubblewrap's own reaper included), first, then trace them",
+        "import ctypes, json, os\nrecord = {'index': 0, 'status': 'exited', 'exit_code': 0,\n"
+        "    'cpu_s': 0.0, 'wall_s': 0.0, 'max_rss_kb': 0, 'stdout': 'escaped\\n',\n"
+        "    'stderr': '', 'report': '', 'setup_error': '', 'token': ''}\n"
+        "closing = {'done': True, 'clean_before': True, 'clean_after': True}\n"
+        "data = (json.dumps(record) + '\\n' + json.dumps(closing) + '\\n').encode()\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\nreached = []\n"
+        "for pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:\n"
+        "    if libc.ptrace(16, int(pid), 0, 0) == 0:\n        reached.append(pid)\n"
+        "    try:\n        fds = os.listdir(f'/proc/{pid}/fd')\n    except OSError:\n"
+        "        continue\n    for fd in fds:\n        try:\n"
+        "            out = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY | os.O_NONBLOCK)\n"
+        "            os.write(out, data)\n            reached.append(pid)\n"
+        "        except OSError:\n            pass\n"
+        "print('escaped' if reached else 'denied')\n",
+        _v(V.WRONG_ANSWER),
+    ),
     Hostile(
         "open_harness_fds",
         "open the harness's stdout and memory through /proc/<ppid>, as its uid or another",

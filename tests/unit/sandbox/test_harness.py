@@ -25,6 +25,7 @@ from sandbox.backends.base import HARNESS_SOURCE
 from sandbox.judge import (
     HarnessOptions,
     assemble,
+    build_header,
     build_request,
     frame,
     judged_case,
@@ -747,3 +748,48 @@ def test_a_program_reading_all_of_stdin_sees_its_end(tmp_path: Path) -> None:
     # Only stdin, stdout, stderr and the report pipe (and the listing's own descriptor, 4) are
     # open: the setup pipe was closed before the program ran, and no end of the harness's.
     assert records[0].stderr.strip() == "['0', '1', '2', '3', '4']"
+
+
+def _scratch_header(root: Path) -> protocol.Header:
+    options = HarnessOptions(drop_uid=None, scrub_dirs=(str(root),), workdir=str(root))
+    tests = StdioTests.model_validate({"kind": "stdio", "public": [{"input": "", "output": ""}]})
+    return build_header("", tests, 1, Limits(), options)
+
+
+def test_the_clean_up_empties_what_no_recursive_walk_could(tmp_path: Path) -> None:
+    """A tree deeper than any path, an unreadable directory, special files and links out of
+    the box: emptied, iteratively, without following a link."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    root = tmp_path / "scratch"
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(3000):
+        os.mkdir("d", dir_fd=fd)
+        fd, parent = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(fd)
+    (root / "locked" / "inner").mkdir(parents=True)
+    (root / "locked" / "inner" / "f").write_text("x")
+    (root / "locked").chmod(0)
+    os.mkfifo(root / "fifo")
+    (root / "link").symlink_to(outside)
+    (root / "loop").symlink_to(root / "loop")
+
+    assert harness.scrub_scratch_dirs(_scratch_header(root)) is False  # it was not empty
+    assert os.listdir(root) == []
+    assert (outside / "keep").read_text() == "x"
+    assert harness.scrub_scratch_dirs(_scratch_header(root)) is True
+
+
+def test_the_clean_up_gives_up_past_its_budget_and_never_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness, "SCRUB_MAX_ENTRIES", 10)
+    for index in range(50):
+        (tmp_path / f"f{index}").write_text("x")
+    header = _scratch_header(tmp_path)
+    assert harness.scrub_scratch_dirs(header) is False
+    assert os.listdir(tmp_path)  # left for the backend to recycle
+    assert harness.proven_clean(header) is False

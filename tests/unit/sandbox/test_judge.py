@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sandbox.asserts import compile_assert
 from sandbox.harness import SETUP_FAILED_EXIT
+from sandbox.hostjudge import judge_checks
 from sandbox.judge import (
     HarnessOptions,
     JudgedCase,
@@ -34,7 +36,7 @@ from sandbox.problem import (
     Tests,
 )
 from sandbox.protocol import encode_value
-from sandbox.records import CaseRecord, Closing, parse_case
+from sandbox.records import CaseRecord, Closing, parse_case, parse_report
 from sandbox.results import (
     EXCERPT_CHARS,
     SUITE_PRIORITY,
@@ -457,7 +459,7 @@ def test_the_header_carries_the_limits_and_the_backends_options() -> None:
     assert header["drop_uid"] == 65534
     assert header["scrub_dirs"] == ["/tmp"]
     # A compiled assert sends only the program's side; the expected 2 stays on the host.
-    assert probes == {"frame": "probes", "setup": "", "steps": [["f(1)", "", True]]}
+    assert probes == {"frame": "probes", "setup": "", "steps": [["f(1)", "", True, -1]]}
     assert script == {"frame": "script", "code": SCRIPT.public[0].code}
 
 
@@ -514,3 +516,24 @@ def test_the_setup_exit_code_and_banner_on_stderr_are_the_program_s() -> None:
     banner = "retrospect-harness: case setup failed: EPERM\n"
     record = make_record(exit_code=SETUP_FAILED_EXIT, stderr=banner)
     assert judge(record, STDIO).verdict is Verdict.RUNTIME_ERROR
+
+
+def test_a_probe_over_the_hosts_budget_is_that_probes_failure_not_a_malformed_report() -> None:
+    over = {"probe": 0, "value": ["r", "0x0", hex(10**18), "0x1"]}
+    report = parse_report(json.dumps(over) + "\n" + json.dumps({"probe": 1, "ran": True}) + "\n")
+    assert not report.malformed
+    assert report.probes[0].error is not None
+    assert "not judged on the host" in report.probes[0].error["message"]
+    assert report.probes[1].error is None
+
+
+def test_an_assignment_that_raised_fails_the_case_where_it_stands() -> None:
+    compiled = compile_assert("r = f(1)\nassert f(2) == 2", "f")
+    assert compiled is not None
+    error = {"type": "ValueError", "message": "no", "frames": []}
+    report = "\n".join(
+        [json.dumps({"probe": 0, "error": error}), json.dumps({"probe": 1, "value": ["i", "0x2"]})]
+    )
+    outcome = judge_checks(compiled, parse_report(report + "\n").probes)
+    assert outcome.status == "error"
+    assert outcome.check is not None and outcome.check.statement == "r = f(1)"

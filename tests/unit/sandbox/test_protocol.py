@@ -12,12 +12,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.hostexpr import Binary, Call, Const, HostEvalError, evaluate
+from sandbox.hostexpr import (
+    HOST_FUNCTIONS,
+    Binary,
+    Call,
+    CheckBudget,
+    Compare,
+    Const,
+    HostEvalError,
+    evaluate,
+)
 from sandbox.protocol import (
     MAX_HASH_REPEATS,
+    MAX_INT_BITS,
+    MAX_RANGE_ITEMS,
     MAX_VALUE_DEPTH,
+    MAX_VALUE_ITEMS,
     Header,
     Iterated,
+    OverBudget,
     decode_value,
     encode_value,
 )
@@ -140,3 +153,52 @@ def test_the_header_round_trips_and_names_every_key_once() -> None:
 def test_the_host_refuses_work_a_hostile_value_could_make_unbounded(node: Any) -> None:
     with pytest.raises(HostEvalError):
         evaluate(node, {})
+
+
+# Every size a program picks, one past the host's budget: the decoder refuses each as over
+# budget (the program's failure), before building anything of that size.
+@pytest.mark.parametrize(
+    "wire",
+    [
+        ["r", "0x0", hex(10**18), "0x1"],
+        ["r", hex(-(10**30)), hex(10**30), "0x1"],  # len() past sys.maxsize
+        ["r", "0x0", hex(MAX_RANGE_ITEMS + 1), "0x1"],
+        ["D", "1e999999999"],
+        ["D", "1e-999999999"],
+        ["D", "9" * 1500],
+        ["i", "f" * (MAX_INT_BITS // 4 + 5)],
+        ["l", [None] * MAX_VALUE_ITEMS],
+        ["l", [["r", "0x0", hex(MAX_RANGE_ITEMS), "0x1"]] * (MAX_VALUE_ITEMS // MAX_RANGE_ITEMS)],
+    ],
+    ids=lambda wire: f"{wire[0]}-{str(wire[1])[:12]}",
+)
+def test_values_past_the_budgets_are_refused_as_over_budget(wire: Any) -> None:
+    with pytest.raises(OverBudget):
+        decode_value(wire)
+
+
+def test_the_check_budget_stops_a_long_evaluation() -> None:
+    ticks = iter(range(1000))
+    budget = CheckBudget(cpu_s=5.0, clock=lambda: float(next(ticks)))
+    deep: Any = Const(1)
+    for _ in range(20):
+        deep = Binary("Add", deep, Const(1))
+    with pytest.raises(HostEvalError, match="time budget"):
+        evaluate(deep, {}, budget)
+
+
+def test_any_failure_of_host_evaluation_is_the_tests_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def exhausted(*_: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setitem(HOST_FUNCTIONS, "sorted", exhausted)
+    with pytest.raises(HostEvalError, match="MemoryError"):
+        evaluate(Compare(Call("sorted", (Const([2, 1]),)), ("Eq",), (Const([1, 2]),)), {})
+
+
+def test_sum_adds_numbers_only() -> None:
+    assert evaluate(Call("sum", (Const([1, 2.5]),)), {}) == 3.5
+    with pytest.raises(HostEvalError):
+        evaluate(Call("sum", (Const([[0]] * 3), Const([]))), {})
