@@ -43,7 +43,7 @@ def test_the_spec_is_the_request_plus_the_workers_settings() -> None:
     default = SolveSpec("j", request)
     assert default.sampling == SamplingParams(max_new_tokens=WorkerSettings().max_new_tokens)
     assert default.worker.judge_workers == SandboxSettings().concurrency
-    assert default.sdpo == {"top_k": 5} and default.seed == 9 and default.strategy == "sdpo"
+    assert default.sdpo == SdpoParams(top_k=5) and default.seed == 9 and default.strategy == "sdpo"
 
     settings = Settings(worker=WorkerSettings(max_new_tokens=99))
     worker = SolverSettings.from_settings(settings)
