@@ -9,8 +9,8 @@ program is the solution; standard-input programs stay whole.
 
 Each top-level statement is one of:
 - test code: an `assert`; an `if __name__ == "__main__":` block; any other statement whose own
-  code (not inside a nested function, class or lambda) contains an assert, calls output, input,
-  exit or a test runner (`TEST_CALLS`), or calls anything but a builtin or an imported name
+  code (not inside a nested function, class or lambda) contains an assert, calls output, input
+  or a test runner (`TEST_CALLS`), or calls anything but a builtin or an imported name
   (a demonstration call such as `print(f(3))`, `result = f(3)` or `Solution().solve(2)`, or a
   call of a name the program never binds);
 - kept: everything else: imports, definitions, and set-up such as `MOD = 10**9 + 7` or
@@ -33,17 +33,14 @@ from dataclasses import dataclass
 
 from sandbox.parsing import compiles
 
-# Dotted names of calls that make a top-level statement test code: output, input, exiting and
-# test runners. A program's set-up (`sys.setrecursionlimit`, `random.seed`) is none of these.
+# Dotted names of calls that make a top-level statement test code: output, input and test
+# runners. A program's set-up (`sys.setrecursionlimit`, `random.seed`) is none of these, and
+# neither is exiting: a program that exits before the tests run is judged for it, as before.
 TEST_CALLS = frozenset(
     {
         "print",
         "input",
-        "exit",
-        "quit",
         "breakpoint",
-        "sys.exit",
-        "os._exit",
         "sys.stdout.write",
         "sys.stderr.write",
         "sys.stdin.read",

@@ -92,6 +92,12 @@ def test_set_up_through_imported_modules_and_builtins_stays() -> None:
     assert solution_of(code, {"f"}) == Solution(code)
 
 
+def test_an_early_exit_is_the_programs_own_and_stays() -> None:
+    for exit_call in ("exit(0)", "import os\nos._exit(0)", "import sys\nsys.exit(0)"):
+        code = f"def f(x):\n    return 0\n{exit_call}"
+        assert solution_of(f"{code}\nprint(f(1))", {"f"}) == Solution(code, "print(f(1))")
+
+
 def test_stdio_programs_and_programs_that_do_not_parse_come_back_whole() -> None:
     stdio = "n = int(input())\nprint(n * 2)"
     assert solution_of(stdio, set()) == Solution(stdio)
@@ -130,7 +136,6 @@ TESTS = [
     "for i in range(3):\n    assert f(i) > 0, i",
     "value = f(3)",
     "Box().get()",
-    "exit(0)",
 ]
 FILLER = ["", "# a comment", "\n"]
 
