@@ -271,7 +271,7 @@ def test_the_store_hands_the_request_back_typed(settings: Settings) -> None:
     assert stored.sdpo.overrides() == overrides and stored.sampling.temperature == 0.7
     spec = SolveSpec(job_id, stored, SolverSettings(max_new_tokens=77))
     assert (spec.sampling.max_new_tokens, spec.sampling.temperature) == (77, 0.7)
-    assert spec.sdpo == overrides and spec.strategy == "multi_turn" and spec.seed == 3
+    assert spec.sdpo.overrides() == overrides and spec.strategy == "multi_turn" and spec.seed == 3
 
 
 def test_the_dashboard_reads_the_endings_from_the_api(settings: Settings) -> None:
