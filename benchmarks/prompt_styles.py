@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.discovery.problems import MBPP_PATH
+from benchmarks.extraction import mbpp_pool
 from service.probe.attempts import ProbeProblem
-from service.probe.problems import load_probe_problems
 from service.probe.stats import bootstrap_mean
 from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 
@@ -40,12 +40,6 @@ class Judged:
     verdict: str
     tokens: int
     truncated: bool
-
-
-def hard_half(path: Path, limit: int) -> list[ProbeProblem]:
-    """Of the first `2 * limit` problems in reference order, the `limit` longest references."""
-    pool = load_probe_problems([path], limit=2 * limit)
-    return sorted(pool, key=lambda p: len(p.reference), reverse=True)[:limit]
 
 
 def run(problems: Sequence[ProbeProblem], parts: Any, args: argparse.Namespace) -> list[Judged]:
@@ -112,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from benchmarks.discovery.engine import solver_parts
 
-    problems = hard_half(args.mbpp, args.limit)
+    problems = mbpp_pool(args.mbpp, args.limit, "longer-half")
     with solver_parts({"model": args.model}) as parts:
         summary = summarize(run(problems, parts, args))
     report = {"config": {k: str(v) for k, v in vars(args).items()}, **summary}
