@@ -3,21 +3,27 @@
 Expected values stay here: the harness only reports what the program printed, returned, or
 what each probe of a host-compiled assert evaluated to, and this module compares. Assert tests
 the host cannot compile run whole in the sandbox, and their results say `judged: "sandbox"`.
-The mapping from records to verdicts is pure, so it is unit-tested without Docker.
+
+What differs between cases lives in their kind (`REGISTRY`): stdio, a functional call, a
+host-judged assert and a sandbox-judged one, named after the frames the harness runs
+(`protocol.FRAME_*`). Each kind frames its case for the sandbox and reads its record back into
+a verdict and the texts of its feedback; `case_kind` is the one place a case's type picks its
+kind. The mapping from records to verdicts is pure, so it is unit-tested without Docker.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from sandbox.asserts import CompiledAssert, compile_assert
 from sandbox.compare import outputs_match, values_match
 from sandbox.hostjudge import CheckOutcome, judge_checks
 from sandbox.limits import Limits
-from sandbox.problem import AssertCase, Case, FunctionalCase, StdioCase, Tests
+from sandbox.problem import AssertCase, Case, Compare, FunctionalCase, StdioCase, Tests
 from sandbox.protocol import (
     FRAME_CALL,
     FRAME_PROBES,
@@ -27,7 +33,7 @@ from sandbox.protocol import (
     case_frame,
     frame,
 )
-from sandbox.records import CaseRecord, Closing, parse_output
+from sandbox.records import CaseRecord, Closing, Report, parse_output
 from sandbox.results import (
     CaseResult,
     Judged,
@@ -41,26 +47,253 @@ from sandbox.results import (
 __all__ = ["Closing", "frame"]
 
 
+# --- the kinds of case -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A case's record as its kind reads it: the verdict, the program's error, and the texts
+    its feedback shows, whole (the result cuts them to excerpts)."""
+
+    verdict: Verdict
+    error: dict[str, Any] | None
+    input: str
+    expected: str
+    actual: str
+
+
+class CaseKind(Protocol):
+    """One kind of case, bound to its case: what of it the sandbox sees, and how its record
+    reads. `name` is the frame the harness runs it as."""
+
+    name: ClassVar[str]
+    judged: ClassVar[Judged]
+
+    def frame(self) -> dict[str, Any]:
+        """The case's frame in the request: inputs and probes, never an expected value
+        (except in the test code of a sandbox-judged assert case)."""
+        ...
+
+    def read(self, record: CaseRecord, compare: Compare, limits: Limits) -> Reading:
+        """The verdict and feedback texts of the case's record (a record the case set up and
+        the host could parse)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StdioKind:
+    """The input on stdin; the host matches what the program printed."""
+
+    case: StdioCase
+    name: ClassVar[str] = FRAME_STDIO
+    judged: ClassVar[Judged] = "host"
+
+    def frame(self) -> dict[str, Any]:
+        """The input only."""
+        return case_frame(self.name, input=self.case.input)
+
+    def read(self, record: CaseRecord, compare: Compare, limits: Limits) -> Reading:
+        """A limit or a failed run decides first; then stdout against the expected output."""
+        verdict = _ran_verdict(record, limits) or _match(
+            outputs_match(self.case.output, record.stdout, compare)
+        )
+        case = self.case
+        return Reading(verdict, record.report.error, case.input, case.output, record.stdout)
+
+
+@dataclass(frozen=True)
+class CallKind:
+    """The entry point called with JSON arguments; the host compares the laundered value."""
+
+    case: FunctionalCase
+    name: ClassVar[str] = FRAME_CALL
+    judged: ClassVar[Judged] = "host"
+
+    def frame(self) -> dict[str, Any]:
+        """The arguments only."""
+        return case_frame(self.name, args=self.case.args, kwargs=self.case.kwargs)
+
+    def read(self, record: CaseRecord, compare: Compare, limits: Limits) -> Reading:
+        """A limit or a failed run decides first; then the returned value against the
+        expected one."""
+        report = record.report
+        verdict = _ran_verdict(record, limits) or self._returned(report, compare)
+        actual = json.dumps(report.value) if report.has_value else ""
+        expected = json.dumps(self.case.expected)
+        return Reading(verdict, report.error, _call_text(self.case), expected, actual)
+
+    def _returned(self, report: Report, compare: Compare) -> Verdict:
+        if not report.has_value:
+            return Verdict.RUNTIME_ERROR  # exited before returning a value
+        return _match(values_match(self.case.expected, report.value, compare))
+
+
+@dataclass(frozen=True)
+class HostAssertKind:
+    """An assert test the host compiled: the sandbox runs the program's side of it step by
+    step, and the host evaluates the checks on what each step reported."""
+
+    case: AssertCase
+    compiled: CompiledAssert
+    name: ClassVar[str] = FRAME_PROBES
+    judged: ClassVar[Judged] = "host"
+
+    def frame(self) -> dict[str, Any]:
+        """The setup and the probe steps; the expected side of each check stays here."""
+        steps = [[s.source, s.target, s.report, s.of] for s in self.compiled.steps]
+        return case_frame(self.name, setup=self.compiled.setup, steps=steps)
+
+    def read(self, record: CaseRecord, compare: Compare, limits: Limits) -> Reading:
+        """The checks in order on the probes; the one that decided names the statement."""
+        checks = judge_checks(self.compiled, record.report.probes)
+        error = dict(checks.error) if checks.error is not None else record.report.error
+        if checks.check is not None:
+            where = checks.check.statement
+        else:
+            where = _failed_statement(self.case, error)
+        verdict = _checked_verdict(record, limits, checks)
+        return Reading(verdict, error, where, checks.expected, checks.actual)
+
+
+@dataclass(frozen=True)
+class SandboxAssertKind:
+    """An assert test the host could not compile: it runs whole in the sandbox, which says
+    whether it ran to its end (see docs/sandbox.md for what that can be fooled by)."""
+
+    case: AssertCase
+    name: ClassVar[str] = FRAME_SCRIPT
+    judged: ClassVar[Judged] = "sandbox"
+
+    def frame(self) -> dict[str, Any]:
+        """The whole test code, expected values included."""
+        return case_frame(self.name, code=self.case.code)
+
+    def read(self, record: CaseRecord, compare: Compare, limits: Limits) -> Reading:
+        """Passed when the test code claimed the case's token; sides from a failed compare."""
+        error = record.report.error
+        verdict = limit_verdict(record, limits) or _script_verdict(record)
+        expected = str(error.get("expected", "")) if error is not None else ""
+        actual = str(error.get("actual", "")) if error is not None else ""
+        return Reading(verdict, error, _failed_statement(self.case, error), expected, actual)
+
+
+_KINDS: tuple[type[CaseKind], ...] = (StdioKind, CallKind, HostAssertKind, SandboxAssertKind)
+REGISTRY: Mapping[str, type[CaseKind]] = {kind.name: kind for kind in _KINDS}
+if tuple(REGISTRY) != (FRAME_STDIO, FRAME_CALL, FRAME_PROBES, FRAME_SCRIPT):  # pragma: no cover
+    raise ImportError("REGISTRY must register one kind for each frame the harness runs")
+
+
+def case_kind(case: Case, entry_point: str | None) -> CaseKind:
+    """The kind `case` is judged as: an assert case on the host where the host can compile
+    it (see `sandbox.asserts`), else in the sandbox."""
+    # A match rather than a lookup by type: mypy checks that it covers every Case.
+    match case:
+        case StdioCase():
+            return StdioKind(case)
+        case FunctionalCase():
+            return CallKind(case)
+        case AssertCase():
+            compiled = compile_assert(case.code, entry_point)
+            return SandboxAssertKind(case) if compiled is None else HostAssertKind(case, compiled)
+
+
+def limit_verdict(record: CaseRecord, limits: Limits) -> Verdict | None:
+    """The limit a case ran into, if any. CPU time decides, so load on the host cannot."""
+    status = record.status
+    error_type = (record.report.error or {}).get("type")
+    if status == "compile_error":
+        return Verdict.COMPILE_ERROR
+    if status == "skipped":
+        return Verdict.SKIPPED
+    if status in ("output_limit", "stderr_limit"):
+        return Verdict.OUTPUT_LIMIT
+    if status == "wall_timeout" or record.cpu_s > limits.time_limit_s:
+        return Verdict.TIME_LIMIT
+    if record.exit_code == -signal.SIGXCPU:
+        return Verdict.TIME_LIMIT
+    if error_type == "MemoryError" or record.exit_code == -signal.SIGKILL:
+        # A SIGKILL the harness did not send comes from the memory cgroup's OOM killer.
+        return Verdict.MEMORY_LIMIT
+    return None
+
+
+def _ran_verdict(record: CaseRecord, limits: Limits) -> Verdict | None:
+    """A limit, or a runtime error; None when the program ran cleanly and its output decides."""
+    if (limit := limit_verdict(record, limits)) is not None:
+        return limit
+    if record.report.error is not None or record.exit_code != 0:
+        return Verdict.RUNTIME_ERROR
+    return None
+
+
+def _checked_verdict(record: CaseRecord, limits: Limits, checks: CheckOutcome) -> Verdict:
+    """A failing check decides before any limit (the test would have stopped there)."""
+    if checks.status == "failed":
+        return Verdict.WRONG_ANSWER
+    if checks.status == "error":
+        failed_assert = (checks.error or {}).get("type") == "AssertionError"
+        return Verdict.WRONG_ANSWER if failed_assert else Verdict.RUNTIME_ERROR
+    limit = limit_verdict(record, limits)
+    if limit is not None:
+        return limit
+    return Verdict.ACCEPTED if checks.status == "passed" else Verdict.RUNTIME_ERROR
+
+
+def _script_verdict(record: CaseRecord) -> Verdict:
+    """Only the token proves the test code ran to its end; an exit code proves nothing."""
+    report = record.report
+    if record.token and record.token in report.completed:
+        return Verdict.ACCEPTED
+    if (report.error or {}).get("type") == "AssertionError":
+        return Verdict.WRONG_ANSWER
+    return Verdict.RUNTIME_ERROR
+
+
+def _match(ok: bool) -> Verdict:
+    return Verdict.ACCEPTED if ok else Verdict.WRONG_ANSWER
+
+
+def _call_text(case: FunctionalCase) -> str:
+    parts = [json.dumps(a) for a in case.args]
+    parts += [f"{k}={json.dumps(v)}" for k, v in case.kwargs.items()]
+    return ", ".join(parts)
+
+
+def _failed_statement(case: AssertCase, error: dict[str, Any] | None) -> str:
+    """The line of the assert that failed, as its traceback shows it; else the whole test."""
+    frames = error.get("frames") if error is not None else None
+    if error is not None and error.get("type") == "AssertionError" and frames:
+        return str(frames[-1].get("code") or case.code)
+    return case.code
+
+
+# --- the request -----------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class JudgedCase:
-    """A case with its place in the suite (index within its split, hidden or not) and, for an
-    assert case the host could compile, its compiled form."""
+    """A case with its place in the suite (index within its split, hidden or not) and the
+    problem's entry point, from which its kind follows."""
 
     index: int
     hidden: bool
     case: Case
-    compiled: CompiledAssert | None = None
+    entry_point: str | None = None
+    kind: CaseKind = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Derived once: compiling an assert case for the host costs a parse.
+        object.__setattr__(self, "kind", case_kind(self.case, self.entry_point))
 
     @property
     def judged(self) -> Judged:
         """Who compares: the host, or (for uncompiled assert tests) the sandbox."""
-        return "sandbox" if isinstance(self.case, AssertCase) and not self.compiled else "host"
+        return self.kind.judged
 
 
 def judged_case(index: int, hidden: bool, case: Case, entry_point: str | None) -> JudgedCase:
     """A case ready to judge: assert cases compiled for the host where their shape allows."""
-    compiled = compile_assert(case.code, entry_point) if isinstance(case, AssertCase) else None
-    return JudgedCase(index, hidden, case, compiled)
+    return JudgedCase(index, hidden, case, entry_point)
 
 
 @dataclass(frozen=True)
@@ -70,7 +303,8 @@ class HarnessOptions:
     drop_uid: int | None
     scrub_dirs: tuple[str, ...]
     workdir: str
-    kill_scope: str = "group"  # "uid", "namespace" or "group": see harness.kill_program_processes
+    # "uid", "namespace" or "group": see sandbox.harness.cleanup.kill_program_processes
+    kill_scope: str = "group"
     check_ipc: bool = False  # the box has its own IPC namespace, which must stay empty
 
 
@@ -113,17 +347,11 @@ def build_request(
 
 
 def case_payload(judged: JudgedCase) -> dict[str, Any]:
-    """What the sandbox gets of one case: inputs and probes, never an expected value (except in
-    the test code of a sandbox-judged assert case)."""
-    case = judged.case
-    if isinstance(case, StdioCase):
-        return case_frame(FRAME_STDIO, input=case.input)
-    if isinstance(case, FunctionalCase):
-        return case_frame(FRAME_CALL, args=case.args, kwargs=case.kwargs)
-    if judged.compiled is not None:
-        steps = [[s.source, s.target, s.report, s.of] for s in judged.compiled.steps]
-        return case_frame(FRAME_PROBES, setup=judged.compiled.setup, steps=steps)
-    return case_frame(FRAME_SCRIPT, code=case.code)
+    """What the sandbox gets of one case, as its kind frames it."""
+    return judged.kind.frame()
+
+
+# --- the records -----------------------------------------------------------------------------
 
 
 def parse_records(
@@ -175,27 +403,23 @@ def _sandbox_error(judged: JudgedCase, detail: str) -> CaseResult:
 
 
 def judge_case(record: CaseRecord, judged: JudgedCase, tests: Tests, limits: Limits) -> CaseResult:
-    """One case's verdict and excerpts from its harness record."""
+    """One case's verdict and excerpts from its harness record, read by the case's kind."""
     if record.setup_error or record.malformed:
         return _fault(record, judged)
-    checks = judge_checks(judged.compiled, record.report.probes) if judged.compiled else None
-    verdict = _verdict(record, judged.case, tests, limits, checks)
-    error = _error(record, checks)
-    actual = _actual_text(record, judged.case, checks)
-    input_text = _input_text(judged.case, error, checks)
+    reading = judged.kind.read(record, tests.compare, limits)
     return CaseResult(
         index=judged.index,
         hidden=judged.hidden,
-        verdict=verdict,
+        verdict=reading.verdict,
         time_s=record.cpu_s,
         memory_mb=record.max_rss_kb / 1024.0,
-        input_excerpt=excerpt(input_text),
-        expected_excerpt=excerpt(_expected_text(judged.case, error, checks)),
-        actual_excerpt=excerpt(actual),
+        input_excerpt=excerpt(reading.input),
+        expected_excerpt=excerpt(reading.expected),
+        actual_excerpt=excerpt(reading.actual),
         stderr_excerpt=excerpt(record.stderr),
-        error=ProgramError.model_validate(error) if error else None,
-        input_chars=len(input_text),
-        actual_chars=len(actual),
+        error=ProgramError.model_validate(reading.error) if reading.error else None,
+        input_chars=len(reading.input),
+        actual_chars=len(reading.actual),
         judged=judged.judged,
     )
 
@@ -211,111 +435,3 @@ def _fault(record: CaseRecord, judged: JudgedCase) -> CaseResult:
         stderr_excerpt=excerpt(record.setup_error or record.malformed),
         judged=judged.judged,
     )
-
-
-def _verdict(
-    record: CaseRecord, case: Case, tests: Tests, limits: Limits, checks: CheckOutcome | None
-) -> Verdict:
-    if checks is not None:
-        return _checked_verdict(record, limits, checks)
-    return limit_verdict(record, limits) or _outcome_verdict(record, case, tests)
-
-
-def _checked_verdict(record: CaseRecord, limits: Limits, checks: CheckOutcome) -> Verdict:
-    """A failing check decides before any limit (the test would have stopped there)."""
-    if checks.status == "failed":
-        return Verdict.WRONG_ANSWER
-    if checks.status == "error":
-        failed_assert = (checks.error or {}).get("type") == "AssertionError"
-        return Verdict.WRONG_ANSWER if failed_assert else Verdict.RUNTIME_ERROR
-    limit = limit_verdict(record, limits)
-    if limit is not None:
-        return limit
-    return Verdict.ACCEPTED if checks.status == "passed" else Verdict.RUNTIME_ERROR
-
-
-def limit_verdict(record: CaseRecord, limits: Limits) -> Verdict | None:
-    """The limit a case ran into, if any. CPU time decides, so load on the host cannot."""
-    status = record.status
-    error_type = (record.report.error or {}).get("type")
-    if status == "compile_error":
-        return Verdict.COMPILE_ERROR
-    if status == "skipped":
-        return Verdict.SKIPPED
-    if status in ("output_limit", "stderr_limit"):
-        return Verdict.OUTPUT_LIMIT
-    if status == "wall_timeout" or record.cpu_s > limits.time_limit_s:
-        return Verdict.TIME_LIMIT
-    if record.exit_code == -signal.SIGXCPU:
-        return Verdict.TIME_LIMIT
-    if error_type == "MemoryError" or record.exit_code == -signal.SIGKILL:
-        # A SIGKILL the harness did not send comes from the memory cgroup's OOM killer.
-        return Verdict.MEMORY_LIMIT
-    return None
-
-
-def _outcome_verdict(record: CaseRecord, case: Case, tests: Tests) -> Verdict:
-    report = record.report
-    if isinstance(case, AssertCase):
-        if record.token and record.token in report.completed:
-            return Verdict.ACCEPTED
-        if (report.error or {}).get("type") == "AssertionError":
-            return Verdict.WRONG_ANSWER
-        return Verdict.RUNTIME_ERROR
-    if report.error is not None or record.exit_code != 0:
-        return Verdict.RUNTIME_ERROR
-    if isinstance(case, StdioCase):
-        return _match(outputs_match(case.output, record.stdout, tests.compare))
-    if not report.has_value:
-        return Verdict.RUNTIME_ERROR  # exited before returning a value
-    return _match(values_match(case.expected, report.value, tests.compare))
-
-
-def _match(ok: bool) -> Verdict:
-    return Verdict.ACCEPTED if ok else Verdict.WRONG_ANSWER
-
-
-def _error(record: CaseRecord, checks: CheckOutcome | None) -> dict[str, Any] | None:
-    if checks is not None and checks.error is not None:
-        return dict(checks.error)
-    return record.report.error
-
-
-def _input_text(case: Case, error: Any, checks: CheckOutcome | None) -> str:
-    if isinstance(case, StdioCase):
-        return case.input
-    if isinstance(case, FunctionalCase):
-        return _call_text(case)
-    if checks is not None and checks.check is not None:
-        return checks.check.statement
-    frames = error.get("frames") if isinstance(error, dict) else None
-    if isinstance(error, dict) and error.get("type") == "AssertionError" and frames:
-        return str(frames[-1].get("code") or case.code)
-    return case.code
-
-
-def _call_text(case: FunctionalCase) -> str:
-    parts = [json.dumps(a) for a in case.args]
-    parts += [f"{k}={json.dumps(v)}" for k, v in case.kwargs.items()]
-    return ", ".join(parts)
-
-
-def _expected_text(case: Case, error: Any, checks: CheckOutcome | None) -> str:
-    if isinstance(case, StdioCase):
-        return case.output
-    if isinstance(case, FunctionalCase):
-        return json.dumps(case.expected)
-    if checks is not None:
-        return checks.expected
-    return str(error.get("expected", "")) if isinstance(error, dict) else ""
-
-
-def _actual_text(record: CaseRecord, case: Case, checks: CheckOutcome | None) -> str:
-    if isinstance(case, StdioCase):
-        return record.stdout
-    if isinstance(case, FunctionalCase):
-        return json.dumps(record.report.value) if record.report.has_value else ""
-    if checks is not None:
-        return checks.actual
-    error = record.report.error
-    return str(error.get("actual", "")) if isinstance(error, dict) else ""

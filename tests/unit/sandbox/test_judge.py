@@ -14,6 +14,7 @@ from sandbox.asserts import compile_assert
 from sandbox.harness import SETUP_FAILED_EXIT
 from sandbox.hostjudge import judge_checks
 from sandbox.judge import (
+    REGISTRY,
     HarnessOptions,
     JudgedCase,
     assemble,
@@ -446,6 +447,14 @@ def test_functional_request_never_carries_expected_values(
                 assert text.encode() not in request
     _, *payloads = split_frames(request)
     assert payloads == [{"frame": "call", "args": args, "kwargs": {}} for args, _ in calls]
+
+
+def test_each_case_is_framed_as_its_kind_which_the_registry_names() -> None:
+    cases = [STDIO.public[0], FUNCTIONAL.public[0], ASSERTS.public[0], SCRIPT.public[0]]
+    kinds = [judged_case(0, False, c, "f").kind for c in cases]
+    assert [type(kind) for kind in kinds] == list(REGISTRY.values())
+    assert [kind.frame()["frame"] for kind in kinds] == list(REGISTRY)
+    assert [kind.judged for kind in kinds] == ["host", "host", "host", "sandbox"]
 
 
 def test_the_header_carries_the_limits_and_the_backends_options() -> None:
