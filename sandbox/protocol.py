@@ -1,7 +1,8 @@
 """The harness protocol, shared by the host and the in-sandbox harness: stdlib only.
 
 The harness runs as one source string inside the sandbox (`sandbox.backends.base` bundles this
-module in front of `harness.py`), so everything here is plain Python with no package imports.
+module in front of the modules of `sandbox/harness/`), so everything here is plain Python with
+no package imports.
 
 - stdin: length-prefixed JSON frames (`<bytes>\\n<json>`): a `Header`, then one case frame per
   case (`case_frame`); with `--serve` requests follow one another until stdin closes.

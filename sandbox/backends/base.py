@@ -1,4 +1,8 @@
-"""What every backend does: run the harness on a request inside some box, and report back."""
+"""What every backend does: run the harness on a request inside some box, and report back.
+
+The harness runs as one source (`HARNESS_SOURCE`): `bundle_harness` joins the protocol and the
+modules of `sandbox/harness/` in the fixed order of `HARNESS_FILES`.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,50 @@ from sandbox.judge import HarnessOptions
 from sandbox.limits import Limits
 
 _PACKAGE = Path(__file__).parent.parent
+# The harness's files, in the order the bundle holds them: the protocol it shares with the
+# host, then each harness module after every one it imports from (the bundle is one namespace,
+# run top down, so a name must be defined above the module-level code that uses it).
+HARNESS_FILES: tuple[str, ...] = (
+    "protocol.py",
+    "harness/pinned.py",
+    "harness/values.py",
+    "harness/strict.py",
+    "harness/program.py",
+    "harness/privileges.py",
+    "harness/cleanup.py",
+    "harness/case.py",
+    "harness/main.py",
+)
+FUTURE_IMPORT = "from __future__ import annotations\n"
+# A file's imports of the package sit between these lines; bundled, the files before it define
+# those names, and importing the package would cost each harness start the whole of pydantic
+# (on a host where it is installed) or fail (in the sandbox image, where it is not).
+STRIP_START = "# bundle: strip-start"
+STRIP_END = "# bundle: strip-end"
 
 
 def bundle_harness() -> str:
-    """The harness as one source: the protocol it shares with the host, then the harness."""
-    protocol = (_PACKAGE / "protocol.py").read_text()
-    harness = (_PACKAGE / "harness.py").read_text()
-    harness = harness.replace("from __future__ import annotations\n", "", 1)
-    return protocol + "\nBUNDLED_HARNESS = True\n" + harness
+    """The harness as one stdlib-only source: `HARNESS_FILES` in order, each without its
+    future import (one heads the bundle) and its imports of the package."""
+    parts = [f"# --- sandbox/{name}\n{bundled_file(name)}" for name in HARNESS_FILES]
+    return FUTURE_IMPORT + "\n".join(parts)
+
+
+def bundled_file(name: str) -> str:
+    """One file of `HARNESS_FILES` as the bundle holds it."""
+    kept: list[str] = []
+    stripping = False
+    for line in (_PACKAGE / name).read_text().splitlines(keepends=True):
+        if line.startswith((STRIP_START, STRIP_END)):
+            opening = line.startswith(STRIP_START)
+            if opening == stripping:  # opened inside a block, or closed outside any
+                raise ValueError(f"sandbox/{name}: unbalanced {line.strip()!r}")
+            stripping = opening
+        elif not stripping and line != FUTURE_IMPORT:
+            kept.append(line)
+    if stripping:
+        raise ValueError(f"sandbox/{name}: {STRIP_START!r} without {STRIP_END!r}")
+    return "".join(kept)
 
 
 HARNESS_SOURCE = bundle_harness()

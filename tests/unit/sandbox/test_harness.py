@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from sandbox import harness, protocol
 from sandbox.backends.base import HARNESS_SOURCE
+from sandbox.harness import cleanup, strict
 from sandbox.judge import (
     HarnessOptions,
     assemble,
@@ -318,7 +319,7 @@ def test_compile_tests_routes_every_comparison_through_the_strict_helpers(
         return original(left, pairs)
 
     monkeypatch.setitem(
-        harness._BY_MARK, harness._HELPER_MARK + "__retrospect_compare__", recording_compare
+        strict._BY_MARK, strict._HELPER_MARK + "__retrospect_compare__", recording_compare
     )
     code = harness.compile_tests(TESTS)
     assert code.co_filename == protocol.TEST_FILE
@@ -786,7 +787,7 @@ def test_the_clean_up_empties_what_no_recursive_walk_could(tmp_path: Path) -> No
 def test_the_clean_up_gives_up_past_its_budget_and_never_raises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(harness, "SCRUB_MAX_ENTRIES", 10)
+    monkeypatch.setattr(cleanup, "SCRUB_MAX_ENTRIES", 10)
     for index in range(50):
         (tmp_path / f"f{index}").write_text("x")
     header = _scratch_header(tmp_path)
