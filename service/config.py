@@ -123,10 +123,22 @@ class EngineSettings(BaseModel):
     keep_adapter_versions: Annotated[int, Field(ge=1)] = Field(
         default=3, description="adapter versions kept on disk per job (the newest are kept)"
     )
-    state_every_steps: Annotated[int, Field(ge=1)] = Field(
-        default=1,
-        description="write the teacher and optimizer state with every N-th adapter (resume "
-        "restarts from the newest one that has them)",
+    state_every_steps: Annotated[int | None, Field(ge=1)] = Field(
+        default=None,
+        description="write a durable checkpoint (fp32 adapter, teacher, optimizer) after the "
+        "first and every N-th step; resume restarts from the newest; None = 1 on CPU, 5 on CUDA",
+    )
+    publish_dir: Path | None = Field(
+        default=None,
+        description="where the adapter copy the sampler loads is written; None = "
+        "/dev/shm/retrospect-adapters on CUDA, the checkpoint folder on CPU",
+    )
+    publish_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="the published copy's dtype; `auto` = bf16 on CUDA, else fp32"
+    )
+    background_checkpoints: bool | None = Field(
+        default=None,
+        description="write durable checkpoints on a background thread; None = on CUDA only",
     )
 
 

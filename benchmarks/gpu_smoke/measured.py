@@ -69,8 +69,10 @@ class MeasuredLearner:
         self.checkpoint_seconds.append(time.perf_counter() - start)
         return ref
 
-    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
-        return self.inner.restore(ref, sdpo=sdpo)
+    def restore(
+        self, ref: AdapterRef, *, seed: int = 0, sdpo: SdpoParams | None = None
+    ) -> AdapterRef | None:
+        return self.inner.restore(ref, seed=seed, sdpo=sdpo)
 
     def delete(self, job_id: str) -> None:
         self.inner.delete(job_id)

@@ -19,7 +19,7 @@ from service.api.schemas import AttemptPage, ErrorBody, JobCreated, JobPage, Job
 from service.api.views import attempt_view, job_links, job_summary, job_view
 from service.bus import JOBS_CHANNEL, job_channel
 from service.errors import NotFound, TooManyActiveJobs
-from service.store.adapters import latest_adapter, weights_file
+from service.store.adapters import latest_adapter, served_weights
 from service.store.attempts import best_attempt, list_attempts
 from service.store.jobs import (
     NewJob,
@@ -171,13 +171,13 @@ async def adapter(
     async with state.reads() as session:
         await get_owned_job(session, job_id, who.api_key_id)
         row = await latest_adapter(session, job_id)
-    path = None if row is None else weights_file(row)
-    if row is None or path is None or not path.is_file():
+    served = None if row is None else served_weights(row, state.settings.adapters_dir)
+    if served is None:
         raise NotFound(f"job {job_id} has no adapter (yet)")
-    check_range(request.headers, path)
+    check_range(request.headers, served.path)
     return RangedFile(
-        path,
+        served.path,
         media_type="application/octet-stream",
-        filename=f"{job_id}-v{row.version}.safetensors",
-        headers={"X-Adapter-Version": str(row.version), "X-Adapter-Sha256": row.sha256},
+        filename=f"{job_id}-v{served.version}.safetensors",
+        headers={"X-Adapter-Version": str(served.version), "X-Adapter-Sha256": served.sha256},
     )

@@ -12,11 +12,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 import secrets
 import shutil
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +22,16 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save, save_file
 
-# Re-exported: the checkpoint's files are named here, the weights file with the engine's types.
+# Re-exported: the layout (names, manifest, versions) is torch-free, so the API reads it too.
+from service.engine.layout import MANIFEST_FILE as MANIFEST_FILE
+from service.engine.layout import Manifest as Manifest
+from service.engine.layout import job_key as job_key
+from service.engine.layout import newest_with_state as newest_with_state
+from service.engine.layout import versions_on_disk as versions_on_disk
 from service.engine.types import ADAPTER_FILE as ADAPTER_FILE
 
 TEACHER_FILE = "teacher.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
-MANIFEST_FILE = "manifest.json"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
 _int_ids = itertools.count(1)
 _int_ids_lock = threading.Lock()
 
@@ -44,13 +44,6 @@ def next_int_id() -> int:
     """A process-wide integer id, never handed out twice (vLLM keys its caches on it)."""
     with _int_ids_lock:
         return next(_int_ids)
-
-
-def job_key(job_id: str) -> str:
-    """A filesystem- and module-safe key for a job id (hashed when it is not already safe)."""
-    if _SAFE_NAME.match(job_id):
-        return job_id
-    return "h" + hashlib.sha256(job_id.encode()).hexdigest()[:24]
 
 
 def live_adapter_name(job_id: str) -> str:
@@ -77,27 +70,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """What a checkpoint directory holds besides tensors."""
-
-    job_id: str
-    version: int
-    steps: int
-    has_teacher: bool
-    adapter_sha256: str
-    has_state: bool = True  # teacher (when EMA) and optimizer files are present
-
-    def write(self, directory: Path) -> None:
-        """Write `manifest.json`."""
-        (directory / MANIFEST_FILE).write_text(json.dumps(self.__dict__, indent=2))
-
-    @classmethod
-    def read(cls, directory: Path) -> Manifest:
-        """Read `manifest.json`."""
-        return cls(**json.loads((directory / MANIFEST_FILE).read_text()))
-
-
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> str:
     """Save contiguous CPU copies (safetensors refuses shared or non-contiguous storage).
 
@@ -106,23 +78,6 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> str:
     data = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
-
-
-def versions_on_disk(job_dir: Path) -> list[tuple[Manifest, Path]]:
-    """The job's complete checkpoint directories (staging ones skipped), oldest first."""
-    found = []
-    for child in job_dir.iterdir() if job_dir.is_dir() else ():
-        if child.name.startswith(".") or not (child / MANIFEST_FILE).is_file():
-            continue
-        found.append((Manifest.read(child), child))
-    return sorted(found, key=lambda item: item[0].version)
-
-
-def newest_with_state(job_dir: Path, at_most: int) -> tuple[Manifest, Path] | None:
-    """The newest checkpoint of version <= `at_most` that holds learner state."""
-    candidates = [(m, p) for m, p in versions_on_disk(job_dir) if m.has_state]
-    eligible = [(m, p) for m, p in candidates if m.version <= at_most]
-    return eligible[-1] if eligible else None
 
 
 def prune_versions(job_dir: Path, keep: int) -> list[Path]:

@@ -15,18 +15,18 @@ little, as at rate 0.01 over tens of steps, the two agree to first order.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from service.config import EngineSettings, SdpoParams, Settings, TeacherKind
-from service.engine import adapters
+from service.engine import adapters, publishing
 from service.engine.batch import collate, scored_rows
 from service.engine.distill import (
     MicroStep,
@@ -68,6 +68,8 @@ class _Job:
     ema_pairs: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]
     version: int = 0
     steps: int = 0
+    published: str | None = None  # the newest version's name
+    durable_version: int = 0  # the newest version written as a durable checkpoint
 
 
 class PeftLearner:
@@ -83,6 +85,8 @@ class PeftLearner:
         self.host = host
         self.settings = settings
         self.adapters_dir = adapters_dir
+        self.policy = publishing.resolve_policy(settings, host.device, adapters_dir)
+        self._writer = publishing.CheckpointWriter(background=self.policy.background)
         self._jobs: dict[str, _Job] = {}
 
     @classmethod
@@ -113,14 +117,29 @@ class PeftLearner:
         self._jobs[job_id] = self._assemble(job_id, settings)
 
     @on_torch_thread
-    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
-        """Load the newest checkpoint with learner state at or before `ref`; the next step
-        equals the uninterrupted one from there. Returns it under a fresh name and int id.
+    def restore(
+        self, ref: AdapterRef, *, seed: int = 0, sdpo: SdpoParams | None = None
+    ) -> AdapterRef | None:
+        """Load the newest durable checkpoint at or before `ref`; the next step equals the
+        uninterrupted one from there. Returns it under a fresh name and int id.
 
-        `sdpo` as for `create`; the checkpoint does not hold it, so pass the job's again.
+        Where none survived (a crash before the first durable write finished), the job starts
+        again from a fresh adapter made with `seed` and None is returned; its versions still
+        continue after `ref`'s. `sdpo` as for `create`; the checkpoint does not hold it.
         """
         settings = job_settings(self.settings, sdpo)
-        manifest, path = self._resume_point(ref)
+        self._writer.flush()  # this process's own queued writes are resume points too
+        found = self._resume_point(ref)
+        if found is None:
+            logger.warning(
+                "job %s: no durable checkpoint at or before v%d; its learning starts again",
+                ref.job_id,
+                ref.version,
+            )
+            self.create(ref.job_id, seed=seed, sdpo=sdpo)
+            self._jobs[ref.job_id].version = ref.version
+            return None
+        manifest, path = found
         expected = ref.sha256 if path == ref.path else manifest.adapter_sha256
         weights = adapters.load_tensors(path / adapters.ADAPTER_FILE, expected_sha256=expected)
         self.delete(ref.job_id)
@@ -147,10 +166,23 @@ class PeftLearner:
 
     @on_torch_thread
     def delete(self, job_id: str) -> None:
-        """Forget the job's adapters and optimizer (no-op for an unknown job)."""
-        self._jobs.pop(job_id, None)
+        """Forget the job's adapters and optimizer (no-op for an unknown job), and its
+        published copies where they live apart from its checkpoints (shared memory)."""
+        job = self._jobs.pop(job_id, None)
+        if job is not None:
+            self._keep_newest(job)
         self.host.delete_adapter(adapters.live_adapter_name(job_id))
         self.host.delete_adapter(adapters.teacher_adapter_name(job_id))
+        if self.policy.split:
+            shutil.rmtree(self.policy.publish_root / adapters.job_key(job_id), ignore_errors=True)
+
+    def flush(self) -> None:
+        """Wait for the queued durable checkpoint writes (raising the first that failed)."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Finish the queued durable writes and stop the writer's thread."""
+        self._writer.close()
 
     @on_torch_thread
     def step(self, job_id: str, batch: DistillationBatch) -> StepMetrics:
@@ -185,22 +217,28 @@ class PeftLearner:
 
     @on_torch_thread
     def checkpoint(self, job_id: str) -> AdapterRef:
-        """Write the adapter and manifest under a fresh, never-reused name, with the teacher
-        and optimizer every `state_every_steps` steps; then prune old versions."""
+        """Publish the adapter under a fresh, never-reused name, and after the first and every
+        `state_every_steps`-th step write a durable checkpoint (fp32 adapter, teacher,
+        optimizer), inline or queued (`publishing`); old versions are pruned."""
         job = self._job(job_id)
+        policy = self.policy
         version = job.version + 1
         name = adapters.fresh_adapter_name(job_id, version)
-        parent = self._job_dir(job_id)
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
-        with_state = job.steps % job.settings.state_every_steps == 0
-        try:
-            sha256 = self._write_checkpoint(job, staging, version, with_state=with_state)
-            staging.rename(parent / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        job.version = version
-        adapters.prune_versions(parent, self.settings.keep_adapter_versions)
+        with_state = policy.wants_state(job.steps)
+        if policy.split:
+            # The sampler reads the published copy now; the durable one may follow later.
+            parent = policy.publish_root / adapters.job_key(job_id)
+            sha256 = self._writing(
+                job, parent, name, version, dtype=policy.publish_dtype, state=False
+            )()
+            if with_state:
+                self._writer.submit(self._writing(job, self._job_dir(job_id), name, version))
+                job.durable_version = version
+        else:
+            parent = self._job_dir(job_id)
+            dtype = torch.float32 if with_state else policy.publish_dtype
+            sha256 = self._writing(job, parent, name, version, dtype=dtype, state=with_state)()
+        job.version, job.published = version, name
         return AdapterRef(
             job_id=job_id,
             version=version,
@@ -314,45 +352,60 @@ class PeftLearner:
             for target, source in job.ema_pairs:
                 target.lerp_(source.to(target.dtype), rate)
 
-    def _write_checkpoint(
-        self, job: _Job, directory: Path, version: int, *, with_state: bool
-    ) -> str:
-        weights = self.host.weights_of(job.adapter)
-        sha256 = adapters.save_tensors(weights, directory / adapters.ADAPTER_FILE)
-        self.host.config.save_pretrained(str(directory))
-        if with_state and job.teacher is not None:
-            teacher = self.host.weights_of(job.teacher)
-            adapters.save_tensors(teacher, directory / adapters.TEACHER_FILE)
-        if with_state:
-            state = job.optimizer.state_dict()
-            adapters.save_optimizer(state, directory / adapters.OPTIMIZER_FILE)
-        adapters.Manifest(
+    def _writing(
+        self,
+        job: _Job,
+        parent: Path,
+        name: str,
+        version: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        state: bool = True,
+    ) -> Callable[[], str]:
+        """A write of the job's version as it is now (snapshot taken here, since later steps
+        update the live tensors in place); `state` adds the teacher and optimizer."""
+        teacher = self.host.weights_of(job.teacher) if state and job.teacher else None
+        optimizer = job.optimizer.state_dict() if state else None
+        snapshot = publishing.Snapshot.take(self.host.weights_of(job.adapter), teacher, optimizer)
+        manifest = adapters.Manifest(
             job_id=job.job_id,
             version=version,
             steps=job.steps,
-            has_teacher=with_state and job.teacher is not None,
-            adapter_sha256=sha256,
-            has_state=with_state,
-        ).write(directory)
-        return sha256
+            has_teacher=teacher is not None,
+            adapter_sha256="",
+            has_state=state,
+        )
+        save_config = self.host.config.save_pretrained
+        keep = self.settings.keep_adapter_versions
+        return functools.partial(
+            publishing.write_version, parent, name, manifest, snapshot, save_config, dtype, keep
+        )
+
+    def _keep_newest(self, job: _Job) -> None:
+        """At a job's end here, make its newest version durable if only its published copy
+        (in shared memory, deleted with the job) holds it, so it can still be downloaded."""
+        if not self.policy.split or job.published is None or job.durable_version == job.version:
+            return
+        self._writer.submit(
+            self._writing(job, self._job_dir(job.job_id), job.published, job.version)
+        )
+        self._writer.flush()
 
     def _job_dir(self, job_id: str) -> Path:
         return self.adapters_dir / adapters.job_key(job_id)
 
-    def _resume_point(self, ref: AdapterRef) -> tuple[adapters.Manifest, Path]:
-        """`ref`'s checkpoint if it holds learner state, else the newest older one that does."""
-        manifest = adapters.Manifest.read(ref.path)
-        if manifest.job_id != ref.job_id:
-            raise ValueError(f"{ref.path} belongs to job {manifest.job_id!r}, not {ref.job_id!r}")
-        if manifest.has_state:
-            return manifest, ref.path
-        found = adapters.newest_with_state(ref.path.parent, ref.version)
-        if found is None:
-            raise ValueError(
-                f"job {ref.job_id}: no checkpoint with learner state at or before "
-                f"v{ref.version} under {ref.path.parent}"
-            )
-        return found
+    def _resume_point(self, ref: AdapterRef) -> tuple[adapters.Manifest, Path] | None:
+        """`ref`'s checkpoint if it holds learner state, else the newest durable one at or
+        before it (None when there is none)."""
+        if (ref.path / adapters.MANIFEST_FILE).is_file():
+            manifest = adapters.Manifest.read(ref.path)
+            if manifest.job_id != ref.job_id:
+                raise ValueError(
+                    f"{ref.path} belongs to job {manifest.job_id!r}, not {ref.job_id!r}"
+                )
+            if manifest.has_state:
+                return manifest, ref.path
+        return adapters.newest_with_state(self._job_dir(ref.job_id), ref.version)
 
 
 def micro_batches(

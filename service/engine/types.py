@@ -155,11 +155,15 @@ class Learner(Protocol):
         """
         ...
 
-    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
+    def restore(
+        self, ref: AdapterRef, *, seed: int = 0, sdpo: SdpoParams | None = None
+    ) -> AdapterRef | None:
         """Load a job from its newest checkpoint with learner state, at or before `ref`.
 
         It continues exactly as from that checkpoint. Returns the adapter to publish: the
         restored weights under a fresh name and int id (a sampler may have seen `ref`'s).
+        Where no such checkpoint survived, the job starts again as `create(seed=seed)` would,
+        its versions continuing after `ref`'s, and None is returned (nothing to publish).
         `sdpo` as for `create`: the job's own, which a checkpoint does not hold.
         """
         ...

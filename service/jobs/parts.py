@@ -24,14 +24,20 @@ class WorkerParts:
     sandbox: Sandbox | None = None
 
     def close(self) -> None:
-        """Stop the sampler's engine processes (vLLM) and the sandbox's containers."""
+        """Finish the learner's queued checkpoint writes, stop the sampler's engine processes
+        (vLLM) and the sandbox's containers."""
+        close_learner = getattr(self.parts.learner, "close", None)
         close_sampler = getattr(self.parts.sampler, "close", None)
         try:
-            if callable(close_sampler):
-                close_sampler()
+            if callable(close_learner):
+                close_learner()
         finally:
-            if self.sandbox is not None:
-                self.sandbox.close()
+            try:
+                if callable(close_sampler):
+                    close_sampler()
+            finally:
+                if self.sandbox is not None:
+                    self.sandbox.close()
 
 
 @contextmanager

@@ -223,8 +223,9 @@ class Sdpo:
             self.learner.create(ctx.spec.job_id, seed=ctx.spec.seed, sdpo=ctx.spec.sdpo)
             return
         # A checkpoint does not hold the job's overrides: pass them again on resume.
-        restored = self.learner.restore(resume.adapter, sdpo=ctx.spec.sdpo)
-        ctx.sampler.publish(restored)
+        restored = self.learner.restore(resume.adapter, seed=ctx.spec.seed, sdpo=ctx.spec.sdpo)
+        if restored is not None:  # else its learning starts again from the base model
+            ctx.sampler.publish(restored)
         self._adapter = restored
 
     def prompt_ids(self) -> list[int]:

@@ -1,14 +1,16 @@
-"""A job's adapter versions: record a published one, find the newest and its weights file;
-flush, never commit."""
+"""A job's adapter versions: record a published one, find the newest and the weights file to
+serve; flush, never commit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.engine.layout import job_key, versions_on_disk
 from service.engine.types import ADAPTER_FILE
 from service.store.models import Adapter, Job
 
@@ -53,6 +55,29 @@ async def latest_adapter(session: AsyncSession, job_id: str) -> Adapter | None:
     return (await session.scalars(query)).one_or_none()
 
 
-def weights_file(row: Adapter) -> Path:
-    """The file that holds an adapter version's LoRA weights (in its checkpoint directory)."""
-    return Path(row.path) / ADAPTER_FILE
+@dataclass(frozen=True)
+class ServedWeights:
+    """The weights file the API serves for a job, with the version and sha256 it holds."""
+
+    path: Path
+    version: int
+    sha256: str
+
+
+def served_weights(row: Adapter, adapters_dir: Path) -> ServedWeights | None:
+    """The newest version's weights where the worker published them, when this host sees them
+    (the checkpoint folder, or the same machine's shared memory); else the newest version at or
+    before it in the job's checkpoint folder (a GPU worker publishes to its own shared memory
+    and writes a durable checkpoint every few steps and at the job's end)."""
+    published = Path(row.path) / ADAPTER_FILE
+    if published.is_file():
+        return ServedWeights(published, row.version, row.sha256)
+    durable = [
+        (manifest, path)
+        for manifest, path in versions_on_disk(adapters_dir / job_key(row.job_id))
+        if manifest.version <= row.version and (path / ADAPTER_FILE).is_file()
+    ]
+    if not durable:
+        return None
+    manifest, path = durable[-1]
+    return ServedWeights(path / ADAPTER_FILE, manifest.version, manifest.adapter_sha256)

@@ -5,10 +5,13 @@ Short sequences and tiny batches keep the module near a minute on 2 cores.
 
 from __future__ import annotations
 
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from sandbox.problem import Problem
 from service.config import EngineSettings, SdpoParams, TeacherKind
@@ -342,6 +345,7 @@ def test_learner_state_every_n_steps_and_pruning_keep_resume_exact(host, tmp_pat
 
     fresh = PeftLearner(host, settings, tmp_path / "adapters")
     restored = fresh.restore(refs[-1])
+    assert restored is not None
     assert restored.path == refs[3].path  # v5 has no learner state: resume from v4
     assert restored.version == 5 and restored.name not in {r.name for r in refs}
     weights = adapters.load_tensors(refs[3].path / adapters.ADAPTER_FILE)
@@ -349,3 +353,75 @@ def test_learner_state_every_n_steps_and_pruning_keep_resume_exact(host, tmp_pat
     assert all(torch.equal(live[key], value) for key, value in weights.items())
     assert fresh.checkpoint("prune").version == 6  # versions never repeat
     fresh.delete("prune")
+
+
+def split_settings(tmp_path: Path) -> EngineSettings:
+    """A GPU worker's publishing on the CPU: bf16 copies in their own folder, durable state
+    every 3rd step, written in the background."""
+    return SETTINGS.model_copy(
+        update={
+            "publish_dir": tmp_path / "shm",
+            "publish_dtype": "bfloat16",
+            "state_every_steps": 3,
+            "background_checkpoints": True,
+        }
+    )
+
+
+def test_split_publishing_resumes_from_the_durable_state_when_the_copies_are_gone(host, tmp_path):
+    settings = split_settings(tmp_path)
+    learner = PeftLearner(host, settings, tmp_path / "adapters")
+    learner.create("split", seed=4)
+    refs = []
+    for step in range(4):
+        learner.step("split", synthetic_batch(20 + step))
+        refs.append(learner.checkpoint("split"))
+    learner.flush()
+    published = load_file(str(refs[-1].path / adapters.ADAPTER_FILE))
+    assert refs[-1].path.parent == tmp_path / "shm" / "split"
+    assert {value.dtype for value in published.values()} == {torch.bfloat16}
+    assert not (refs[-1].path / adapters.OPTIMIZER_FILE).exists()  # the copy is weights only
+    assert refs[-1].sha256 == adapters.sha256_file(refs[-1].path / adapters.ADAPTER_FILE)
+    durable = adapters.versions_on_disk(tmp_path / "adapters" / "split")
+    assert [(m.version, m.has_state) for m, _ in durable] == [(1, True), (3, True)]
+    durable_v3 = adapters.load_tensors(durable[-1][1] / adapters.ADAPTER_FILE)
+    assert {value.dtype for value in durable_v3.values()} == {torch.float32}
+
+    learner.delete("split")  # the job ends here: its newest version is kept durably
+    assert not (tmp_path / "shm" / "split").exists()
+    kept = adapters.versions_on_disk(tmp_path / "adapters" / "split")[-1]
+    assert kept[0].version == 4 and kept[1].name == refs[-1].name
+    kept_weights = adapters.load_tensors(kept[1] / adapters.ADAPTER_FILE)
+    assert all(torch.equal(kept_weights[k].bfloat16(), v) for k, v in published.items())
+
+    fresh = PeftLearner(host, settings, tmp_path / "adapters")
+    restored = fresh.restore(refs[-1])  # another host: the shared-memory copy is not there
+    assert restored is not None and restored.version == 4
+    assert restored.path.parent == tmp_path / "adapters" / "split"
+    live = fresh.adapter_state("split")
+    assert all(torch.equal(live[key], value) for key, value in kept_weights.items())
+    fresh.delete("split")
+    fresh.close()
+    learner.close()
+
+
+def test_a_job_with_no_durable_state_starts_again_and_keeps_counting(host, tmp_path):
+    settings = split_settings(tmp_path)
+    learner = PeftLearner(host, settings, tmp_path / "adapters")
+    learner.create("lost", seed=5)
+    learner.step("lost", synthetic_batch(30))
+    ref = learner.checkpoint("lost")
+    learner.flush()
+    learner._jobs.pop("lost")  # a crash: no end-of-job write
+    shutil.rmtree(tmp_path / "adapters")  # and the first durable write never landed
+
+    fresh = PeftLearner(host, settings, tmp_path / "adapters")
+    assert fresh.restore(ref, seed=5) is None
+    reference = PeftLearner(host, SETTINGS, tmp_path / "reference")
+    reference.create("lost-reference", seed=5)
+    live, base = fresh.adapter_state("lost"), reference.adapter_state("lost-reference")
+    assert all(torch.equal(live[key], base[key]) for key in live)  # the seeded initialisation
+    assert fresh.checkpoint("lost").version == ref.version + 1
+    for each, job_id in ((fresh, "lost"), (reference, "lost-reference"), (learner, "lost")):
+        each.delete(job_id)
+        each.close()

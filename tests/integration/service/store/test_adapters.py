@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.engine.types import ADAPTER_FILE
 from service.store import get_job, latest_adapter
-from service.store.adapters import weights_file
+from service.store.adapters import served_weights
 from tests.integration.service.store.helpers import Sessions, new_job, record_versions, run
 
 
@@ -21,6 +20,7 @@ def test_the_newest_adapter_is_the_jobs_current_one(db_url: str) -> None:
             assert (await get_job(session, job_id)).adapter_version == 2
             latest = await latest_adapter(session, job_id)
             assert latest is not None and latest.version == 2
-            assert weights_file(latest) == Path("/a/2") / ADAPTER_FILE  # what the API serves
+            assert Path(latest.path) == Path("/a/2")
+            assert served_weights(latest, Path("/nonexistent")) is None  # nothing on disk
 
     run(db_url, scenario)

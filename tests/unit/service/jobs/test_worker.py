@@ -392,8 +392,10 @@ class JobsLearner:
     def checkpoint(self, job_id: str) -> AdapterRef:
         return self.by_job[job_id].checkpoint(job_id)
 
-    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
-        return self.by_job[ref.job_id].restore(ref, sdpo=sdpo)
+    def restore(
+        self, ref: AdapterRef, *, seed: int = 0, sdpo: SdpoParams | None = None
+    ) -> AdapterRef | None:
+        return self.by_job[ref.job_id].restore(ref, seed=seed, sdpo=sdpo)
 
     def delete(self, job_id: str) -> None:
         self.by_job[job_id].delete(job_id)

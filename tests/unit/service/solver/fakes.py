@@ -118,6 +118,7 @@ class FakeLearner:
     batches: list[DistillationBatch] = field(default_factory=list)
     overrides: list[dict[str, Any] | None] = field(default_factory=list)
     version: int = 0
+    state_lost: bool = False  # restore finds no durable checkpoint
 
     def create(self, job_id: str, *, seed: int, sdpo: SdpoParams | None = None) -> None:
         self.calls.append("create")
@@ -135,11 +136,13 @@ class FakeLearner:
         self.version += 1
         return make_ref(job_id, self.version)
 
-    def restore(self, ref: AdapterRef, *, sdpo: SdpoParams | None = None) -> AdapterRef:
+    def restore(
+        self, ref: AdapterRef, *, seed: int = 0, sdpo: SdpoParams | None = None
+    ) -> AdapterRef | None:
         self.calls.append("restore")
         self.overrides.append(None if sdpo is None else sdpo.overrides())
         self.version = ref.version
-        return ref
+        return None if self.state_lost else ref
 
     def delete(self, job_id: str) -> None:
         self.calls.append("delete")

@@ -348,6 +348,16 @@ def test_resume_continues_indices_rounds_and_the_adapter():
     assert outcome.rounds == 3 and outcome.attempts_used == 12
 
 
+def test_a_resume_without_durable_state_learns_again_from_the_base_model():
+    harness = Harness()
+    harness.learner.state_lost = True
+    resume = Resume(start_attempt=4, start_round=1, adapter=make_ref("job-1", 3))
+    harness.run("sdpo", max_attempts=12, per_round=4, resume=resume)
+    assert harness.learner.calls[0] == "restore"
+    assert harness.sampler.calls[0].adapter is None  # nothing restored, nothing published
+    assert [a.version for a in harness.sampler.published] == [4]  # counting on after v3
+
+
 def test_sdpo_passes_the_jobs_overrides_to_create_and_to_restore():
     overrides = {"learning_rate": 5e-5, "teacher": "frozen"}
     fresh = Harness()
