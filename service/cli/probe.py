@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +17,10 @@ from service.cli.common import MODEL_HELP, PROMPT_HELP, fail, with_model
 from service.config import get_settings
 from service.probe.attempts import Failure, ProbeProblem
 from service.probe.problems import load_probe_problems
-from service.probe.run import ProbeConfig, ProbeParts, ProbeResult, run_probe
 from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
+
+if TYPE_CHECKING:  # torch and peft load only when the probe runs
+    from service.probe.run import ProbeConfig, ProbeResult
 
 app = typer.Typer()
 
@@ -42,6 +44,8 @@ def probe_command(
     attempt's feedback, and with another problem's feedback; print whether the self-teacher
     knows better, and the strategy that follows."""
     logging.basicConfig(level=logging.WARNING)
+    from service.probe.run import ProbeConfig
+
     console = Console()
     problems = _problems(paths or [Path("examples")], limit, shortest_first)
     config = ProbeConfig(
@@ -72,6 +76,7 @@ def _run(
 ) -> ProbeResult:
     from service.engine.errors import EngineConfigError
     from service.engine.factory import build_engine  # torch loads only for this command
+    from service.probe.run import ProbeParts, run_probe
 
     settings = with_model(get_settings(), model)
     try:

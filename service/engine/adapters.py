@@ -10,11 +10,9 @@ one with learner state, which is where a resume starts.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import secrets
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +25,17 @@ from service.engine.layout import MANIFEST_FILE as MANIFEST_FILE
 from service.engine.layout import Manifest as Manifest
 from service.engine.layout import job_key as job_key
 from service.engine.layout import newest_with_state as newest_with_state
+from service.engine.layout import sha256_file as sha256_file
 from service.engine.layout import versions_on_disk as versions_on_disk
 from service.engine.types import ADAPTER_FILE as ADAPTER_FILE
+from service.engine.types import next_int_id as next_int_id
 
 TEACHER_FILE = "teacher.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
-_int_ids = itertools.count(1)
-_int_ids_lock = threading.Lock()
 
 
 class AdapterChecksumError(RuntimeError):
     """An adapter file's sha256 differs from the one its reference promises."""
-
-
-def next_int_id() -> int:
-    """A process-wide integer id, never handed out twice (vLLM keys its caches on it)."""
-    with _int_ids_lock:
-        return next(_int_ids)
 
 
 def live_adapter_name(job_id: str) -> str:
@@ -59,15 +51,6 @@ def teacher_adapter_name(job_id: str) -> str:
 def fresh_adapter_name(job_id: str, version: int) -> str:
     """`<job>-v<version>-<random>`: unique even across workers and restarts."""
     return f"{job_key(job_id)}-v{version}-{secrets.token_hex(4)}"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> str:

@@ -20,6 +20,15 @@ def job_key(job_id: str) -> str:
     return "h" + hashlib.sha256(job_id.encode()).hexdigest()[:24]
 
 
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What a checkpoint directory holds besides tensors."""

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from service.engine import hub
-from service.engine.adapters import sha256_file
 from service.engine.catalog import SHIPPED_MODELS, ShippedModel
 from service.engine.errors import ModelNotFoundError
+from service.engine.layout import sha256_file
 from service.engine.shipped import assemble, part_paths
 
 __all__ = ["ModelNotFoundError", "describe_setting", "resolve_model"]

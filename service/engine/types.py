@@ -6,6 +6,8 @@ so unit tests use one-page fakes and integration tests the real transformers / v
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,16 @@ class Sample:
 # The weights file in an adapter's checkpoint directory (`AdapterRef.path`): what peft and vLLM
 # load, and what the API serves as the job's adapter.
 ADAPTER_FILE = "adapter_model.safetensors"
+
+
+_int_ids = itertools.count(1)
+_int_ids_lock = threading.Lock()
+
+
+def next_int_id() -> int:
+    """A process-wide integer id, never handed out twice (vLLM keys its caches on it)."""
+    with _int_ids_lock:
+        return next(_int_ids)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from service.config import Settings
-from service.engine.adapters import next_int_id
-from service.engine.types import AdapterRef
+from service.engine.types import AdapterRef, next_int_id
 from service.solver.spec import SolverSettings, SolveSpec
 from service.solver.strategies import Resume
 from service.store.jobs import job_request
