@@ -23,6 +23,7 @@ from benchmarks.discovery.report import build_report, plot
 from benchmarks.discovery.runs import Run, Screening, append_journal, is_hard, run_one, screen
 from sandbox.importers import ImportedProblem
 from service.solver.loop import SolverParts
+from service.solver.prompts import PromptStyle
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:
@@ -36,6 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     parser.add_argument("--max-attempts", type=int)
     parser.add_argument("--attempts-per-round", type=int)
     parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--prompt", choices=[s.value for s in PromptStyle])
     parser.add_argument("--select-hard", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--screen-samples", type=int)
     parser.add_argument("--hard-threshold", type=float)
@@ -50,6 +52,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         type=Path,
         help="a model folder with config and tokenizer only: random weights in its shape "
         "(a GPU host the checkpoint cannot reach; times hold, discoveries do not)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the out-dir's journal.jsonl and measure only what it lacks (same arguments)",
     )
     parser.add_argument(
         "--report-from",
@@ -67,6 +74,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         max_attempts=args.max_attempts,
         attempts_per_round=args.attempts_per_round,
         max_new_tokens=args.max_new_tokens,
+        prompt=None if args.prompt is None else PromptStyle(args.prompt),
         select_hard=args.select_hard,
         screen_samples=args.screen_samples,
         hard_threshold=args.hard_threshold,
@@ -93,18 +101,25 @@ def benchmark(
     problems: Sequence[ImportedProblem],
     progress: Progress,
     journal: Path | None = None,
+    done: Sequence[Run | Screening] = (),
 ) -> tuple[list[Run], list[Screening], list[str]]:
     """Screen (when selecting hard problems), then run every strategy × problem × seed.
 
     `journal`: a JSON-lines file each screening and run is appended to as it ends, so that an
-    hours-long run that dies still leaves what it measured."""
+    hours-long run that dies still leaves what it measured; `done`: what an earlier, cut run
+    of the same config journaled, reused rather than measured again."""
+    screened = {s.problem: s for s in done if isinstance(s, Screening)}
+    ran = {(r.problem, r.strategy, r.seed): r for r in done if isinstance(r, Run)}
     screenings: list[Screening] = []
     chosen = list(problems)
     if config.select_hard:
         task = progress.add_task("screening", total=len(problems))
         for item in problems:
-            screenings.append(screen(item, parts, config))
-            append_journal(journal, {"screening": screenings[-1].__dict__})
+            if item.source_id in screened:
+                screenings.append(screened[item.source_id])
+            else:
+                screenings.append(screen(item, parts, config))
+                append_journal(journal, {"screening": screenings[-1].__dict__})
             progress.advance(task)
         hard = {
             s.problem for s in screenings if is_hard(s, config.hard_threshold, config.min_passes)
@@ -116,8 +131,10 @@ def benchmark(
     for item in chosen:
         for seed in config.seeds:
             for strategy in config.strategies:
-                runs.append(run_one(item, strategy, seed, config, parts))
-                append_journal(journal, {"run": runs[-1].__dict__})
+                earlier = ran.get((item.source_id, strategy, seed))
+                runs.append(earlier or run_one(item, strategy, seed, config, parts))
+                if earlier is None:
+                    append_journal(journal, {"run": runs[-1].__dict__})
                 progress.advance(task)
     return runs, screenings, [item.source_id for item in chosen]
 
@@ -151,12 +168,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         shortest_first=config.shortest_first,
     )
     journal = out_dir / "journal.jsonl"
-    journal.unlink(missing_ok=True)
+    done: list[Run | Screening] = []
+    if args.resume and journal.exists():
+        earlier_runs, earlier_screenings, _ = replay(journal)
+        done = [*earlier_screenings, *earlier_runs]
+        console.print(f"resuming: {len(earlier_screenings)} screenings, {len(earlier_runs)} runs")
+    else:
+        journal.unlink(missing_ok=True)
     with (
         solver_parts(random_weights_from=args.random_weights_from) as parts,
         Progress(console=console) as progress,
     ):
-        runs, screenings, selected = benchmark(config, parts, problems, progress, journal)
+        runs, screenings, selected = benchmark(config, parts, problems, progress, journal, done)
     if args.problems_from is not None:
         screenings = earlier_selection(args.problems_from)[1]
     report = build_report(config, runs, screenings, selected)

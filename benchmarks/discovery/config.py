@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from service.solver.prompts import DEFAULT_PROMPT_STYLE, PromptStyle
 from service.solver.strategies import STRATEGIES, StrategyName
 
 
@@ -38,6 +39,8 @@ class Config:
     ks: tuple[int, ...] = field(default=())
     # The job's SDPO hyperparameters over the worker's (`SolveSpec.sdpo`); empty = defaults.
     sdpo: Mapping[str, Any] = field(default_factory=dict)
+    # The student (and teacher) prompt's form, for the runs and the screening alike.
+    prompt: PromptStyle = DEFAULT_PROMPT_STYLE
 
     def __post_init__(self) -> None:
         if self.max_attempts % self.attempts_per_round:

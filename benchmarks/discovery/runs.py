@@ -64,7 +64,7 @@ def run_one(
             attempts_per_round=config.attempts_per_round,
             max_seconds=24 * 3600.0,
         ),
-        sampling=SamplingRequest(max_new_tokens=config.max_new_tokens),
+        sampling=SamplingRequest(max_new_tokens=config.max_new_tokens, prompt=config.prompt),
         seed=seed,
         sdpo=SdpoParams.model_validate(config.sdpo),
     )
@@ -90,7 +90,7 @@ def screen(item: ImportedProblem, parts: SolverParts, config: Config) -> Screeni
         item.reference is not None
         and parts.judge.run_suite(item.reference, item.problem, "all").accepted
     )
-    prompt = student_prompt_ids(parts.tokenizer, item.problem)
+    prompt = student_prompt_ids(parts.tokenizer, item.problem, style=config.prompt)
     params = SamplingParams(max_new_tokens=config.max_new_tokens, seed=config.screen_seed)
     samples = parts.sampler.sample(prompt, config.screen_samples, params, None)
     passed = sum(parts.judge.run_suite(s.text, item.problem, "all").accepted for s in samples)

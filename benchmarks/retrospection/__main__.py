@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmarks.discovery.engine import solver_parts
 from benchmarks.discovery.problems import EXAMPLES_DIR, MBPP_PATH
+from benchmarks.extraction import mbpp_pool
 from benchmarks.retrospection.config import CONFIGS, Config
 from benchmarks.retrospection.plot import plot
 from service.probe.attempts import Failure, ProbeProblem
@@ -45,6 +46,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         "(timing only: the figures mean nothing)",
     )
     parser.add_argument("--mbpp", type=Path, default=MBPP_PATH)
+    parser.add_argument(
+        "--mbpp-order",
+        choices=["config", "shortest", "longer-half"],
+        default="config",
+        help="which MBPP problems: the config's order, or as `benchmarks.extraction` picks them",
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/retrospection"))
     args = parser.parse_args(argv)
     config = CONFIGS[args.config].with_overrides(
@@ -56,15 +63,18 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     return config, args
 
 
-def problems_of(config: Config, mbpp: Path) -> list[ProbeProblem]:
-    """The config's problems that have references, in its order."""
+def problems_of(config: Config, mbpp: Path, order: str = "config") -> list[ProbeProblem]:
+    """The config's problems that have references, in its order (or, for MBPP, `order` as
+    `benchmarks.extraction.mbpp_pool` picks them)."""
+    if config.problem_set == "mbpp" and order != "config" and config.limit is not None:
+        return mbpp_pool(mbpp, config.limit, order)
     path = EXAMPLES_DIR if config.problem_set == "examples" else mbpp
     return load_probe_problems([path], limit=config.limit, shortest_first=config.shortest_first)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     config, args = parse_args(argv)
-    problems = problems_of(config, args.mbpp)
+    problems = problems_of(config, args.mbpp, args.mbpp_order)
     probe = ProbeConfig(
         attempts_per_problem=config.attempts_per_problem,
         max_new_tokens=config.max_new_tokens,

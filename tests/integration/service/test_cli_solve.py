@@ -46,7 +46,7 @@ def test_solve_streams_events_and_ends_with_a_verdict(monkeypatch: pytest.Monkey
 def test_solve_runs_with_the_shipped_coder_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 0.5B coder model from its registry packages, no network: it solves the example or
     says it was exhausted, with its attempts shown."""
-    result = solve_example(monkeypatch, "--model", QWEN_CODER_05B.name, "--max-new-tokens", "160")
+    result = solve_example(monkeypatch, "--model", QWEN_CODER_05B.name, "--max-new-tokens", "64")
     assert result.exit_code == 0, result.output
     assert "attempt 0:" in result.output
     assert ("solved" in result.output) or ("exhausted after 2 attempts" in result.output)

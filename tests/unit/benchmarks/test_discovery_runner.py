@@ -107,6 +107,27 @@ def test_the_benchmark_runs_every_strategy_problem_and_seed() -> None:
     }
 
 
+def test_a_cut_run_resumes_from_its_journal_measuring_nothing_twice(tmp_path: Path) -> None:
+    config = replace(CONFIG, seeds=(0, 1), max_attempts=4, select_hard=True, screen_samples=2)
+    journal = tmp_path / "journal.jsonl"
+    quiet = Console(file=io.StringIO())
+    with Progress(console=quiet) as progress:
+        first = benchmark(config, parts(passing_at(3)), [item()], progress, journal)
+    lines = journal.read_text().splitlines()
+    cut = lines[:3]  # the screening and two runs of six
+    journal.write_text("\n".join(cut) + "\n")
+    earlier_runs, earlier_screenings, _ = replay(journal)
+    with Progress(console=quiet) as progress:
+        again = benchmark(
+            config, parts(passing_at(3)), [item()], progress, journal,
+            [*earlier_screenings, *earlier_runs],
+        )  # fmt: skip
+    assert len(journal.read_text().splitlines()) == len(lines)  # only the missing four added
+    key = [(r.problem, r.strategy, r.seed, r.discovery_index) for r in first[0]]
+    assert [(r.problem, r.strategy, r.seed, r.discovery_index) for r in again[0]] == key
+    assert again[1] == first[1] and again[2] == first[2]
+
+
 def test_the_report_has_curves_cis_ratios_and_a_plot(tmp_path: Path) -> None:
     def run(strategy: str, problem: str, index: int | None) -> Run:
         phases = {"sampling": 1.0, "sandbox": 0.1, "learning": 0.5, "bookkeeping": 0.0}
