@@ -24,7 +24,15 @@ MAY_IMPORT: Mapping[str, tuple[str, ...]] = {
     "service.config": ("sandbox", "service.errors"),
     "service.engine": ("service.config", "service.errors"),
     "service.solver": ("sandbox", "service.config", "service.errors", "service.engine.types"),
-    "service.store": ("service.config", "service.errors", "service.solver", "service.engine.types"),
+    # The engine's torch-free parts: its types, and the checkpoint folder's layout (the API
+    # serves a job's adapter from it).
+    "service.store": (
+        "service.config",
+        "service.errors",
+        "service.solver",
+        "service.engine.types",
+        "service.engine.layout",
+    ),
     "service.bus": ("service.config", "service.errors"),
 }
 # What each part must never import.
