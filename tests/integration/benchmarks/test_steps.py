@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.model, pytest.mark.docker]
 
 @pytest.mark.usefixtures("cpu_engine")
 def test_a_tiny_run_journals_each_problem_and_resumes(tmp_path: Path) -> None:
-    args = ["--mbpp-order", "shortest", "--limit", "2", "--attempts", "2", "--steps", "1,2"]
+    args = ["--mbpp-order", "shortest", "--limit", "3", "--attempts", "2", "--steps", "1,2"]
     args += ["--max-new-tokens", "24", "--out-dir", str(tmp_path)]
     main(args)
     journal = (tmp_path / "rows.jsonl").read_text().splitlines()
