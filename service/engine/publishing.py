@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +144,7 @@ def write_version(
             adapters.save_tensors(snapshot.teacher, staging / adapters.TEACHER_FILE)
         if snapshot.optimizer is not None:
             adapters.save_optimizer(snapshot.optimizer, staging / adapters.OPTIMIZER_FILE)
-        manifest_with_hash = adapters.Manifest(**{**vars(manifest), "adapter_sha256": sha256})
-        manifest_with_hash.write(staging)
+        replace(manifest, adapter_sha256=sha256).write(staging)
         staging.rename(parent / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

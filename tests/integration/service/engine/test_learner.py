@@ -329,14 +329,20 @@ def test_gradient_checkpointing_changes_nothing_but_memory(host, tmp_path):
     assert not host.causal_lm.training
 
 
+def stepped_versions(learner, job_id: str, *, steps: int, first_seed: int) -> list:
+    """`steps` steps on seeded synthetic batches, each followed by a checkpoint; their refs."""
+    refs = []
+    for step in range(steps):
+        learner.step(job_id, synthetic_batch(first_seed + step))
+        refs.append(learner.checkpoint(job_id))
+    return refs
+
+
 def test_learner_state_every_n_steps_and_pruning_keep_resume_exact(host, tmp_path):
     settings = SETTINGS.model_copy(update={"state_every_steps": 2, "keep_adapter_versions": 2})
     learner = PeftLearner(host, settings, tmp_path / "adapters")
     learner.create("prune", seed=1)
-    refs = []
-    for step in range(5):
-        learner.step("prune", synthetic_batch(10 + step))
-        refs.append(learner.checkpoint("prune"))
+    refs = stepped_versions(learner, "prune", steps=5, first_seed=10)
     on_disk = adapters.versions_on_disk(refs[-1].path.parent)
     # Newest two (v4, v5) and the newest with learner state (v4: steps 4 is even).
     assert [(m.version, m.has_state) for m, _ in on_disk] == [(4, True), (5, False)]
@@ -372,10 +378,7 @@ def test_split_publishing_resumes_from_the_durable_state_when_the_copies_are_gon
     settings = split_settings(tmp_path)
     learner = PeftLearner(host, settings, tmp_path / "adapters")
     learner.create("split", seed=4)
-    refs = []
-    for step in range(4):
-        learner.step("split", synthetic_batch(20 + step))
-        refs.append(learner.checkpoint("split"))
+    refs = stepped_versions(learner, "split", steps=4, first_seed=20)
     learner.flush()
     published = load_file(str(refs[-1].path / adapters.ADAPTER_FILE))
     assert refs[-1].path.parent == tmp_path / "shm" / "split"
