@@ -214,6 +214,9 @@ def limit_verdict(record: CaseRecord, limits: Limits) -> Verdict | None:
     if error_type == "MemoryError" or record.exit_code == -signal.SIGKILL:
         # A SIGKILL the harness did not send comes from the memory cgroup's OOM killer.
         return Verdict.MEMORY_LIMIT
+    if record.max_rss_kb - record.baseline_rss_kb > limits.memory_limit_mb * 1024:
+        # Within the address-space rlimit's interpreter headroom, but over the problem's limit.
+        return Verdict.MEMORY_LIMIT
     return None
 
 
@@ -303,7 +306,7 @@ class HarnessOptions:
     drop_uid: int | None
     scrub_dirs: tuple[str, ...]
     workdir: str
-    # "uid", "namespace" or "group": see sandbox.harness.cleanup.kill_program_processes
+    # "namespace" or "group": see sandbox.harness.cleanup.kill_program_processes
     kill_scope: str = "group"
     check_ipc: bool = False  # the box has its own IPC namespace, which must stay empty
 

@@ -35,6 +35,8 @@ REPORT_FD = 3
 TESTS_FD = 4
 SETUP_FD = 5
 TOKEN_FD = 6
+# The size of the box's /dev/shm (Docker's `shm_size`, and each attempt's fresh one).
+SHM_MB = 4
 MAX_VALUE_DEPTH = 100
 # Each container level of a tagged value is two JSON levels, plus the record around it.
 MAX_JSON_DEPTH = 2 * MAX_VALUE_DEPTH + 8
@@ -57,6 +59,7 @@ CASE_KEYS = {
     "cpu_s": float,
     "wall_s": float,
     "max_rss_kb": int,
+    "baseline_rss_kb": int,  # the harness's own share of max_rss_kb, before the program ran
     "stdout": str,
     "stderr": str,
     "report": str,

@@ -53,6 +53,7 @@ class CaseRecord:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     max_rss_kb: int = 0
+    baseline_rss_kb: int = 0
     stdout: str = ""
     stderr: str = ""
     report: Report = field(default_factory=Report)
@@ -140,6 +141,7 @@ def parse_case(data: dict[str, Any], limits: Limits) -> CaseRecord:
         cpu_s=data["cpu_s"],
         wall_s=data["wall_s"],
         max_rss_kb=data["max_rss_kb"],
+        baseline_rss_kb=data["baseline_rss_kb"],
         stdout=data["stdout"],
         stderr=data["stderr"],
         report=report,
@@ -155,7 +157,10 @@ def _case_problem(data: dict[str, Any], limits: Limits) -> str:
     if data["status"] not in STATUSES:
         return "the case record has an unknown status"
     numbers = (data["cpu_s"], data["wall_s"])
-    if not all(math.isfinite(n) and n >= 0 for n in numbers) or data["max_rss_kb"] < 0:
+    if (
+        not all(math.isfinite(n) and n >= 0 for n in numbers)
+        or min(data["max_rss_kb"], data["baseline_rss_kb"]) < 0
+    ):
         return "the case record has impossible usage figures"
     caps = {
         "stdout": limits.output_limit_bytes,

@@ -24,6 +24,8 @@ HARNESS_FILES: tuple[str, ...] = (
     "harness/strict.py",
     "harness/program.py",
     "harness/privileges.py",
+    "harness/syscalls.py",
+    "harness/box.py",
     "harness/cleanup.py",
     "harness/case.py",
     "harness/main.py",

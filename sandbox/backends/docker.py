@@ -4,14 +4,15 @@ A container's main process is the harness in `--serve` mode: the pool keeps its 
 stdin/stdout open and sends one request per attempt, so an attempt costs no `docker exec`
 (no runc exec, no interpreter start) once the container is warm.
 
-Each container: no network, read-only root, a small noexec tmpfs /tmp, no capabilities but
-the three the harness needs to drop to the program's uid and kill what the program leaves
-(SETUID, SETGID, KILL), no-new-privileges, pids/memory/CPU limits, an init that reaps zombies,
-and labels naming the process that owns it, so a later start sweeps the orphans of a crash.
-SysV IPC and POSIX message queues are switched off by namespaced sysctls (so no attempt can
-leave an answer or a memory hog in them), the log driver is `none` (the attached stream never
-reaches the host's disk), and a container is recycled after `max_uses` attempts or whenever the
-harness cannot prove it clean. A Docker fault (a container that vanished, an API error, a
+Each container: no network, read-only root, no capabilities but those of the harness
+(`HARNESS_CAPABILITIES`: dropping to the program's uid, killing what it leaves, and building
+each attempt's box of fresh pid, mount and network namespaces, see `sandbox/harness/box.py`),
+no-new-privileges, pids/memory/CPU limits, an init that reaps zombies, and labels naming the
+process that owns it, so a later start sweeps the orphans of a crash. SysV IPC and POSIX
+message queues are switched off by namespaced sysctls (so no attempt can leave an answer or a
+memory hog in them), the log driver is `none` (the attached stream never reaches the host's
+disk), and a container is recycled after `max_uses` attempts or whenever the harness cannot
+prove it clean. A Docker fault (a container that vanished, an API error, a
 harness that never finished) is the sandbox's: the attempt is re-run once in a fresh container,
 then reported as a sandbox error; no Docker exception escapes `execute`.
 """
@@ -36,6 +37,7 @@ from sandbox.backends.base import HARNESS_SOURCE, HarnessRun, SandboxError
 from sandbox.image import DEFAULT_IMAGE
 from sandbox.judge import HarnessOptions
 from sandbox.limits import Limits
+from sandbox.protocol import SHM_MB
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,11 @@ PROGRAM_UID = 65534
 HARNESS_HEADROOM_MB = 128
 READ_CHUNK_BYTES = 1 << 16
 ATTEMPTS_PER_RUN = 2  # the attempt, and one re-run in a fresh container after a Docker fault
+HARNESS_COMMAND = ("python3", "-I", "-c", HARNESS_SOURCE, "--serve")
+# The harness's, never the program's (each case drops to PROGRAM_UID and installs a seccomp
+# filter against namespaces and mounts): dropping to that uid, killing what the program
+# leaves, and building each attempt's box (namespaces, mounts, the box's loopback).
+HARNESS_CAPABILITIES = ("SETUID", "SETGID", "KILL", "SYS_ADMIN", "NET_ADMIN")
 # Namespaced sysctls that leave the program no SysV shared memory, semaphores or message
 # queues, and no POSIX message queue (the program runs without CAP_SYS_RESOURCE).
 IPC_OFF_SYSCTLS = {
@@ -98,15 +105,16 @@ class DockerBackend:
         self._idle: list[_Slot] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.security_options = security_options(self.client)
         sweep_orphans(self.client)
 
     def options(self) -> HarnessOptions:
         """The harness runs as root in the container and drops to the program's uid per case."""
         return HarnessOptions(
             drop_uid=PROGRAM_UID,
-            scrub_dirs=("/tmp", "/dev/shm"),
+            scrub_dirs=(),  # each attempt's box mounts /tmp and /dev/shm fresh
             workdir="/tmp",
-            kill_scope="uid",
+            kill_scope="namespace",  # the box's init kills all else in its pid namespace
             check_ipc=True,
         )
 
@@ -122,7 +130,8 @@ class DockerBackend:
                 continue
             if _finished(run):
                 return run
-            problem = "the harness did not finish"
+            said = run.stderr[-500:].decode("utf-8", "replace").strip()
+            problem = "the harness did not finish" + (f": {said}" if said else "")
         raise SandboxError(f"the sandbox failed twice: {problem}")
 
     def _execute_once(self, request: bytes, limits: Limits, n_cases: int) -> HarnessRun:
@@ -176,17 +185,17 @@ class DockerBackend:
         try:
             container = self.client.containers.create(
                 self.image,
-                ["python3", "-I", "-c", HARNESS_SOURCE, "--serve"],
+                [*HARNESS_COMMAND, "--box-tmpfs-mb", str(limits.tmpfs_mb)],
                 stdin_open=True,
                 init=True,
                 user="0:0",  # the harness; each case drops to PROGRAM_UID
                 network_mode="none",
                 read_only=True,
                 tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmpfs_mb}m,mode=1777"},
-                shm_size="4m",
+                shm_size=f"{SHM_MB}m",
                 cap_drop=["ALL"],
-                cap_add=["SETUID", "SETGID", "KILL"],
-                security_opt=["no-new-privileges"],
+                cap_add=list(HARNESS_CAPABILITIES),
+                security_opt=self.security_options,
                 pids_limit=limits.process_limit + 16,
                 mem_limit=f"{memory_mb}m",
                 memswap_limit=f"{memory_mb}m",
@@ -202,6 +211,20 @@ class DockerBackend:
         except DockerException as exc:
             raise SandboxError(f"could not start a sandbox container: {exc}") from exc
         return container
+
+
+def security_options(client: Any) -> list[str]:
+    """no-new-privileges always; where the daemon confines containers with AppArmor, its
+    docker-default profile forbids every mount, so the box's builder could not build: the
+    program's own seccomp filter denies mounts and namespaces instead."""
+    options = ["no-new-privileges"]
+    try:
+        daemon = client.info().get("SecurityOptions") or []
+    except DockerException:
+        daemon = []
+    if any("name=apparmor" in str(option) for option in daemon):
+        options.append("apparmor=unconfined")
+    return options
 
 
 def _finished(run: HarnessRun) -> bool:

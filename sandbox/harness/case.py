@@ -16,10 +16,12 @@ import time
 import types
 
 # bundle: strip-start (bundled, the files before this one define these names)
+from sandbox.harness.box import CpuMeter
 from sandbox.harness.cleanup import kill_program_processes, reclaim_dirs
 from sandbox.harness.pinned import JsonDict, _len
 from sandbox.harness.privileges import drop_privileges, set_case_limits
 from sandbox.harness.program import CHUNK_BYTES, CaseProcess
+from sandbox.harness.syscalls import deny_namespaces
 from sandbox.protocol import FRAME_SCRIPT, FRAME_STDIO, REPORT_FD, SETUP_FD, TOKEN_FD, Header
 
 # bundle: strip-end
@@ -33,13 +35,20 @@ class CaseRun:
     """Forks, feeds and watches one case; returns its raw record."""
 
     def __init__(
-        self, header: Header, index: int, case: JsonDict, code: types.CodeType, budget: int
+        self,
+        header: Header,
+        index: int,
+        case: JsonDict,
+        code: types.CodeType,
+        budget: int,
+        meter: CpuMeter,
     ) -> None:
         self.header = header
         self.index = index
         self.case = case
         self.code = code
         self.budget = budget  # bytes of stdout and report this case may still send
+        self.meter = meter
         self.buffers = {name: bytearray() for name in ("stdout", "stderr", "report", "setup")}
         self.token = ""
         self.status = "exited"
@@ -48,7 +57,8 @@ class CaseRun:
     def run(self) -> JsonDict:
         reclaim_dirs(self.header)
         channels = _Channels.open(self.case["frame"] == FRAME_SCRIPT)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = _CpuReading.take(self.meter)
+        baseline_rss_kb = _resident_kb()  # what the forked case holds before the program runs
         started = time.monotonic()
         pid = self.pid = os.fork()
         if pid == 0:
@@ -60,9 +70,9 @@ class CaseRun:
             kill_program_processes(self.header, group=pid)
             wait_status, max_rss_kb = _reap_case(pid)
             channels.close_parent_ends()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        return self._record(wait_status, cpu_s, max_rss_kb, time.monotonic() - started)
+        cpu_s = _CpuReading.take(self.meter).spent_since(before)
+        wall_s = time.monotonic() - started
+        return self._record(wait_status, cpu_s, (max_rss_kb, baseline_rss_kb), wall_s)
 
     def _become_child(self, channels: _Channels) -> None:
         try:
@@ -84,6 +94,7 @@ class CaseRun:
         channels.install_in_child()
         set_case_limits(self.header)
         drop_privileges(self.header)
+        deny_namespaces()
         _reset_std_streams()
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
@@ -186,7 +197,9 @@ class CaseRun:
         shared = self.budget - _len(self.buffers[other]) if name in ("stdout", "report") else 0
         return max(0, min(self.header.output_limit_bytes, shared))
 
-    def _record(self, wait_status: int, cpu_s: float, max_rss_kb: int, wall_s: float) -> JsonDict:
+    def _record(
+        self, wait_status: int, cpu_s: float, rss_kb: tuple[int, int], wall_s: float
+    ) -> JsonDict:
         text = {
             name: bytes(data).decode("utf-8", errors="replace")
             for name, data in self.buffers.items()
@@ -197,13 +210,49 @@ class CaseRun:
             "exit_code": os.waitstatus_to_exitcode(wait_status),
             "cpu_s": float(max(0.0, cpu_s)),
             "wall_s": float(wall_s),
-            "max_rss_kb": int(max_rss_kb),
+            "max_rss_kb": int(rss_kb[0]),
+            "baseline_rss_kb": int(rss_kb[1]),
             "stdout": text["stdout"],
             "stderr": text["stderr"],
             "report": text["report"],
             "setup_error": text["setup"],
             "token": self.token,
         }
+
+
+def _resident_kb() -> int:
+    """Our resident memory now: a forked case starts out holding as much, all of it ours."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _CpuReading:
+    """CPU counters around a case: what came back to us through wait (the case and every
+    descendant reaped by us), and the container's cgroup counter less our own work, which
+    also holds descendants the kernel reaped on its own. The case spent the larger."""
+
+    def __init__(self, children_s: float, cgroup_s: float | None, own_s: float) -> None:
+        self.children_s = children_s
+        self.cgroup_s = cgroup_s
+        self.own_s = own_s
+
+    @classmethod
+    def take(cls, meter: CpuMeter) -> _CpuReading:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return cls(
+            children.ru_utime + children.ru_stime, meter.read_s(), own.ru_utime + own.ru_stime
+        )
+
+    def spent_since(self, before: _CpuReading) -> float:
+        spent = self.children_s - before.children_s
+        if self.cgroup_s is not None and before.cgroup_s is not None:
+            others = (self.cgroup_s - before.cgroup_s) - (self.own_s - before.own_s)
+            spent = max(spent, others)
+        return spent
 
 
 def _reap_case(pid: int) -> tuple[int, int]:

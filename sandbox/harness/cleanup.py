@@ -1,6 +1,7 @@
 """What the program leaves behind: every process of it killed after each case, the scratch
 dirs emptied within a budget after each attempt, and the box proven clean (scratch dirs, IPC
-objects, processes) or left for the backend to recycle.
+objects) or left for the backend to recycle. (The Docker box is fresh per attempt: there, only
+the IPC check applies.)
 """
 
 from __future__ import annotations
@@ -27,15 +28,12 @@ SCRUB_MAX_DEPTH = 10_000
 def kill_program_processes(header: Header, group: int | None = None) -> None:
     """SIGKILL what the program may have left, in the scope the backend names.
 
-    `uid`: every process of the program's uid, whatever its state (Docker: the harness is root
-    and alone with it). `namespace`: kill(-1), exact only inside a private pid namespace
-    (bubblewrap). `group`: the case's own process group only; anything that left it survives
-    (unsandboxed baselines, where kill(-1) would kill the host's processes).
+    `namespace`: kill(-1), exact only from the init of a private pid namespace (bubblewrap's,
+    or the Docker box's). `group`: the case's own process group only; anything that left it
+    survives (unsandboxed baselines, where kill(-1) would kill the host's processes).
     """
     scope = header.kill_scope
-    if scope == "uid" and header.drop_uid is not None and os.getuid() == 0:
-        _kill_uid(header.drop_uid)
-    elif scope == "namespace" and _in_private_pid_namespace():
+    if scope == "namespace" and _in_private_pid_namespace():
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
     elif group is not None:
@@ -44,42 +42,10 @@ def kill_program_processes(header: Header, group: int | None = None) -> None:
 
 
 def _in_private_pid_namespace() -> bool:
-    # In bubblewrap's fresh pid namespace the harness is pid 1 itself (`--as-pid-1`); on a
-    # host pid 1 is the init system and never runs this harness, and no other process has so
-    # small a pid, so kill(-1) can never reach the host's processes.
+    # In bubblewrap's fresh pid namespace the harness is pid 1 itself (`--as-pid-1`), in the
+    # Docker box its init is; on a host pid 1 is the init system and never runs this harness,
+    # and no other process has so small a pid, so kill(-1) can never reach the host's processes.
     return os.getpid() == 1 and os.getppid() == 0
-
-
-def _kill_uid(uid: int) -> None:
-    for _ in range(200):
-        victims = pids_of_uid(uid)
-        if not victims:
-            return
-        for pid in victims:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.001)
-
-
-def pids_of_uid(uid: int) -> list[int]:
-    """Processes of `uid` that still hold a thread: a zombie leader whose other threads live
-    counts; only a zombie with nothing left inside waits for a reaper and is dead."""
-    return [int(entry) for entry in _listdir("/proc") if entry.isdigit() and _holds(entry, uid)]
-
-
-def _holds(pid: str, uid: int) -> bool:
-    fields: dict[str, str] = {}
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                key, _, value = line.partition(":")
-                fields[key] = value.strip()
-    except OSError:
-        return False
-    if fields.get("Uid", "").split()[:1] != [str(uid)]:
-        return False
-    dead = fields.get("State", "").startswith(("Z", "X"))
-    return not dead or int(fields.get("Threads", "1") or "1") > 1
 
 
 def scrub_scratch_dirs(header: Header) -> bool:
@@ -179,7 +145,6 @@ def ipc_is_empty() -> bool:
 
 
 def proven_clean(header: Header) -> bool:
-    """After the attempt's scrub: scratch dirs empty, no IPC object, no process of the program."""
+    """After the attempt's scrub: scratch dirs empty and no IPC object left."""
     scratch = all(not os.listdir(d) for d in header.scrub_dirs if os.path.isdir(d))
-    leftovers = header.drop_uid is not None and os.getuid() == 0 and pids_of_uid(header.drop_uid)
-    return scratch and (not header.check_ipc or ipc_is_empty()) and not leftovers
+    return scratch and (not header.check_ipc or ipc_is_empty())

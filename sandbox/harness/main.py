@@ -1,6 +1,7 @@
 """The harness's main loop: read a request's frames, run each case in order, and print one
 record per case and a closing record; with `--serve`, requests follow one another until stdin
-closes (a warm container's main process).
+closes (a warm container's main process), and with `--box-tmpfs-mb N` each of them is judged
+in a box of its own (`box.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import types
 from collections.abc import Callable
 
 # bundle: strip-start (bundled, the files before this one define these names)
+from sandbox.harness.box import BOX_DONE_EXIT, BOX_NO_MORE_EXIT, CpuMeter, run_box
 from sandbox.harness.case import CaseRun
 from sandbox.harness.cleanup import (
     ipc_is_empty,
@@ -55,24 +57,39 @@ def serve(stdin_fd: int) -> None:
         run_attempt(header, stdin_fd)
 
 
+def serve_in_boxes(stdin_fd: int, tmpfs_mb: int) -> None:
+    """Judge requests one after another, each in a fresh box, until stdin closes.
+
+    The box's init reads the request and writes the case records; the closing record is ours,
+    written once the box and everything in it are gone. A box that could not be built ends the
+    harness (its reason on stderr), so the backend starts a fresh container.
+    """
+    while True:
+        clean_before = _guarded(ipc_is_empty)
+        ended = run_box(tmpfs_mb, lambda meter: _attempt_in_box(stdin_fd, meter))
+        if ended == BOX_NO_MORE_EXIT:
+            return
+        if ended != BOX_DONE_EXIT:
+            raise SystemExit(f"the attempt's box failed (exit {ended})")
+        _emit({"done": True, "clean_before": clean_before, "clean_after": _guarded(ipc_is_empty)})
+
+
+def _attempt_in_box(stdin_fd: int, meter: CpuMeter) -> int:
+    try:
+        header = Header.from_json(read_frame(stdin_fd))
+    except EOFError:
+        return BOX_NO_MORE_EXIT
+    run_cases(header, stdin_fd, meter)
+    kill_program_processes(header)
+    return BOX_DONE_EXIT
+
+
 def run_attempt(header: Header, stdin_fd: int) -> None:
-    """Run the cases that follow `header` on stdin."""
-    started = time.monotonic()
+    """Run the cases that follow `header` on stdin, cleaning the box before and after."""
     left_clean = _guarded(lambda: scrub_scratch_dirs(header)) and (
         not header.check_ipc or _guarded(ipc_is_empty)
     )
-    code = _compile_program(header.program)
-    budget = header.attempt_output_limit_bytes
-    for index in range(header.n_cases):
-        case = read_frame(stdin_fd)
-        if not isinstance(code, types.CodeType):
-            _emit(_bare_record(index, "compile_error", json.dumps({"error": code}) + "\n"))
-        elif time.monotonic() - started > header.suite_wall_limit_s:
-            _emit(_bare_record(index, "skipped", ""))
-        else:
-            record = CaseRun(header, index, case, code, budget).run()
-            budget -= _len(record["stdout"]) + _len(record["report"])
-            _emit(record)
+    run_cases(header, stdin_fd, CpuMeter(None))
     kill_program_processes(header)
     _guarded(lambda: scrub_scratch_dirs(header))
     _emit(
@@ -82,6 +99,23 @@ def run_attempt(header: Header, stdin_fd: int) -> None:
             "clean_after": _guarded(lambda: proven_clean(header)),
         }
     )
+
+
+def run_cases(header: Header, stdin_fd: int, meter: CpuMeter) -> None:
+    """Read each case of the attempt, run it, and print its record."""
+    started = time.monotonic()
+    code = _compile_program(header.program)
+    budget = header.attempt_output_limit_bytes
+    for index in range(header.n_cases):
+        case = read_frame(stdin_fd)
+        if not isinstance(code, types.CodeType):
+            _emit(_bare_record(index, "compile_error", json.dumps({"error": code}) + "\n"))
+        elif time.monotonic() - started > header.suite_wall_limit_s:
+            _emit(_bare_record(index, "skipped", ""))
+        else:
+            record = CaseRun(header, index, case, code, budget, meter).run()
+            budget -= _len(record["stdout"]) + _len(record["report"])
+            _emit(record)
 
 
 def _guarded(check: Callable[[], bool]) -> bool:
@@ -102,6 +136,7 @@ def _bare_record(index: int, status: str, report: str) -> JsonDict:
         "cpu_s": 0.0,
         "wall_s": 0.0,
         "max_rss_kb": 0,
+        "baseline_rss_kb": 0,
         "stdout": "",
         "stderr": "",
         "report": report,
@@ -140,7 +175,10 @@ def read_frame(fd: int) -> JsonDict:
 def main() -> None:
     """Entry point inside the sandbox: one request, or a stream of them with `--serve`."""
     harden_harness()
-    if "--serve" in sys.argv[1:]:
+    arguments = sys.argv[1:]
+    if "--box-tmpfs-mb" in arguments:
+        serve_in_boxes(0, int(arguments[arguments.index("--box-tmpfs-mb") + 1]))
+    elif "--serve" in arguments:
         serve(0)
     else:
         run(0)

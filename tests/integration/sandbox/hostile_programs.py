@@ -481,6 +481,45 @@ PROCESS_ATTACKS: tuple[Hostile, ...] = (
         _v(V.TIME_LIMIT),
     ),
     Hostile(
+        "cpu_in_children_the_kernel_reaps",
+        "ignore SIGCHLD so the kernel reaps a child that burns 1.6 s under a 1 s limit",
+        "import os, signal, time\ntry:\n    signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "except OSError:\n    pass\nr, w = os.pipe()\nif os.fork() == 0:\n"
+        "    end = time.process_time() + 1.6\n    while time.process_time() < end:\n"
+        "        pass\n    os.write(w, b'x')\n    os._exit(0)\nos.read(r, 1)\nprint('escaped')\n",
+        _v(V.TIME_LIMIT),
+    ),
+    Hostile(
+        "cpu_in_children_with_nocldwait",
+        "ask for SA_NOCLDWAIT through the raw syscall, then burn 1.6 s in a child",
+        "import ctypes, os, struct, time\nlibc = ctypes.CDLL(None)\n"
+        "act = ctypes.create_string_buffer(struct.pack('QQQQ', 0, 0x2 | 0x04000000, 0, 0), 64)\n"
+        "nr = {'x86_64': 13, 'aarch64': 134}[os.uname().machine]\n"
+        "libc.syscall(nr, 17, act, None, 8)\nr, w = os.pipe()\nif os.fork() == 0:\n"
+        "    end = time.process_time() + 1.6\n    while time.process_time() < end:\n"
+        "        pass\n    os.write(w, b'x')\n    os._exit(0)\nos.read(r, 1)\nprint('escaped')\n",
+        _v(V.TIME_LIMIT),
+    ),
+    Hostile(
+        "memory_in_the_interpreters_headroom",
+        "hold 100 MB under a 64 MB limit, within the address-space rlimit's headroom",
+        "x = bytearray(100 * 1024 * 1024)\nfor i in range(0, len(x), 4096):\n    x[i] = 1\n"
+        "print('escaped')\n",
+        _v(V.MEMORY_LIMIT),
+    ),
+    Hostile(
+        "namespaces_and_mounts",
+        "make a user namespace (and with it every capability inside), mount, or clone one",
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "clone = {'x86_64': 56, 'aarch64': 220}[os.uname().machine]\n"
+        "child = libc.syscall(clone, 0x10000000 | 17, 0, 0, 0, 0)\n"
+        "if child == 0:\n    os._exit(0)\n"
+        "made = [libc.unshare(0x10000000), libc.unshare(0x40000000 | 0x00020000),\n"
+        "        libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 0, None)]\n"
+        "print('escaped' if child > 0 or 0 in made else 'contained')\n",
+        _v(V.WRONG_ANSWER),
+    ),
+    Hostile(
         "setup_failure_banner",
         "print the harness's old setup-failure banner and exit 70, to be blamed on the sandbox",
         "import sys\nsys.stderr.write('retrospect-harness: case setup failed: EPERM\\n')\n"

@@ -84,6 +84,7 @@ def raw_record(**overrides: Any) -> dict[str, Any]:
         "cpu_s": 0.01,
         "wall_s": 0.02,
         "max_rss_kb": 10240,
+        "baseline_rss_kb": 0,
         "stdout": "",
         "stderr": "",
         "report": "".join(json.dumps(line) + "\n" for line in lines),
@@ -122,6 +123,9 @@ def error(kind: str, **extra: Any) -> dict[str, Any]:
         ({"exit_code": -signal.SIGXCPU, "cpu_s": 0.9}, Verdict.TIME_LIMIT),
         ({"exit_code": 1, "error": error("MemoryError")}, Verdict.MEMORY_LIMIT),
         ({"exit_code": -signal.SIGKILL}, Verdict.MEMORY_LIMIT),
+        # The peak less what the forked harness held, against the 256 MB default limit.
+        ({"max_rss_kb": 300 * 1024, "baseline_rss_kb": 16 * 1024}, Verdict.MEMORY_LIMIT),
+        ({"max_rss_kb": 270 * 1024, "baseline_rss_kb": 16 * 1024}, None),
         ({}, None),
         ({"cpu_s": 1.0}, None),
         ({"exit_code": 1, "error": error("ValueError")}, None),
