@@ -25,8 +25,8 @@ HARNESS_FILES: tuple[str, ...] = (
     "harness/program.py",
     "harness/privileges.py",
     "harness/syscalls.py",
-    "harness/box.py",
     "harness/cleanup.py",
+    "harness/box.py",
     "harness/case.py",
     "harness/main.py",
 )

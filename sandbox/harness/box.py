@@ -1,15 +1,14 @@
-"""The Docker attempt's box: fresh pid, mount and network namespaces for every attempt.
+"""The Docker attempt's box: what an attempt sees is fresh, whatever ran before it.
 
-A warm container serves many attempts, and what the kernel keeps per namespace outlives any
-clean-up: a tmpfs's next inode number, the next pid, TCP connections in TIME_WAIT, the
-container's cgroup counters. So the serving harness (root, with CAP_SYS_ADMIN and
-CAP_NET_ADMIN for this alone) builds a box per attempt: it forks, the child unshares mount,
-network and pid namespaces, and its child (the new pid namespace's init) mounts a fresh tmpfs
-on /tmp and /dev/shm, a /proc that shows only the box's own processes, an empty read-only
-tmpfs over /sys/fs/cgroup, brings the fresh loopback up, and judges one attempt. When it
-exits, the kernel kills whatever of the program is left, and the namespaces and their mounts
-go with the last process in them. The next box is built as soon as an attempt ends, so its
-cost overlaps the host's reading of the results.
+A warm container serves many attempts, and what the kernel keeps outlives any clean-up: a
+tmpfs's next inode number, the next pid, TCP connections in TIME_WAIT, the container's cgroup
+counters. So the serving harness (root, with CAP_SYS_ADMIN and CAP_NET_ADMIN for this alone)
+forks the box's init into a pid namespace of its own, and the init, in a mount namespace of
+its own, shows the program a `/proc` of the box's own processes only and no cgroup files.
+Before each attempt it makes everything else new: a fresh tmpfs on /tmp and /dev/shm, a fresh
+network namespace with its loopback up, and the pid counter set back to where a new pid
+namespace starts (every process of the last attempt is dead and reaped by then). It does so
+right after the last attempt's closing record, while the host reads the results.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import struct
 from collections.abc import Callable
 
 # bundle: strip-start (bundled, the files before this one define these names)
+from sandbox.harness.cleanup import IpcTables
 from sandbox.harness.pinned import _exit
 from sandbox.protocol import SHM_MB
 
@@ -31,81 +31,55 @@ from sandbox.protocol import SHM_MB
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MS_REC, MS_PRIVATE, MNT_DETACH = 0x4000, 0x40000, 0x2
 SCRATCH_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
-BOX_DONE_EXIT, BOX_NO_MORE_EXIT, BOX_FAILED_EXIT = 0, 3, 4
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-# The container's CPU counter: cgroup v1's cpuacct (nanoseconds), or v2's cpu.stat.
-CGROUP_CPU_FILES = (
-    "/sys/fs/cgroup/cpuacct/cpuacct.usage",
-    "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
-    "/sys/fs/cgroup/cpu.stat",
-)
+BOX_FAILED_EXIT = 4
 
 
-class CpuMeter:
-    """The container's cgroup CPU counter, opened before the box hides it from the program.
-
-    It counts every process of the container, those the kernel reaps on its own included
-    (their CPU never reaches anybody's RUSAGE_CHILDREN). While a case runs, the only other
-    process of the container that works is the box's init, which measures itself.
-    """
-
-    def __init__(self, fd: int | None) -> None:
-        self.fd = fd
-
-    @classmethod
-    def open(cls) -> CpuMeter:
-        for path in CGROUP_CPU_FILES:
-            with contextlib.suppress(OSError):
-                meter = cls(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
-                if meter.read_s() is not None:
-                    return meter
-                os.close(meter.fd or -1)
-        return cls(None)
-
-    def read_s(self) -> float | None:
-        """CPU seconds the container has used, or None where no counter could be read."""
-        if self.fd is None:
-            return None
-        try:
-            text = os.pread(self.fd, 4096, 0).decode()
-        except OSError:
-            return None
-        if text.strip().isdigit():
-            return int(text) / 1e9
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "usage_usec" and value.strip().isdigit():
-                return int(value) / 1e6
-        return None
-
-
-def run_box(tmpfs_mb: int, attempt: Callable[[CpuMeter], int]) -> int:
-    """Build one box, run `attempt` as its init, and return how the box ended (`attempt`'s
-    own exit code, or BOX_FAILED_EXIT)."""
+def run_in_box(serve: Callable[[Box], int]) -> int:
+    """Fork the box's init into a fresh pid namespace, let it `serve`, return its exit code."""
+    _unshare(CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
-        _end_child(lambda: _builder(tmpfs_mb, attempt))
+        _end_child(lambda: serve(Box.enter()))
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 
 
-def _builder(tmpfs_mb: int, attempt: Callable[[CpuMeter], int]) -> int:
-    """Unshare, then wait for the box's init (the new pid namespace's first process) and end
-    as it did."""
-    _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
-    init = os.fork()
-    if init == 0:
-        _end_child(lambda: _init(tmpfs_mb, attempt))
-    _, status = os.waitpid(init, 0)
-    return os.waitstatus_to_exitcode(status)
+class Box:
+    """The init's own handles, opened while a whole /proc of its pid namespace showed them."""
 
+    def __init__(self, last_pid_fd: int, ipc: IpcTables) -> None:
+        self.last_pid_fd = last_pid_fd
+        self.ipc = ipc
 
-def _init(tmpfs_mb: int, attempt: Callable[[CpuMeter], int]) -> int:
-    meter = CpuMeter.open()
-    furnish(tmpfs_mb)
-    return attempt(meter)
+    @classmethod
+    def enter(cls) -> Box:
+        """In the init: its mount namespace, its /proc, no cgroup files."""
+        _unshare(CLONE_NEWNS)
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        _mount("proc", "/proc", "proc", SCRATCH_FLAGS)
+        last_pid = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY | os.O_CLOEXEC)
+        ipc = IpcTables.open()
+        _umount("/proc")  # the handles keep what they need of it
+        try:  # only the box's processes, only the program's own to it, and no kernel tables
+            _mount("proc", "/proc", "proc", SCRATCH_FLAGS, "hidepid=invisible,subset=pid")
+        except OSError:  # a kernel older than 5.8: no /proc at all rather than the container's
+            _mount("tmpfs", "/proc", "tmpfs", SCRATCH_FLAGS | MS_RDONLY, "size=4k,mode=555")
+        if os.path.isdir("/sys/fs/cgroup"):
+            _mount("tmpfs", "/sys/fs/cgroup", "tmpfs", SCRATCH_FLAGS | MS_RDONLY, "size=4k")
+        os.chdir("/")
+        return cls(last_pid, ipc)
+
+    def refresh(self, tmpfs_mb: int) -> None:
+        """Make new what the next attempt sees: scratch file systems, network, pid counter."""
+        for path, size_mb in (("/tmp", tmpfs_mb), ("/dev/shm", SHM_MB)):
+            _umount(path)  # the last attempt's (or Docker's): nothing of it shows again
+            _mount("tmpfs", path, "tmpfs", SCRATCH_FLAGS, f"size={size_mb}m,mode=1777")
+        _unshare(CLONE_NEWNET)
+        _loopback_up()
+        os.pwrite(self.last_pid_fd, b"1", 0)  # the next process is pid 2, as in a new namespace
 
 
 def _end_child(body: Callable[[], int]) -> None:
@@ -118,21 +92,6 @@ def _end_child(body: Callable[[], int]) -> None:
             os.write(2, f"the attempt's box failed: {exc!r}\n".encode()[:2000])
         code = BOX_FAILED_EXIT
     _exit(code)
-
-
-def furnish(tmpfs_mb: int) -> None:
-    """The box's own file system view and loopback (in its mount and network namespaces)."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("tmpfs", "/tmp", "tmpfs", SCRATCH_FLAGS, f"size={tmpfs_mb}m,mode=1777")
-    _mount("tmpfs", "/dev/shm", "tmpfs", SCRATCH_FLAGS, f"size={SHM_MB}m,mode=1777")
-    try:  # only the box's processes, only the program's own to it, and no kernel tables
-        _mount("proc", "/proc", "proc", SCRATCH_FLAGS, "hidepid=invisible,subset=pid")
-    except OSError:  # a kernel older than 5.8: no /proc at all rather than the container's
-        _mount("tmpfs", "/proc", "tmpfs", SCRATCH_FLAGS | MS_RDONLY, "size=4k,mode=555")
-    if os.path.isdir("/sys/fs/cgroup"):
-        _mount("tmpfs", "/sys/fs/cgroup", "tmpfs", SCRATCH_FLAGS | MS_RDONLY, "size=4k,mode=555")
-    os.chdir("/")
-    _loopback_up()
 
 
 def _loopback_up() -> None:
@@ -149,6 +108,12 @@ def _unshare(flags: int) -> None:
     if _libc.unshare(flags) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"unshare: {os.strerror(errno)}")
+
+
+def _umount(target: str) -> None:
+    if _libc.umount2(target.encode(), MNT_DETACH) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:

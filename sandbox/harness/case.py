@@ -16,7 +16,6 @@ import time
 import types
 
 # bundle: strip-start (bundled, the files before this one define these names)
-from sandbox.harness.box import CpuMeter
 from sandbox.harness.cleanup import kill_program_processes, reclaim_dirs
 from sandbox.harness.pinned import JsonDict, _len
 from sandbox.harness.privileges import drop_privileges, set_case_limits
@@ -35,20 +34,13 @@ class CaseRun:
     """Forks, feeds and watches one case; returns its raw record."""
 
     def __init__(
-        self,
-        header: Header,
-        index: int,
-        case: JsonDict,
-        code: types.CodeType,
-        budget: int,
-        meter: CpuMeter,
+        self, header: Header, index: int, case: JsonDict, code: types.CodeType, budget: int
     ) -> None:
         self.header = header
         self.index = index
         self.case = case
         self.code = code
         self.budget = budget  # bytes of stdout and report this case may still send
-        self.meter = meter
         self.buffers = {name: bytearray() for name in ("stdout", "stderr", "report", "setup")}
         self.token = ""
         self.status = "exited"
@@ -57,7 +49,7 @@ class CaseRun:
     def run(self) -> JsonDict:
         reclaim_dirs(self.header)
         channels = _Channels.open(self.case["frame"] == FRAME_SCRIPT)
-        before = _CpuReading.take(self.meter)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         baseline_rss_kb = _resident_kb()  # what the forked case holds before the program runs
         started = time.monotonic()
         pid = self.pid = os.fork()
@@ -70,7 +62,8 @@ class CaseRun:
             kill_program_processes(self.header, group=pid)
             wait_status, max_rss_kb = _reap_case(pid)
             channels.close_parent_ends()
-        cpu_s = _CpuReading.take(self.meter).spent_since(before)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         wall_s = time.monotonic() - started
         return self._record(wait_status, cpu_s, (max_rss_kb, baseline_rss_kb), wall_s)
 
@@ -227,32 +220,6 @@ def _resident_kb() -> int:
             return int(statm.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
     except (OSError, ValueError, IndexError):
         return 0
-
-
-class _CpuReading:
-    """CPU counters around a case: what came back to us through wait (the case and every
-    descendant reaped by us), and the container's cgroup counter less our own work, which
-    also holds descendants the kernel reaped on its own. The case spent the larger."""
-
-    def __init__(self, children_s: float, cgroup_s: float | None, own_s: float) -> None:
-        self.children_s = children_s
-        self.cgroup_s = cgroup_s
-        self.own_s = own_s
-
-    @classmethod
-    def take(cls, meter: CpuMeter) -> _CpuReading:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        return cls(
-            children.ru_utime + children.ru_stime, meter.read_s(), own.ru_utime + own.ru_stime
-        )
-
-    def spent_since(self, before: _CpuReading) -> float:
-        spent = self.children_s - before.children_s
-        if self.cgroup_s is not None and before.cgroup_s is not None:
-            others = (self.cgroup_s - before.cgroup_s) - (self.own_s - before.own_s)
-            spent = max(spent, others)
-        return spent
 
 
 def _reap_case(pid: int) -> tuple[int, int]:

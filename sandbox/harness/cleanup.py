@@ -12,7 +12,7 @@ import signal
 import time
 
 # bundle: strip-start (bundled, the files before this one define these names)
-from sandbox.harness.pinned import _exit, _listdir
+from sandbox.harness.pinned import _exit, _len, _listdir
 from sandbox.harness.privileges import drop_privileges
 from sandbox.protocol import Header
 
@@ -132,16 +132,54 @@ def _unlink_files(fd: int, budget: list[int]) -> list[str]:
     return subdirs
 
 
+class IpcTables:
+    """The IPC namespace's SysV tables, opened while /proc shows them (the Docker box's /proc
+    does not) and read again whenever asked; and its POSIX message queues."""
+
+    def __init__(self, fds: list[int]) -> None:
+        self.fds = fds
+
+    @classmethod
+    def open(cls) -> IpcTables:
+        fds = []
+        for table in ("shm", "sem", "msg"):
+            with contextlib.suppress(OSError):
+                fds.append(os.open(f"/proc/sysvipc/{table}", os.O_RDONLY | os.O_CLOEXEC))
+        return cls(fds)
+
+    def empty(self) -> bool:
+        """No SysV shared memory, semaphore or message queue, and no POSIX message queue."""
+        for fd in self.fds:
+            if _len(os.pread(fd, 1 << 16, 0).splitlines()) > 1:  # a header, then one per object
+                return False
+        return not (os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"))
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
 def ipc_is_empty() -> bool:
-    """No SysV shared memory, semaphore or message queue, and no POSIX message queue, is left."""
-    for table in ("shm", "sem", "msg"):
+    """No IPC object of any kind is left in our IPC namespace."""
+    tables = IpcTables.open()
+    try:
+        return tables.empty()
+    finally:
+        tables.close()
+
+
+def reap_everything(deadline_s: float) -> bool:
+    """As a pid namespace's init after kill(-1): reap until no process but us is left; False
+    when one outlived the deadline (stuck in the kernel, say)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
         try:
-            with open(f"/proc/sysvipc/{table}") as listing:
-                if len(listing.read().splitlines()) > 1:  # a header line, then one per object
-                    return False
-        except OSError:
-            continue
-    return not (os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"))
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.0005)
+        except ChildProcessError:
+            return True
+    return False
 
 
 def proven_clean(header: Header) -> bool:

@@ -6,6 +6,7 @@ in a box of its own (`box.py`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -14,12 +15,13 @@ import types
 from collections.abc import Callable
 
 # bundle: strip-start (bundled, the files before this one define these names)
-from sandbox.harness.box import BOX_DONE_EXIT, BOX_NO_MORE_EXIT, CpuMeter, run_box
+from sandbox.harness.box import Box, run_in_box
 from sandbox.harness.case import CaseRun
 from sandbox.harness.cleanup import (
     ipc_is_empty,
     kill_program_processes,
     proven_clean,
+    reap_everything,
     scrub_scratch_dirs,
 )
 from sandbox.harness.pinned import JsonDict, _dumps, _len
@@ -28,6 +30,10 @@ from sandbox.harness.program import describe_error
 from sandbox.protocol import PROGRAM_FILE, Header
 
 # bundle: strip-end
+
+
+# How long the box's init waits for the killed program's processes to be gone.
+REAP_ALL_WAIT_S = 2.0
 
 
 def _emit(record: JsonDict) -> None:
@@ -58,30 +64,34 @@ def serve(stdin_fd: int) -> None:
 
 
 def serve_in_boxes(stdin_fd: int, tmpfs_mb: int) -> None:
-    """Judge requests one after another, each in a fresh box, until stdin closes.
+    """Judge requests one after another until stdin closes, each in a box made new for it
+    (`box.py`). A box that failed ends the harness (its reason on stderr), so the backend
+    starts a fresh container."""
+    ended = run_in_box(functools.partial(_serve_as_init, stdin_fd, tmpfs_mb))
+    if ended != 0:
+        raise SystemExit(f"the attempt's box failed (exit {ended})")
 
-    The box's init reads the request and writes the case records; the closing record is ours,
-    written once the box and everything in it are gone. A box that could not be built ends the
-    harness (its reason on stderr), so the backend starts a fresh container.
-    """
+
+def _serve_as_init(stdin_fd: int, tmpfs_mb: int, box: Box) -> int:
+    """The box's init: before each attempt, make the box new; after it, kill and reap every
+    process of the program, then write the closing record."""
     while True:
-        clean_before = _guarded(ipc_is_empty)
-        ended = run_box(tmpfs_mb, lambda meter: _attempt_in_box(stdin_fd, meter))
-        if ended == BOX_NO_MORE_EXIT:
-            return
-        if ended != BOX_DONE_EXIT:
-            raise SystemExit(f"the attempt's box failed (exit {ended})")
-        _emit({"done": True, "clean_before": clean_before, "clean_after": _guarded(ipc_is_empty)})
-
-
-def _attempt_in_box(stdin_fd: int, meter: CpuMeter) -> int:
-    try:
-        header = Header.from_json(read_frame(stdin_fd))
-    except EOFError:
-        return BOX_NO_MORE_EXIT
-    run_cases(header, stdin_fd, meter)
-    kill_program_processes(header)
-    return BOX_DONE_EXIT
+        clean_before = _guarded(box.ipc.empty)
+        box.refresh(tmpfs_mb)
+        try:
+            header = Header.from_json(read_frame(stdin_fd))
+        except EOFError:
+            return 0
+        run_cases(header, stdin_fd)
+        kill_program_processes(header)
+        reaped = reap_everything(REAP_ALL_WAIT_S)
+        _emit(
+            {
+                "done": True,
+                "clean_before": clean_before,
+                "clean_after": reaped and _guarded(box.ipc.empty),
+            }
+        )
 
 
 def run_attempt(header: Header, stdin_fd: int) -> None:
@@ -89,7 +99,7 @@ def run_attempt(header: Header, stdin_fd: int) -> None:
     left_clean = _guarded(lambda: scrub_scratch_dirs(header)) and (
         not header.check_ipc or _guarded(ipc_is_empty)
     )
-    run_cases(header, stdin_fd, CpuMeter(None))
+    run_cases(header, stdin_fd)
     kill_program_processes(header)
     _guarded(lambda: scrub_scratch_dirs(header))
     _emit(
@@ -101,7 +111,7 @@ def run_attempt(header: Header, stdin_fd: int) -> None:
     )
 
 
-def run_cases(header: Header, stdin_fd: int, meter: CpuMeter) -> None:
+def run_cases(header: Header, stdin_fd: int) -> None:
     """Read each case of the attempt, run it, and print its record."""
     started = time.monotonic()
     code = _compile_program(header.program)
@@ -113,7 +123,7 @@ def run_cases(header: Header, stdin_fd: int, meter: CpuMeter) -> None:
         elif time.monotonic() - started > header.suite_wall_limit_s:
             _emit(_bare_record(index, "skipped", ""))
         else:
-            record = CaseRun(header, index, case, code, budget, meter).run()
+            record = CaseRun(header, index, case, code, budget).run()
             budget -= _len(record["stdout"]) + _len(record["report"])
             _emit(record)
 

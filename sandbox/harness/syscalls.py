@@ -181,18 +181,26 @@ def _assemble(
     ]
 
 
+def _packed_filter(machine: str) -> bytes | None:
+    """The filter in the kernel's `struct sock_filter` layout, or None on an unknown machine."""
+    if machine not in SYSCALL_TABLES:
+        return None
+    return b"".join(struct.pack("=HBBI", *ins) for ins in filter_program(machine))
+
+
+# Packed once when the harness starts, so that each case only installs it.
+PROGRAM_FILTER = _packed_filter(os.uname().machine)
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 def deny_namespaces() -> None:
     """Install the filter on this process (and all it starts); refuse on an unknown machine."""
-    machine = os.uname().machine
-    if machine not in SYSCALL_TABLES:
-        raise OSError(errno.ENOSYS, f"no syscall table for {machine}: refusing to judge")
-    instructions = filter_program(machine)
-    raw = b"".join(struct.pack("=HBBI", *ins) for ins in instructions)
-    buffer = ctypes.create_string_buffer(raw, _len(raw))
-    fprog = struct.pack("=HxxxxxxQ", _len(instructions), ctypes.addressof(buffer))
+    if PROGRAM_FILTER is None:
+        raise OSError(errno.ENOSYS, f"no syscall table for {os.uname().machine}: refusing")
+    buffer = ctypes.create_string_buffer(PROGRAM_FILTER, _len(PROGRAM_FILTER))
+    fprog = struct.pack("=HxxxxxxQ", _len(PROGRAM_FILTER) // 8, ctypes.addressof(buffer))
     fprog_buffer = ctypes.create_string_buffer(fprog, _len(fprog))
-    libc = ctypes.CDLL(None, use_errno=True)
     for option, value in ((PR_SET_NO_NEW_PRIVS, 1), (PR_SET_SECCOMP, SECCOMP_MODE_FILTER)):
         argument = ctypes.addressof(fprog_buffer) if option == PR_SET_SECCOMP else 0
-        if libc.prctl(option, value, ctypes.c_void_p(argument), 0, 0) != 0:
+        if _libc.prctl(option, value, ctypes.c_void_p(argument), 0, 0) != 0:
             raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
