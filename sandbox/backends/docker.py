@@ -5,8 +5,8 @@ stdin/stdout open and sends one request per attempt, so an attempt costs no `doc
 (no runc exec, no interpreter start) once the container is warm.
 
 Each container: no network, read-only root, no capabilities but those of the harness
-(`HARNESS_CAPABILITIES`: dropping to the program's uid, killing what it leaves, and building
-each attempt's box of fresh pid, mount and network namespaces, see `sandbox/harness/box.py`),
+(`HARNESS_CAPABILITIES`: dropping to the program's uid, killing what it leaves, and making
+each attempt's box new, see `sandbox/harness/box.py`),
 no-new-privileges, pids/memory/CPU limits, an init that reaps zombies, and labels naming the
 process that owns it, so a later start sweeps the orphans of a crash. SysV IPC and POSIX
 message queues are switched off by namespaced sysctls (so no attempt can leave an answer or a
@@ -50,8 +50,8 @@ ATTEMPTS_PER_RUN = 2  # the attempt, and one re-run in a fresh container after a
 HARNESS_COMMAND = ("python3", "-I", "-c", HARNESS_SOURCE, "--serve")
 # The harness's, never the program's (each case drops to PROGRAM_UID and installs a seccomp
 # filter against namespaces and mounts): dropping to that uid, killing what the program
-# leaves, and building each attempt's box (namespaces, mounts, the box's loopback).
-HARNESS_CAPABILITIES = ("SETUID", "SETGID", "KILL", "SYS_ADMIN", "NET_ADMIN")
+# leaves, and making the box new for each attempt (its namespaces, mounts, pid counter).
+HARNESS_CAPABILITIES = ("SETUID", "SETGID", "KILL", "SYS_ADMIN")
 # Namespaced sysctls that leave the program no SysV shared memory, semaphores or message
 # queues, and no POSIX message queue (the program runs without CAP_SYS_RESOURCE).
 IPC_OFF_SYSCTLS = {

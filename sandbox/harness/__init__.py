@@ -1,4 +1,5 @@
-"""The in-sandbox runner: stdlib only, executed as `python3 -I -c <bundle> [--serve]`.
+"""The in-sandbox runner: stdlib only, executed as `python3 -I -c <bundle> [--serve]
+[--box-tmpfs-mb N]`.
 
 The wire format is in `sandbox/protocol.py`. Expected values never reach this process for
 stdio, functional and host-judged assert cases: it reports what the program printed, returned
@@ -10,9 +11,12 @@ The harness makes itself non-dumpable (so a program sharing its uid cannot open 
 file descriptors through /proc) and a child subreaper (so every descendant of a case, reaped or
 not, comes back to it and its CPU time is charged to that case). Each case runs in a forked
 child that drops to an unprivileged uid when the harness runs as root, gets its own session,
-rlimits and pipes, and reports through a pipe of its own. After each case every process of the
-case is killed whatever its state; after the attempt the scratch dirs are emptied and checked,
-together with SysV IPC and POSIX message queues, so nothing is left for the next attempt.
+rlimits and pipes, and a seccomp filter (no namespaces, mounts or children the kernel reaps on
+its own), and reports through a pipe of its own. After each case every process of the case is
+killed whatever its state; after the attempt the scratch dirs are emptied and checked, together
+with SysV IPC and POSIX message queues, so nothing is left for the next attempt. With
+`--box-tmpfs-mb` (Docker) the cases run in a box whose init makes it new before each attempt
+instead (`box`).
 
 In the sandbox the harness is one program: `sandbox.backends.base.bundle_harness` joins the
 protocol and these modules, in the order of its `HARNESS_FILES`, into one source, leaving out
@@ -25,7 +29,9 @@ import one another, and this package re-exports what the tests use. In bundle or
 - `strict`: sandbox-judged test code, rewritten onto laundered operands, in its own namespace
 - `program`: the case process (the program's side): runs the program and its case, reports
 - `privileges`: a case's rlimits, the drop to the program's uid, the harness's own hardening
+- `syscalls`: the program's seccomp filter
 - `cleanup`: killing what the program left, emptying the scratch dirs, proving the box clean
+- `box`: the Docker box's init: its own pid and mount namespaces, made new for each attempt
 - `case`: the harness's side of one case: fork, feed, drain, reap, its raw record
 - `main`: the main loop: request frames in, one record per case and a closing record out
 """

@@ -1,24 +1,23 @@
 """The Docker attempt's box: what an attempt sees is fresh, whatever ran before it.
 
 A warm container serves many attempts, and what the kernel keeps outlives any clean-up: a
-tmpfs's next inode number, the next pid, TCP connections in TIME_WAIT, the container's cgroup
-counters. So the serving harness (root, with CAP_SYS_ADMIN and CAP_NET_ADMIN for this alone)
-forks the box's init into a pid namespace of its own, and the init, in a mount namespace of
-its own, shows the program a `/proc` of the box's own processes only and no cgroup files.
-Before each attempt it makes everything else new: a fresh tmpfs on /tmp and /dev/shm, a fresh
-network namespace with its loopback up, and the pid counter set back to where a new pid
-namespace starts (every process of the last attempt is dead and reaped by then). It does so
-right after the last attempt's closing record, while the host reads the results.
+tmpfs's next inode number, the next pid, the container's cgroup counters. So the serving
+harness (root, with CAP_SYS_ADMIN for this alone) forks the box's init into a pid namespace of
+its own, and the init, in a mount namespace of its own, shows the program a `/proc` of the
+box's own processes only and no cgroup files. Before each attempt it makes the rest new: a
+fresh tmpfs on /tmp and /dev/shm (a new superblock, so a new inode counter) and the pid counter
+set back to where a new pid namespace starts (every process of the last attempt is dead and
+reaped by then). It does so right after the last attempt's closing record, while the host
+reads the results. The network namespace stays the container's (no network, loopback only):
+the program may open no socket but AF_UNIX (`syscalls.py`), so no TCP state of it can outlive
+it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import os
-import socket
-import struct
 from collections.abc import Callable
 
 # bundle: strip-start (bundled, the files before this one define these names)
@@ -29,11 +28,10 @@ from sandbox.protocol import SHM_MB
 # bundle: strip-end
 
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REC, MS_PRIVATE, MNT_DETACH = 0x4000, 0x40000, 0x2
 SCRATCH_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 BOX_FAILED_EXIT = 4
 
 
@@ -73,12 +71,10 @@ class Box:
         return cls(last_pid, ipc)
 
     def refresh(self, tmpfs_mb: int) -> None:
-        """Make new what the next attempt sees: scratch file systems, network, pid counter."""
+        """Make new what the next attempt sees: its scratch file systems and pid counter."""
         for path, size_mb in (("/tmp", tmpfs_mb), ("/dev/shm", SHM_MB)):
             _umount(path)  # the last attempt's (or Docker's): nothing of it shows again
             _mount("tmpfs", path, "tmpfs", SCRATCH_FLAGS, f"size={size_mb}m,mode=1777")
-        _unshare(CLONE_NEWNET)
-        _loopback_up()
         os.pwrite(self.last_pid_fd, b"1", 0)  # the next process is pid 2, as in a new namespace
 
 
@@ -92,13 +88,6 @@ def _end_child(body: Callable[[], int]) -> None:
             os.write(2, f"the attempt's box failed: {exc!r}\n".encode()[:2000])
         code = BOX_FAILED_EXIT
     _exit(code)
-
-
-def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        request = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(probe, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -1,20 +1,23 @@
 """The program's seccomp filter: no namespaces, no mounts, no kernel interfaces that the box's
-builder needed and the program never does, and no children the kernel reaps on its own.
+init needed and the program never does, no socket but AF_UNIX, and no children the kernel
+reaps on its own.
 
-The Docker box is built per attempt by the harness, which holds CAP_SYS_ADMIN and
-CAP_NET_ADMIN for it; Docker's seccomp profile then also opens `unshare`, `setns`, `mount`,
-namespace flags of `clone` and the like to every process of the container. The program holds
-no capability, but an unprivileged user namespace would give it one inside, and with it the
-kernel's whole namespaced surface. So each case installs this filter after dropping to the
-program's uid and before the program runs: those calls fail with EPERM, `clone3` with ENOSYS
-(its flags live in memory a filter cannot read; the C library falls back to `clone`), and a
-syscall of any other ABI than the native one (32-bit `int 0x80`, x32) fails too.
+The Docker box is made new per attempt by the harness, which holds CAP_SYS_ADMIN for it;
+Docker's seccomp profile then also opens `unshare`, `setns`, `mount`, namespace flags of
+`clone` and the like to every process of the container. The program holds no capability, but
+an unprivileged user namespace would give it one inside, and with it the kernel's whole
+namespaced surface. So each case installs this filter after dropping to the program's uid and
+before the program runs: those calls fail with EPERM, `clone3` with ENOSYS (its flags live in
+memory a filter cannot read; the C library falls back to `clone`), and a syscall of any other
+ABI than the native one (32-bit `int 0x80`, x32) fails too.
 
-Setting SIGCHLD's action fails with EPERM as well (reading it still works): a child whose
-parent ignores SIGCHLD, or asked for SA_NOCLDWAIT, is reaped by the kernel on its own and its
-CPU time reaches nobody's RUSAGE_CHILDREN, so it could burn CPU past the time limit unseen.
-Every child of the program is then waited for, by the program or by the harness (a subreaper,
-or the box's init), and charged to the case.
+A socket of any family but AF_UNIX fails with EPERM: the box has no network, and without IP
+sockets no TCP state (a connection in TIME_WAIT, a port held) can outlive an attempt in the
+container's network namespace. Setting SIGCHLD's action fails with EPERM as well (reading it
+still works): a child whose parent ignores SIGCHLD, or asked for SA_NOCLDWAIT, is reaped by
+the kernel on its own and its CPU time reaches nobody's RUSAGE_CHILDREN, so it could burn CPU
+past the time limit unseen. Every child of the program is then waited for, by the program or
+by the harness (a subreaper, or the box's init), and charged to the case.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class SyscallTable(NamedTuple):
     clone: int
     clone3: int
     rt_sigaction: int
+    socket: int
     denied: dict[str, int]  # syscall name -> number
     foreign_from: int | None  # the lowest syscall number of a foreign ABI under the same arch
 
@@ -48,6 +52,7 @@ SYSCALL_TABLES = {
         56,
         435,
         13,
+        41,
         {
             "unshare": 272,
             "setns": 308,
@@ -83,6 +88,7 @@ SYSCALL_TABLES = {
         220,
         435,
         134,
+        198,
         {
             "unshare": 97,
             "setns": 268,
@@ -120,7 +126,7 @@ CLONE_NAMESPACE_FLAGS |= 0x20000000 | 0x40000000
 
 # struct seccomp_data: nr at 0, arch at 4, instruction pointer at 8, args from 16.
 _NR, _ARCH, _ARG0_LOW, _ARG1_LOW, _ARG1_HIGH = 0, 4, 16, 24, 28
-SIGCHLD = 17  # the same number on both machines
+SIGCHLD, AF_UNIX = 17, 1  # the same numbers on both machines
 _LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
@@ -141,9 +147,13 @@ def filter_program(machine: str) -> list[tuple[int, int, int, int]]:
     source += [
         (_JEQ_K, "nosys", "", table.clone3),
         (_JEQ_K, "sigaction", "", table.rt_sigaction),
+        (_JEQ_K, "socket", "", table.socket),
         (_JEQ_K, "", "allow", table.clone),
         (_LD_W_ABS, "", "", _ARG0_LOW),
         (_JSET_K, "deny", "allow", CLONE_NAMESPACE_FLAGS),
+        "socket",  # only AF_UNIX: no IP, netlink or packet socket, loopback included
+        (_LD_W_ABS, "", "", _ARG0_LOW),
+        (_JEQ_K, "allow", "deny", AF_UNIX),
         "sigaction",  # setting SIGCHLD's action (not reading it) is denied
         (_LD_W_ABS, "", "", _ARG0_LOW),
         (_JEQ_K, "", "allow", SIGCHLD),

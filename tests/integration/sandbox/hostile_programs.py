@@ -520,6 +520,17 @@ PROCESS_ATTACKS: tuple[Hostile, ...] = (
         _v(V.WRONG_ANSWER),
     ),
     Hostile(
+        "ip_and_netlink_sockets",
+        "open an IP, netlink or packet socket (TCP state that outlives the program, routes)",
+        "import socket\nopened = []\nfor family in (socket.AF_INET, socket.AF_INET6, "
+        "socket.AF_NETLINK, socket.AF_PACKET):\n    try:\n"
+        "        socket.socket(family, socket.SOCK_DGRAM if family == socket.AF_NETLINK else "
+        "socket.SOCK_RAW if family == socket.AF_PACKET else socket.SOCK_STREAM).close()\n"
+        "        opened.append(family)\n    except OSError:\n        pass\n"
+        "print('escaped' if opened else 'contained')\n",
+        _v(V.WRONG_ANSWER),
+    ),
+    Hostile(
         "setup_failure_banner",
         "print the harness's old setup-failure banner and exit 70, to be blamed on the sandbox",
         "import sys\nsys.stderr.write('retrospect-harness: case setup failed: EPERM\\n')\n"

@@ -2,7 +2,8 @@
 
 An observer reads every counter and table an earlier attempt could have moved: the inode
 numbers a new file gets in /tmp and /dev/shm, the pids it and its child get, the processes it
-can see, whether a loopback port an earlier attempt left in TIME_WAIT is free, and the cgroup
+can see, whether the socket name an earlier attempt bound is free, whether it may open an IP
+socket at all (no: so no TCP state, TIME_WAIT included, can outlive a program), and the cgroup
 counters of the box. Each kind of leftover runs between two observations in the same warm box;
 the observations must be equal.
 """
@@ -13,7 +14,7 @@ import pytest
 
 from sandbox import Problem, Sandbox, Verdict
 
-PORT = 39217  # a fixed loopback port, so that the observer can try the one left in TIME_WAIT
+NAME = "\\0retrospect-left-behind"  # an abstract socket name, per network namespace
 
 OBSERVE = f"""
 import os, socket
@@ -23,15 +24,21 @@ def inode(directory):
     number = os.stat(path).st_ino
     os.unlink(path)
     return number
-def port_free():
-    probe = socket.socket()
+def name_free():
+    probe = socket.socket(socket.AF_UNIX)
     try:
-        probe.bind(('127.0.0.1', {PORT}))
+        probe.bind('{NAME}')
         return True
     except OSError:
         return False
     finally:
         probe.close()
+def ip_socket():
+    try:
+        socket.socket().close()
+        return True
+    except OSError:
+        return False
 def cgroup_counters():
     found = []
     for root, _, files in os.walk('/sys/fs/cgroup'):
@@ -51,7 +58,8 @@ try:
 except OSError as error:
     visible = type(error).__name__
 print(repr(dict(tmp=inode('/tmp'), shm=inode('/dev/shm'), me=os.getpid(), child=child,
-                visible=visible, tmp_entries=sorted(os.listdir('/tmp')), port_free=port_free(),
+                visible=visible, tmp_entries=sorted(os.listdir('/tmp')), name_free=name_free(),
+                ip_socket=ip_socket(),
                 cgroup=hash(tuple(cgroup_counters())) if cgroup_counters() else 0)))
 """
 
@@ -61,10 +69,12 @@ LEFTOVERS = {
     "    for i in range(200):\n        os.unlink(f'{d}/f{i}')\nprint('left')\n",
     "processes": "import os\nfor _ in range(40):\n    pid = os.fork()\n    if pid == 0:\n"
     "        os._exit(0)\n    os.waitpid(pid, 0)\nprint('left')\n",
-    "time_wait": "import socket\nserver = socket.create_server(('127.0.0.1', 0))\n"
-    f"client = socket.socket()\nclient.bind(('127.0.0.1', {PORT}))\n"
-    "client.connect(server.getsockname())\npeer, _ = server.accept()\nclient.close()\n"
-    "peer.close()\nprint('left')\n",
+    "sockets": "import os, socket, time\nif os.fork() == 0:\n"
+    "    held = socket.socket(socket.AF_UNIX)\n"
+    f"    held.bind('{NAME}')\n    held.listen()\n    time.sleep(600)\n"
+    "for family in (socket.AF_INET, socket.AF_INET6):\n    try:\n"
+    "        socket.socket(family).bind(('', 39217))\n    except OSError:\n        pass\n"
+    "time.sleep(0.1)\nprint('left')\n",
     "cpu_and_memory": "import time\nx = bytearray(48 * 1024 * 1024)\n"
     "for i in range(0, len(x), 4096):\n    x[i] = 1\nend = time.process_time() + 0.3\n"
     "while time.process_time() < end:\n    pass\nprint('left')\n",
@@ -101,6 +111,7 @@ def test_the_program_sees_only_its_own_processes_and_no_cgroup_counter(
 ) -> None:
     observed = eval(_observe(any_sandbox))  # our own repr of plain data
     assert observed["cgroup"] == 0
-    assert observed["port_free"] is True
+    assert observed["name_free"] is True
+    assert observed["ip_socket"] is False
     if any_sandbox.backend.name == "docker":  # the process backend shares the harness's uid
         assert observed["visible"] == [str(observed["me"])]

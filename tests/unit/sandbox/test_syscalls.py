@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.harness.syscalls import (
+    AF_UNIX,
     CLONE_NAMESPACE_FLAGS,
     SIGCHLD,
     SYSCALL_TABLES,
@@ -61,12 +62,15 @@ def reference(machine: str, nr: int, arch: int, args: tuple[int, ...]) -> int:
         return ERRNO | errno.EPERM
     if nr == table.rt_sigaction and args[0] & 0xFFFFFFFF == SIGCHLD and args[1] != 0:
         return ERRNO | errno.EPERM
+    if nr == table.socket and args[0] & 0xFFFFFFFF != AF_UNIX:
+        return ERRNO | errno.EPERM
     return ALLOW
 
 
 def interesting_numbers(machine: str) -> st.SearchStrategy[int]:
     table = SYSCALL_TABLES[machine]
-    named = [table.clone, table.clone3, table.rt_sigaction, *table.denied.values()]
+    named = [table.clone, table.clone3, table.rt_sigaction, table.socket]
+    named += table.denied.values()
     return st.one_of(st.sampled_from(named), st.integers(0, 500), st.integers(0, 2**31 - 1))
 
 
@@ -78,6 +82,7 @@ def syscalls(draw: st.DrawFn) -> tuple[str, int, int, tuple[int, ...]]:
     flags = st.one_of(
         st.just(0),
         st.just(SIGCHLD),
+        st.sampled_from([AF_UNIX, 2, 10, 16, 17]),  # unix, inet, inet6, netlink, packet
         st.sampled_from([CLONE_NAMESPACE_FLAGS, 0x10000000 | 17, 0x01200011]),
         st.integers(0, 2**64 - 1),
     )
