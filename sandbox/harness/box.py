@@ -23,6 +23,7 @@ from collections.abc import Callable
 # bundle: strip-start (bundled, the files before this one define these names)
 from sandbox.harness.cleanup import IpcTables
 from sandbox.harness.pinned import _exit
+from sandbox.harness.syscalls import _libc
 from sandbox.protocol import SHM_MB
 
 # bundle: strip-end
@@ -88,9 +89,6 @@ def _end_child(body: Callable[[], int]) -> None:
             os.write(2, f"the attempt's box failed: {exc!r}\n".encode()[:2000])
         code = BOX_FAILED_EXIT
     _exit(code)
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _unshare(flags: int) -> None:
