@@ -16,7 +16,7 @@ import time
 import types
 
 # bundle: strip-start (bundled, the files before this one define these names)
-from sandbox.harness.cleanup import kill_program_processes, reclaim_dirs
+from sandbox.harness.cleanup import kill_program_processes, reap_everything, reclaim_dirs
 from sandbox.harness.pinned import JsonDict, _len
 from sandbox.harness.privileges import drop_privileges, set_case_limits
 from sandbox.harness.program import CHUNK_BYTES, CaseProcess
@@ -225,19 +225,14 @@ def _resident_kb() -> int:
 def _reap_case(pid: int) -> tuple[int, int]:
     """Reap the case's process and every orphan of it that came back to us (subreaper), so the
     CPU of all of them lands in our RUSAGE_CHILDREN. Returns the case's wait status and RSS."""
-    wait_status, max_rss_kb = 0, 0
-    deadline = time.monotonic() + REAP_WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            reaped, status, usage = os.wait4(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if reaped == 0:
-            time.sleep(0.001)
-            continue
+    found = [0, 0]
+
+    def note(reaped: int, status: int, usage: resource.struct_rusage) -> None:
         if reaped == pid:
-            wait_status, max_rss_kb = status, usage.ru_maxrss
-    return wait_status, max_rss_kb
+            found[:] = [status, usage.ru_maxrss]
+
+    reap_everything(REAP_WAIT_S, note)
+    return found[0], found[1]
 
 
 class _Channels:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import time
+from collections.abc import Callable
 
 # bundle: strip-start (bundled, the files before this one define these names)
 from sandbox.harness.pinned import _exit, _len, _listdir
@@ -169,16 +171,22 @@ def ipc_is_empty() -> bool:
         tables.close()
 
 
-def reap_everything(deadline_s: float) -> bool:
-    """As a pid namespace's init after kill(-1): reap until no process but us is left; False
-    when one outlived the deadline (stuck in the kernel, say)."""
+def reap_everything(
+    deadline_s: float, on_reaped: Callable[[int, int, resource.struct_rusage], None] | None = None
+) -> bool:
+    """Reap every child we have (a subreaper's or an init's orphans included) until none is
+    left, telling `on_reaped` of each; False when one outlived the deadline (stuck in the
+    kernel, say)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                time.sleep(0.0005)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return True
+        if pid == 0:
+            time.sleep(0.001)
+        elif on_reaped is not None:
+            on_reaped(pid, status, usage)
     return False
 
 
