@@ -5,8 +5,8 @@ Two protocol subclasses add what uvicorn lacks: a header timeout (a connection t
 sent a whole request head within `header_timeout_s` is closed, so trickled headers cannot
 hold it), and back-pressure on WebSockets (while the client does not read what the server
 writes, the server stops reading from it, so a flood of pings cannot grow the server's write
-buffer; the unanswered keep-alive ping then closes the socket, aborting it if the client
-still does not read). On SIGTERM the in-process
+buffer; a client that takes none of the server's bytes for a keep-alive round is cut off,
+however the connection was ending). On SIGTERM the in-process
 worker (`retrospect serve`) is told to hand its jobs back before open connections drain.
 """
 
@@ -26,6 +26,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from service.config import EdgeSettings, Settings
 
 RESERVED_FILES = 64  # descriptors kept for the database pool, Redis, logs and the sandbox
+DEFAULT_STALL_S = 40.0  # a WebSocket's stall limit when keep-alive pings are off
 
 
 class HeaderTimeoutH11(H11Protocol):
@@ -67,20 +68,57 @@ class HeaderTimeoutH11(H11Protocol):
 
 
 class PacedWebSocket(WebSocketsSansIOProtocol):
-    """websockets (sans-I/O) that stops reading while its writes are paused."""
+    """websockets (sans-I/O) that stops reading while the client does not read, and cuts off a
+    client that has taken none of the server's bytes for a keep-alive round.
+
+    The transport's high-water mark is zero, so writes are "paused" exactly while some bytes
+    wait that the kernel would not take. While paused, the server reads nothing from the
+    client (a ping flood cannot grow its buffers); if still paused after `ping_interval +
+    ping_timeout`, the transport is aborted. This bounds every way a connection ends with
+    bytes the client will never read: the keep-alive verdict, the app's close, the app's
+    return (uvicorn's `transport.close()` waits for the buffer to drain, which never happens).
+    """
+
+    _stall_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport.set_write_buffer_limits(high=0, low=0)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_stall_timer()
+        super().connection_lost(exc)
 
     def pause_writing(self) -> None:
         super().pause_writing()
         self.transport.pause_reading()
+        if self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(self.stall_limit_s(), self._stalled)
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self.transport.resume_reading()
+        self._stop_stall_timer()
+        if not self.read_paused and not self.transport.is_closing():
+            self.transport.resume_reading()  # unless uvicorn holds a message for the app
 
-    def keepalive_timeout(self) -> None:
-        super().keepalive_timeout()
-        if self.transport.get_write_buffer_size() > 0:
-            self.transport.abort()  # a client that does not read would never let close() end
+    async def receive(self) -> Any:
+        message = await super().receive()
+        if not self.writable.is_set() and not self.transport.is_closing():
+            self.transport.pause_reading()  # uvicorn resumed reading for the app: not yet
+        return message
+
+    def stall_limit_s(self) -> float:
+        """How long the client may take none of our bytes: one keep-alive round."""
+        return (self.ping_interval or 0.0) + (self.ping_timeout or 0.0) or DEFAULT_STALL_S
+
+    def _stop_stall_timer(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _stalled(self) -> None:
+        self._stall_timer = None
+        self.transport.abort()
 
 
 def connection_limit(edge: EdgeSettings) -> int:

@@ -142,25 +142,48 @@ def test_an_oversized_websocket_message_closes_the_socket(api: tuple[str, int]) 
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
-def test_a_websocket_client_that_floods_pings_and_never_reads_is_cut_off(
-    api: tuple[str, int],
-) -> None:
-    base, port = api
+def flood_until_cut_off(connection: socket.socket, deadline_s: float) -> bool:
+    """Send pings without reading until the server resets the connection (True) or the
+    deadline passes (False)."""
+    connection.setblocking(False)
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            connection.send(PING * 64)
+        except BlockingIOError:  # the server stopped reading: wait for its verdict
+            time.sleep(0.05)
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    return False
+
+
+def open_unread_websocket(base: str, port: int) -> tuple[str, socket.socket]:
     job_id = httpx.post(f"{base}/solve", json=solve_body()).json()["id"]
     connection = raw(port, UPGRADE.format(job=job_id).encode())
     assert connection.recv(65536).startswith(b"HTTP/1.1 101 ")
-    connection.setblocking(False)
-    deadline = time.monotonic() + DEADLINE_S
-    cut_off = False
-    while not cut_off and time.monotonic() < deadline:
-        try:
-            connection.send(PING * 64)
-        except BlockingIOError:  # the server stopped reading: wait for its keep-alive verdict
-            time.sleep(0.05)
-        except (ConnectionResetError, BrokenPipeError):
-            cut_off = True
-    connection.close()
+    return job_id, connection
+
+
+def test_a_websocket_client_that_floods_pings_and_never_reads_is_cut_off(
+    api: tuple[str, int],
+) -> None:
+    _, connection = open_unread_websocket(*api)
+    with contextlib.closing(connection):
+        cut_off = flood_until_cut_off(connection, DEADLINE_S)
     assert cut_off, "the server kept a client that never reads"
+
+
+def test_a_websocket_that_ends_while_its_client_never_reads_is_cut_off(
+    api: tuple[str, int],
+) -> None:
+    # The job ends (cancelled), so the app closes the socket with bytes still unsent: the
+    # closing handshake can never finish, yet the connection must end.
+    base, port = api
+    job_id, connection = open_unread_websocket(base, port)
+    with contextlib.closing(connection):
+        flood_until_cut_off(connection, 0.5)  # fill the buffers both ways
+        assert httpx.post(f"{base}/jobs/{job_id}/cancel").status_code == 202
+        assert flood_until_cut_off(connection, DEADLINE_S), "the server kept a closed stream"
 
 
 def test_a_graceful_stop_is_bounded(tmp_path: Path) -> None:
