@@ -15,12 +15,14 @@ which is written to a temporary folder and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from service.engine import hub
 from service.engine.catalog import SHIPPED_MODELS, ShippedModel
@@ -113,11 +115,36 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     logger.info("converting %s into %s (once per machine)", gguf, out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with _one_gguf_parse():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The weights are dequantized to fp32 on load; clear the GGUF marks so they serialize.
     model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+
+
+@contextlib.contextmanager
+def _one_gguf_parse() -> Iterator[None]:
+    """transformers opens the file anew for the config, the tokenizer and the weights, and
+    each `gguf.GGUFReader` parses all metadata (the vocabulary, field by field, in Python):
+    within this block, a path is parsed once and its reader shared (read-only, memory-mapped).
+    transformers imports the reader from `gguf` at each load, which is where it is swapped."""
+    import gguf
+
+    parse = gguf.GGUFReader
+    readers: dict[str, Any] = {}
+
+    def shared(path: Any, mode: Any = "r") -> Any:
+        key = f"{Path(path).resolve()}:{mode}"
+        if key not in readers:
+            readers[key] = parse(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = shared  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = parse  # type: ignore[misc]

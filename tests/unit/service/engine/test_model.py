@@ -158,3 +158,22 @@ def test_the_default_model_ships_and_every_shipped_model_is_locked_and_offered_a
     for shipped in catalog.SHIPPED_MODELS.values():
         if shipped.extra is not None:
             assert extras[shipped.extra] == list(shipped.requirements)
+
+
+def test_a_conversion_parses_each_gguf_once_and_restores_the_reader(tmp_path: Path) -> None:
+    import gguf
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.name", "tiny")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    original = gguf.GGUFReader
+    with model._one_gguf_parse():
+        first, again = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is again
+        assert first.fields["general.name"].contents() == "tiny"
+    assert gguf.GGUFReader is original
+    assert gguf.GGUFReader(path) is not first
