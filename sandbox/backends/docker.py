@@ -47,6 +47,9 @@ PROGRAM_UID = 65534
 HARNESS_HEADROOM_MB = 128
 READ_CHUNK_BYTES = 1 << 16
 ATTEMPTS_PER_RUN = 2  # the attempt, and one re-run in a fresh container after a Docker fault
+# Beyond the attempt's own wall limit, what the host waits for the harness's closing record
+# (the box made new, the request's frames written, the records read back).
+HOST_SLACK_S = 5.0
 HARNESS_COMMAND = ("python3", "-I", "-c", HARNESS_SOURCE, "--serve")
 # The harness's, never the program's (each case drops to PROGRAM_UID and installs a seccomp
 # filter against namespaces and mounts): dropping to that uid, killing what the program
@@ -88,6 +91,7 @@ class DockerBackend:
         concurrency: int = 4,
         max_uses: int = 50,
         runtime: str | None = None,
+        host_slack_s: float = HOST_SLACK_S,
     ) -> None:
         try:
             self.client = docker.from_env()
@@ -101,6 +105,7 @@ class DockerBackend:
         self.image = image
         self.max_uses = max_uses
         self.runtime = runtime
+        self.host_slack_s = host_slack_s
         self._slots = threading.BoundedSemaphore(concurrency)
         self._idle: list[_Slot] = []
         self._lock = threading.Lock()
@@ -140,7 +145,8 @@ class DockerBackend:
             healthy = False
             try:
                 cap = limits.harness_output_cap_bytes(n_cases)
-                run = slot.session.run(request, limits.attempt_wall_limit_s(n_cases) + 5.0, cap)
+                deadline_s = limits.attempt_wall_limit_s(n_cases) + self.host_slack_s
+                run = slot.session.run(request, deadline_s, cap)
                 healthy = _looks_healthy(run)
                 return run
             finally:

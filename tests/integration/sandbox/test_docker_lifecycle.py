@@ -159,7 +159,7 @@ def test_the_pool_reuses_a_warm_container_until_max_uses(make_backend: BackendFa
 
 
 def test_a_timed_out_attempt_recycles_its_container(make_backend: BackendFactory) -> None:
-    backend = make_backend(concurrency=1)
+    backend = make_backend(concurrency=1, host_slack_s=1.0)
     sandbox = Sandbox(backend)
     before = hostname_of(sandbox)
     # The request lets its case sleep for long, but the backend is told of limits whose
