@@ -122,8 +122,10 @@ def test_a_killed_workers_job_is_finished_by_another(deployment: Deployment) -> 
     first = deployment.worker("worker-killed")
     try:
         with deployment.client("alice") as alice:
-            # Unpassable, so round 0 never ends the job: the kill always comes mid-job.
-            body = unpassable_body(max_attempts=6)
+            # Unpassable, so round 0 never ends the job: the kill always comes mid-job, after
+            # round 0's step and before round 1. Two rounds, few tokens: short.
+            body = unpassable_body(max_attempts=4)
+            body["sampling"]["max_new_tokens"] = 48
             job_id = alice.post("/solve", json=body).json()["id"]
             before = sse_events(alice, job_id, stop_at="adapter.published")
     finally:

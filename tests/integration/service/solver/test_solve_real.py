@@ -62,7 +62,7 @@ def test_a_short_sdpo_job_runs_end_to_end(sandbox, one_torch_thread, tmp_path: P
     request = SolveRequest(
         problem=problem,
         budget=Budget(max_attempts=8, attempts_per_round=4),
-        sampling=SamplingRequest(max_new_tokens=160),
+        sampling=SamplingRequest(max_new_tokens=96),
         seed=1,
     )
     spec = SolveSpec("real-sdpo", request, SolverSettings(judge_workers=JUDGE_SLOTS))
