@@ -56,7 +56,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--prompt", default="reasoning", choices=["reasoning", "concise"])
     parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--teacher")
+    parser.add_argument("--teacher", help="ema (default) or frozen")
+    parser.add_argument(
+        "--teacher-ema-rate", type=float, help="the EMA teacher's rate; 1.0: the current student"
+    )
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/steps"))
@@ -73,7 +76,12 @@ def step_counts(text: str) -> list[int]:
 
 def learner_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The SDPO settings the command line sets, as a job's overrides."""
-    chosen = {"learning_rate": args.learning_rate, "teacher": args.teacher, "top_k": args.top_k}
+    chosen = {
+        "learning_rate": args.learning_rate,
+        "teacher": args.teacher,
+        "teacher_ema_rate": args.teacher_ema_rate,
+        "top_k": args.top_k,
+    }
     return {k: v for k, v in chosen.items() if v is not None}
 
 

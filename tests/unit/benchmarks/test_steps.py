@@ -9,8 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.steps.__main__ import describe, read_journal, step_counts
+from benchmarks.steps.__main__ import (
+    describe,
+    learner_overrides,
+    parse_args,
+    read_journal,
+    step_counts,
+)
 from benchmarks.steps.summary import ProblemRow, control_pairs, summarize
+from service.config import SdpoParams
 
 
 def row(
@@ -60,3 +67,11 @@ def test_step_counts_are_increasing_and_positive() -> None:
     for bad in ("", "2,1", "0,1", "1,1"):
         with pytest.raises(SystemExit):
             step_counts(bad)
+
+
+def test_the_command_lines_sdpo_settings_become_a_jobs_valid_overrides() -> None:
+    args = parse_args(["--teacher", "frozen", "--teacher-ema-rate", "1.0", "--top-k", "50"])
+    overrides = learner_overrides(args)
+    assert overrides == {"teacher": "frozen", "teacher_ema_rate": 1.0, "top_k": 50}
+    assert SdpoParams.model_validate(overrides).teacher_ema_rate == 1.0
+    assert learner_overrides(parse_args([])) == {}
