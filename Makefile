@@ -80,7 +80,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: $(STAMP) image lint typecheck
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=25
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
