@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -29,14 +30,37 @@ RESERVED_FILES = 64  # descriptors kept for the database pool, Redis, logs and t
 DEFAULT_STALL_S = 40.0  # a WebSocket's stall limit when keep-alive pings are off
 
 
+class Deadline:
+    """A one-shot timer on the event loop: `start` arms it (again only once it fired or was
+    stopped), `stop` disarms it, and `expired` runs if it was not stopped in time."""
+
+    def __init__(self, delay_s: float, expired: Callable[[], None]) -> None:
+        self.delay_s = delay_s
+        self.expired = expired
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(self.delay_s, self._fire)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.expired()
+
+
 class HeaderTimeoutH11(H11Protocol):
     """h11 with a deadline on each request head (uvicorn's keep-alive timeout covers only the
     idle time after an answer)."""
 
     header_timeout_s = 10.0
-    _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._head_deadline = Deadline(self.header_timeout_s, self._head_late)
         super().connection_made(transport)
         self._watch_head()
 
@@ -45,25 +69,21 @@ class HeaderTimeoutH11(H11Protocol):
         self._watch_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_timer()
+        self._head_deadline.stop()
         super().connection_lost(exc)
+
+    def _waiting_for_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
 
     def _watch_head(self) -> None:
         # The peer is IDLE until a whole request head arrived: time it; afterwards, not.
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            if self._head_timer is None:
-                self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_late)
+        if self._waiting_for_head():
+            self._head_deadline.start()
         else:
-            self._stop_head_timer()
-
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+            self._head_deadline.stop()
 
     def _head_late(self) -> None:
-        self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._waiting_for_head():
             self.transport.abort()  # nothing was asked, so nothing is answered
 
 
@@ -79,25 +99,24 @@ class PacedWebSocket(WebSocketsSansIOProtocol):
     return (uvicorn's `transport.close()` waits for the buffer to drain, which never happens).
     """
 
-    _stall_timer: asyncio.TimerHandle | None = None
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stall_s = (self.ping_interval or 0.0) + (self.ping_timeout or 0.0) or DEFAULT_STALL_S
+        self._stall_deadline = Deadline(stall_s, self._stalled)
         super().connection_made(transport)
         self.transport.set_write_buffer_limits(high=0, low=0)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_stall_timer()
+        self._stall_deadline.stop()
         super().connection_lost(exc)
 
     def pause_writing(self) -> None:
         super().pause_writing()
         self.transport.pause_reading()
-        if self._stall_timer is None:
-            self._stall_timer = self.loop.call_later(self.stall_limit_s(), self._stalled)
+        self._stall_deadline.start()
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self._stop_stall_timer()
+        self._stall_deadline.stop()
         if not self.read_paused and not self.transport.is_closing():
             self.transport.resume_reading()  # unless uvicorn holds a message for the app
 
@@ -107,17 +126,7 @@ class PacedWebSocket(WebSocketsSansIOProtocol):
             self.transport.pause_reading()  # uvicorn resumed reading for the app: not yet
         return message
 
-    def stall_limit_s(self) -> float:
-        """How long the client may take none of our bytes: one keep-alive round."""
-        return (self.ping_interval or 0.0) + (self.ping_timeout or 0.0) or DEFAULT_STALL_S
-
-    def _stop_stall_timer(self) -> None:
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
-
     def _stalled(self) -> None:
-        self._stall_timer = None
         self.transport.abort()
 
 

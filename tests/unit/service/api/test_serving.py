@@ -4,6 +4,7 @@ limit (a fake worker; no server is started)."""
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import signal
 from dataclasses import dataclass, field
@@ -12,7 +13,13 @@ from types import SimpleNamespace
 import pytest
 from fastapi import FastAPI
 
-from service.api.serving import RESERVED_FILES, EdgeServer, connection_limit, server_config
+from service.api.serving import (
+    RESERVED_FILES,
+    Deadline,
+    EdgeServer,
+    connection_limit,
+    server_config,
+)
 from service.config import EdgeSettings, Settings
 
 
@@ -55,3 +62,26 @@ def test_the_config_carries_the_edge_settings() -> None:
     assert (config.timeout_keep_alive, config.timeout_graceful_shutdown) == (7, 3)
     assert config.ws_max_size == 2048
     assert config.h11_max_incomplete_event_size == edge.max_header_bytes
+
+
+def test_a_deadline_fires_once_unless_stopped_and_rearms_only_when_idle() -> None:
+    # Loop timers fire in the order of their due times, so each sleep below ends after the
+    # deadline's due time whatever the machine's load.
+    fired: list[str] = []
+
+    async def scenario() -> None:
+        deadline = Deadline(0.05, lambda: fired.append("fired"))
+        deadline.start()
+        deadline.stop()
+        await asyncio.sleep(0.1)
+        assert fired == []  # stopped in time
+        deadline.start()
+        await asyncio.sleep(0.02)
+        deadline.start()  # already armed: no second timer
+        await asyncio.sleep(0.1)
+        assert fired == ["fired"]
+        deadline.start()  # fired, so it may be armed again
+        await asyncio.sleep(0.1)
+        assert fired == ["fired", "fired"]
+
+    asyncio.run(scenario())
