@@ -42,6 +42,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     parser.add_argument("--screen-samples", type=int)
     parser.add_argument("--hard-threshold", type=float)
     parser.add_argument("--min-passes", type=int)
+    parser.add_argument("--max-selected", type=int, help="run at most N of the hard problems")
     parser.add_argument(
         "--problems-from",
         type=Path,
@@ -79,6 +80,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         screen_samples=args.screen_samples,
         hard_threshold=args.hard_threshold,
         min_passes=args.min_passes,
+        max_selected=args.max_selected,
     )
     if args.problems_from is not None:
         config = config.with_overrides(only=earlier_selection(args.problems_from)[0])

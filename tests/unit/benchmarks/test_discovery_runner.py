@@ -54,6 +54,9 @@ def test_configs_are_consistent() -> None:
     config, args = parse_args(["--config", "full", "--limit", "4", "--seeds", "2"])
     assert (config.limit, config.seeds, config.select_hard) == (4, (0, 1), True)
     assert args.out_dir == Path("benchmarks/results/discovery")
+    assert config.max_selected == CONFIGS["full"].max_selected
+    wider, _ = parse_args(["--config", "full", "--max-selected", "16"])
+    assert wider.max_selected == 16
 
 
 def test_the_sets_load_with_references() -> None:
